@@ -7,9 +7,10 @@ Docs: https://resnet-study.github.io/resnet_study/cli.html.md"""
 # %% ../nbs/03_cli.ipynb #b1bae54a
 from __future__ import annotations
 import argparse, sys
+from pathlib import Path
 
 # %% auto #0
-__all__ = ['cmd_models', 'main']
+__all__ = ['cmd_models', 'cmd_train', 'cmd_eval', 'cmd_report', 'main']
 
 # %% ../nbs/03_cli.ipynb #ca432c94
 def cmd_models(args):
@@ -24,6 +25,45 @@ def cmd_models(args):
     print(out.fillna("").to_string())
 
 # %% ../nbs/03_cli.ipynb #b3a0e239
+def cmd_train(args):
+    "Train a net on CIFAR-10 with the paper's recipe into a run folder (metrics.csv, checkpoint.pth, summary.json)."
+    from resnet_study.train import TrainConfig, NonFiniteLoss, budget, check_cifar_arch, train_run
+    if args.resume and args.force: raise ValueError("--resume continues a run and --force replaces it; choose one")
+    cfg = None
+    if not args.resume:
+        check_cifar_arch(args.arch)  # before any data is read
+        b = budget(args.budget, args.iters, args.subset, log_every=args.log_every, eval_every=args.eval_every,
+                   ckpt_every=args.ckpt_every)
+        cfg = TrainConfig(args.arch, shortcut=args.shortcut, budget=b, seed=args.seed, bs=args.bs, lr=args.lr,
+                          wd_bn_bias=not args.no_wd_bn_bias, warmup=args.warmup, compile=args.compile,
+                          data=str(args.data) if args.data else None)
+    elif args.data: cfg = TrainConfig(data=str(args.data))
+    try: s = train_run(cfg, args.out, resume=args.resume, force=args.force, device=args.device, quiet=args.quiet)
+    except NonFiniteLoss as e:
+        print(f"resnet-study train: {getattr(e, 'detail', e)}", file=sys.stderr)
+        return 1
+    print(f"{s['arch']} {s['budget']}: {s['iterations']} iterations, train error {s['train_error']:.2f}%, "
+          f"test error {s['test_error']:.2f}%, {s['wall_seconds']:.0f} s, {s['images_per_second']:.0f} images/s -> {args.out}")
+
+# %% ../nbs/03_cli.ipynb #6a115c92
+def cmd_eval(args):
+    "Test error of the checkpoint in a run folder."
+    from resnet_study.train import evaluate_run
+    r = evaluate_run(args.run, device=args.device, **({"data": _load(args.data)} if args.data else {}))
+    print(f"{r['arch']} at iteration {r['iteration']}: test error {r['test_error']:.2f}% "
+          f"(loss {r['test_loss']:.4f}, {r['n_test']} images)")
+
+def _load(path):
+    from resnet_study.data import load_cifar10
+    return load_cifar10(path)
+
+# %% ../nbs/03_cli.ipynb #594e44b2
+def cmd_report(args):
+    "Table 6 beside the measured errors of the given run folders, and Figure 6-style curves (with --out)."
+    from resnet_study.analysis import report
+    print(report(args.runs, out=args.out))
+
+# %% ../nbs/03_cli.ipynb #129219db
 def _parser():
     p = argparse.ArgumentParser(prog="resnet-study",
         description="Reproduce He et al. (2016), 'Deep Residual Learning for Image Recognition'.")
@@ -32,13 +72,49 @@ def _parser():
                        description=cmd_models.__doc__)
     m.add_argument("arch", nargs="*", help="model names (default: all), e.g. resnet20 plain56 resnet50")
     m.set_defaults(func=cmd_models)
+
+    t = sub.add_parser("train", help="train a net on CIFAR-10 with the paper's recipe into a run folder",
+                       description=cmd_train.__doc__)
+    t.add_argument("--arch", default="resnet20", help="model name, e.g. resnet20, resnet110, plain56 (default: resnet20)")
+    t.add_argument("--data", type=Path, help="CIFAR-10: archive, batches folder or fastai-style folder (default: $RESNET_STUDY_DATA, local copies)")
+    t.add_argument("--budget", default="paper", help="paper (64k iterations), quick (2k) or smoke (60) (default: paper)")
+    t.add_argument("--iters", type=int, help="total iterations; the learning-rate divisions stay at 50%% and 75%%")
+    t.add_argument("--subset", type=int, help="train on a class-balanced subset of this many images")
+    t.add_argument("--out", type=Path, required=True, help="run folder to create (or continue with --resume)")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    t.add_argument("--force", action="store_true", help="replace an existing run folder")
+    t.add_argument("--seed", type=int, default=0, help="seed of the initialisation and the data order (default: 0)")
+    t.add_argument("--bs", type=int, default=128, help="mini-batch size (default: 128, the paper's)")
+    t.add_argument("--lr", type=float, default=0.1, help="initial learning rate (default: 0.1)")
+    t.add_argument("--shortcut", default="A", choices=["A", "B", "C"], help="shortcut option (default: A)")
+    t.add_argument("--warmup", action=argparse.BooleanOptionalAction, default=None,
+                   help="0.01 until the training error is below 80%% (default: on for 110+ layer nets, as the paper)")
+    t.add_argument("--no-wd-bn-bias", action="store_true", help="do not decay BN and bias parameters (fastai's default; the paper decays all)")
+    t.add_argument("--log-every", type=int, help="iterations per training-error row of metrics.csv")
+    t.add_argument("--eval-every", type=int, help="iterations between test-set evaluations")
+    t.add_argument("--ckpt-every", type=int, help="iterations between checkpoints")
+    t.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
+    t.add_argument("--compile", action="store_true", help="wrap the model in torch.compile")
+    t.add_argument("--quiet", action="store_true", help="no progress bars or tables")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("eval", help="test error of a run folder's checkpoint", description=cmd_eval.__doc__)
+    e.add_argument("--run", type=Path, required=True, help="run folder")
+    e.add_argument("--data", type=Path, help="CIFAR-10 (default: the path in the run's config)")
+    e.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
+    e.set_defaults(func=cmd_eval)
+
+    r = sub.add_parser("report", help="Table 6 and Figure 6 from run folders", description=cmd_report.__doc__)
+    r.add_argument("runs", nargs="+", type=Path, help="run folders")
+    r.add_argument("--out", type=Path, help="folder to write table.md, table.csv and figure6.png into")
+    r.set_defaults(func=cmd_report)
     return p
 
 def main(argv: list[str] | None = None) -> int:
     "Entry point of `resnet-study`; returns the exit code."
     args = _parser().parse_args(argv)
-    try: args.func(args)
-    except (ValueError, FileNotFoundError) as e:
+    try: rc = args.func(args)
+    except (ValueError, FileNotFoundError, FileExistsError) as e:
         print(f"resnet-study {args.command}: error: {e}", file=sys.stderr)
         return 2
-    return 0
+    return rc or 0

@@ -21,3 +21,83 @@ def test_unknown_architecture_is_a_usage_error(arch):
 def test_help():
     r = run_cli("--help")
     assert r.returncode == 0 and "models" in r.stdout
+
+# --- train / eval / report, on a tiny CIFAR-like folder of JPEGs -------------------------------------
+import json, os, signal, time
+from pathlib import Path
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    "A fastai-layout folder like the shared cifar10-jpeg: train/<class>/*.jpg, test/<class>/*.jpg"
+    import torch
+    from torchvision.io import write_jpeg
+    root = tmp_path_factory.mktemp("data") / "cifar10-tiny"
+    g = torch.Generator().manual_seed(0)
+    for split, n in (("train", 16), ("test", 4)):
+        for c in range(10):
+            d = root / split / f"class{c}"; d.mkdir(parents=True)
+            for i in range(n):
+                base = torch.tensor([(c * 37) % 200, (c * 59) % 200, (c * 83) % 200])[:, None, None]
+                img = (base + torch.randint(0, 56, (3, 32, 32), generator=g)).to(torch.uint8)
+                write_jpeg(img, str(d / f"{i:04d}.jpg"))
+    return root
+
+def train_args(data, out, *extra):
+    return ("train", "--arch", "resnet8", "--data", str(data), "--out", str(out), "--bs", "16", "--quiet", *extra)
+
+def test_train_usage_errors_exit_2_and_touch_nothing(tiny_data, tmp_path):
+    r = run_cli("train", "--arch", "resnet21", "--data", str(tiny_data), "--out", str(tmp_path / "a"), env=ENV)
+    assert r.returncode == 2 and "unknown architecture 'resnet21'" in r.stderr and not (tmp_path / "a").exists()
+    r = run_cli("train", "--arch", "resnet50", "--data", str(tiny_data), "--out", str(tmp_path / "a"), env=ENV)
+    assert r.returncode == 2 and "ImageNet" in r.stderr and not (tmp_path / "a").exists()
+    r = run_cli("train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "b"), env=ENV)
+    assert r.returncode == 2 and "no such file or folder" in r.stderr and not (tmp_path / "b").exists()
+    (tmp_path / "c").mkdir(); (tmp_path / "c" / "keep.txt").write_text("mine")
+    r = run_cli(*train_args(tiny_data, tmp_path / "c", "--iters", "2"), env=ENV)
+    assert r.returncode == 2 and "already exists" in r.stderr and "--resume" in r.stderr
+    assert [p.name for p in (tmp_path / "c").iterdir()] == ["keep.txt"]
+    r = run_cli("train", "--resume", "--out", str(tmp_path / "d"), env=ENV)
+    assert r.returncode == 2 and "no run to resume" in r.stderr
+    r = run_cli("eval", "--run", str(tmp_path / "d"), env=ENV)
+    assert r.returncode == 2 and "not a run folder" in r.stderr
+
+@pytest.mark.parametrize("cmd", ["train", "eval", "report"])
+def test_subcommand_help(cmd):
+    r = run_cli(cmd, "--help")
+    assert r.returncode == 0 and "usage: resnet-study " + cmd in r.stdout
+
+def test_sigkill_mid_run_then_resume(tiny_data, tmp_path):
+    out = tmp_path / "run"
+    exe = shutil.which("resnet-study")
+    cmd = [exe] if exe else [sys.executable, "-c", "import sys; from resnet_study.cli import main; sys.exit(main())"]
+    args = train_args(tiny_data, out, "--iters", "200", "--ckpt-every", "5", "--eval-every", "100", "--log-every", "5")
+    proc = subprocess.Popen([*cmd, *args], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    ckpt, deadline = out / "checkpoint.pth", time.time() + 300
+    while not ckpt.exists() and proc.poll() is None and time.time() < deadline: time.sleep(0.02)
+    time.sleep(0.3)  # a few more iterations, so the kill lands between checkpoints
+    proc.send_signal(signal.SIGKILL); proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    assert ckpt.exists() and not (out / "summary.json").exists()
+
+    r = run_cli("train", "--resume", "--out", str(out), env=ENV)
+    assert r.returncode == 0, r.stderr
+    assert "resuming" in r.stdout and "200 iterations" in r.stdout
+    s = json.loads((out / "summary.json").read_text())
+    assert s["iterations"] == 200 and s["status"] == "done"
+    rows = [l.split(",") for l in (out / "metrics.csv").read_text().splitlines()[1:]]
+    train_iters = [int(r[0]) for r in rows if r[4]]
+    assert train_iters == list(range(5, 201, 5))  # every window once: nothing lost, nothing twice
+    assert [int(r[0]) for r in rows if r[6]] == [100, 200]
+
+    r = run_cli("eval", "--run", str(out), env=ENV)
+    assert r.returncode == 0, r.stderr
+    assert f"test error {s['test_error']:.2f}%" in r.stdout
+
+    r = run_cli(*train_args(tiny_data, out, "--iters", "2"), env=ENV)
+    assert r.returncode == 2 and "already exists" in r.stderr
+
+    r = run_cli("report", str(out), "--out", str(tmp_path / "report"), env=ENV)
+    assert r.returncode == 0, r.stderr
+    assert "resnet8" in r.stdout and (tmp_path / "report" / "figure6.png").exists()
