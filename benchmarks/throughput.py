@@ -95,11 +95,12 @@ def learner_throughput(learn, n_warmup, n_steps, device) -> float:
     return timer.dt
 
 
-def ours_learner(data, arch, bs, device):
-    from resnet_study.train import cifar_learner
-    dls = cifar10_dls(data, bs=bs, device=device)
-    learn = cifar_learner(dls, arch, iters=10 ** 6)
-    return learn
+def ours_learner(data, arch, bs, device, run_dir):
+    "The Learner `resnet-study train` builds, logging into `run_dir`, with a budget too long to end here."
+    from resnet_study.train import TrainConfig, budget, make_learner
+    cfg = TrainConfig(arch=arch, bs=bs, budget=budget("paper", eval_every=10 ** 6, ckpt_every=10 ** 6))
+    dls = cifar10_dls(data, bs=bs, device=device, seed=cfg.seed, drop_last=True)
+    return make_learner(cfg, dls, run_dir=run_dir, device=device)
 
 
 def fastai_default_learner(folder, arch, bs, device):
@@ -157,19 +158,21 @@ def main(argv=None):
         for path in a.paths:
             torch.manual_seed(0)
             if path == "ours":
-                sec[path] = learner_throughput(ours_learner(data, arch, a.bs, device), a.warmup, a.steps, device)
+                with tempfile.TemporaryDirectory() as run_dir:
+                    sec[path] = learner_throughput(ours_learner(data, arch, a.bs, device, run_dir), a.warmup, a.steps, device)
             elif path == "reference":
                 sec[path] = timed(reference_loop(data, arch, a.bs, device, a.workers), a.warmup, a.steps, device)
             elif path == "fastai":
                 sec[path] = learner_throughput(fastai_default_learner(folder, arch, a.bs, device), a.warmup, a.steps, device)
             elif path == "ceiling":
-                from resnet_study.train import cifar_learner
-                learn = ours_learner(data, arch, a.bs, device)
-                xb, yb = learn.dls.one_batch()
-                model, opt = learn.model.to(device).train(), torch.optim.SGD(learn.model.parameters(), lr=0.1, momentum=0.9)
+                # our model and optimizer exactly as path 1 sets them up, stepping on one fixed batch
+                learn = ours_learner(data, arch, a.bs, device, None)
+                xb, yb = learn.dls.train.one_batch()
+                learn.create_opt()
+                model, opt = learn.model.to(device).train(), learn.opt
                 def step():
-                    loss = F.cross_entropy(model(xb), yb)
-                    opt.zero_grad(); loss.backward(); opt.step()
+                    loss = learn.loss_func(model(xb), yb)
+                    loss.backward(); opt.step(); opt.zero_grad()
                 sec[path] = timed(step, a.warmup, a.steps, device)
             print(f"{arch:10s} {path:10s} {a.bs / sec[path]:9.1f} images/s", flush=True)
         ips = {k: a.bs / v for k, v in sec.items()}
@@ -177,6 +180,8 @@ def main(argv=None):
         for other in ("reference", "fastai", "ceiling"):
             if "ours" in ips and other in ips: row[f"ours/{other}"] = ips["ours"] / ips[other]
         if "ceiling" in ips: row["ceiling_fraction_of_matmul_limit"] = ips["ceiling"] * flops_per_image / limit
+        # the paper's CIFAR schedule is 64k iterations at batch 128 (evaluations not included)
+        if "ours" in ips: row["paper_schedule_hours_projected"] = 64_000 * a.bs / ips["ours"] / 3600
         rows.append(row)
 
     cols = [c for c in ("ours", "reference", "fastai", "ceiling") if c in a.paths]
@@ -186,6 +191,9 @@ def main(argv=None):
         print(f"{r['arch']:10s}" + "".join(f"{r['images_per_second'][c]:11.1f}" for c in cols)
               + "".join(f"{r.get('ours/' + o, float('nan')):16.2f}" for o in ("reference", "fastai", "ceiling"))
               + f"{r.get('ceiling_fraction_of_matmul_limit', float('nan')):16.2f}")
+    for r in rows:
+        if "paper_schedule_hours_projected" in r:
+            print(f"{r['arch']}: the paper's 64k-iteration schedule would take {r['paper_schedule_hours_projected']:.1f} h of training here (path 1)")
     out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp"); tmp.write_text(json.dumps(dict(machine=machine, rows=rows), indent=2)); tmp.replace(out)
     print(f"\nwritten to {out}")
