@@ -26,36 +26,41 @@ def cmd_models(args):
 
 # %% ../nbs/03_cli.ipynb #b3a0e239
 def cmd_train(args):
-    "Train a net on CIFAR-10 with the paper's recipe into a run folder (metrics.csv, checkpoint.pth, summary.json)."
-    from resnet_study.train import TrainConfig, NonFiniteLoss, budget, check_cifar_arch, train_run
+    "Train a net with the paper's recipe (CIFAR-10 or ImageNet, by the net) into a run folder (metrics.csv, checkpoint.pth, summary.json)."
+    from resnet_study.train import TrainConfig, NonFiniteLoss, budget, check_arch_data, train_run
     if args.resume and args.force: raise ValueError("--resume continues a run and --force replaces it; choose one")
     cfg = None
     if not args.resume:
-        check_cifar_arch(args.arch)  # before any data is read
-        b = budget(args.budget, args.iters, args.subset, log_every=args.log_every, eval_every=args.eval_every,
-                   ckpt_every=args.ckpt_every)
+        dataset = check_arch_data(args.arch, args.data)  # before any data is read
+        imagenet_only = [o for o, v in (("--patience", args.patience), ("--min-delta", args.min_delta), ("--size", args.size),
+                                        ("--workers", args.workers)) if v is not None]
+        if dataset == "cifar10" and imagenet_only:
+            raise ValueError(f"{' and '.join(imagenet_only)}: for the ImageNet nets; {args.arch} is a CIFAR-10 net")
+        b = budget(args.budget, args.iters, args.subset, dataset=dataset, log_every=args.log_every, eval_every=args.eval_every,
+                   ckpt_every=args.ckpt_every, patience=args.patience, min_delta=args.min_delta)
         cfg = TrainConfig(args.arch, shortcut=args.shortcut, budget=b, seed=args.seed, bs=args.bs, lr=args.lr,
                           wd_bn_bias=not args.no_wd_bn_bias, warmup=args.warmup, compile=args.compile,
-                          data=str(args.data) if args.data else None)
+                          data=str(args.data) if args.data else None, size=args.size or 224, workers=args.workers)
     elif args.data: cfg = TrainConfig(data=str(args.data))
     try: s = train_run(cfg, args.out, resume=args.resume, force=args.force, device=args.device, quiet=args.quiet)
     except NonFiniteLoss as e:
         print(f"resnet-study train: {getattr(e, 'detail', e)}", file=sys.stderr)
         return 1
+    falls = f", lr divided at {[it for it, _ in s['lr_reductions']]}" if s.get("lr_reductions") else ""
     print(f"{s['arch']} {s['budget']}: {s['iterations']} iterations, train error {s['train_error']:.2f}%, "
-          f"test error {s['test_error']:.2f}%, {s['wall_seconds']:.0f} s, {s['images_per_second']:.0f} images/s -> {args.out}")
+          f"test error {s['test_error']:.2f}%, {s['wall_seconds']:.0f} s, {s['images_per_second']:.0f} images/s{falls} -> {args.out}")
 
 # %% ../nbs/03_cli.ipynb #6a115c92
 def cmd_eval(args):
-    "Test error of the checkpoint in a run folder."
+    "Test error of the checkpoint in a run folder (ImageNet nets: 10-crop or centre-crop top-1 and top-5)."
     from resnet_study.train import evaluate_run
-    r = evaluate_run(args.run, device=args.device, **({"data": _load(args.data)} if args.data else {}))
-    print(f"{r['arch']} at iteration {r['iteration']}: test error {r['test_error']:.2f}% "
-          f"(loss {r['test_loss']:.4f}, {r['n_test']} images)")
-
-def _load(path):
-    from resnet_study.data import load_cifar10
-    return load_cifar10(path)
+    r = evaluate_run(args.run, data=args.data, device=args.device, crop=args.crop)
+    if "top5_error" in r:
+        print(f"{r['arch']} at iteration {r['iteration']}: {r['crop']}-crop top-1 error {r['top1_error']:.2f}%, "
+              f"top-5 error {r['top5_error']:.2f}% (loss {r['test_loss']:.4f}, {r['n_test']} images)")
+    else:
+        print(f"{r['arch']} at iteration {r['iteration']}: test error {r['test_error']:.2f}% "
+              f"(loss {r['test_loss']:.4f}, {r['n_test']} images)")
 
 # %% ../nbs/03_cli.ipynb #594e44b2
 def cmd_report(args):
@@ -73,25 +78,30 @@ def _parser():
     m.add_argument("arch", nargs="*", help="model names (default: all), e.g. resnet20 plain56 resnet50")
     m.set_defaults(func=cmd_models)
 
-    t = sub.add_parser("train", help="train a net on CIFAR-10 with the paper's recipe into a run folder",
+    t = sub.add_parser("train", help="train a net (CIFAR-10 or ImageNet) with the paper's recipe into a run folder",
                        description=cmd_train.__doc__)
-    t.add_argument("--arch", default="resnet20", help="model name, e.g. resnet20, resnet110, plain56 (default: resnet20)")
-    t.add_argument("--data", type=Path, help="CIFAR-10: archive, batches folder or fastai-style folder (default: $RESNET_STUDY_DATA, local copies)")
-    t.add_argument("--budget", default="paper", help="paper (64k iterations), quick (2k) or smoke (60) (default: paper)")
-    t.add_argument("--iters", type=int, help="total iterations; the learning-rate divisions stay at 50%% and 75%%")
-    t.add_argument("--subset", type=int, help="train on a class-balanced subset of this many images")
+    t.add_argument("--arch", default="resnet20", help="model name, e.g. resnet20, resnet110, plain56 (CIFAR-10) or resnet50, plain34 (ImageNet) (default: resnet20)")
+    t.add_argument("--data", type=Path, help="CIFAR-10: archive, batches folder or fastai-style folder (default: $RESNET_STUDY_DATA, local copies); "
+                                             "ImageNet nets: a folder with train/<class>/ and val/<class>/ images (required)")
+    t.add_argument("--budget", default="paper", help="paper (CIFAR-10: 64k iterations, ImageNet: 600k), quick (2k) or smoke (60) (default: paper)")
+    t.add_argument("--iters", type=int, help="total iterations; CIFAR-10: the learning-rate divisions stay at 50%% and 75%%")
+    t.add_argument("--subset", type=int, help="CIFAR-10: train on a class-balanced subset of this many images")
+    t.add_argument("--patience", type=int, help="ImageNet: evaluations without improvement of the validation error before the rate is divided by 10 (default: 5 for paper, else 2)")
+    t.add_argument("--min-delta", type=float, help="ImageNet: smallest fall of the validation error (a fraction, e.g. 0.001) that counts as improvement (default: 0)")
+    t.add_argument("--size", type=int, help="ImageNet: crop size; scale augmentation and test resize scale with it (default: 224)")
+    t.add_argument("--workers", type=int, help="ImageNet: image-decoding processes (default: min(8, CPUs))")
     t.add_argument("--out", type=Path, required=True, help="run folder to create (or continue with --resume)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     t.add_argument("--force", action="store_true", help="replace an existing run folder")
     t.add_argument("--seed", type=int, default=0, help="seed of the initialisation and the data order (default: 0)")
     t.add_argument("--bs", type=int, default=128, help="mini-batch size (default: 128, the paper's)")
     t.add_argument("--lr", type=float, default=0.1, help="initial learning rate (default: 0.1)")
-    t.add_argument("--shortcut", default="A", choices=["A", "B", "C"], help="shortcut option (default: A)")
+    t.add_argument("--shortcut", choices=["A", "B", "C"], help="shortcut option (default: the paper's, A; B for resnet50/101/152)")
     t.add_argument("--warmup", action=argparse.BooleanOptionalAction, default=None,
                    help="0.01 until the training error is below 80%% (default: on for 110+ layer nets, as the paper)")
     t.add_argument("--no-wd-bn-bias", action="store_true", help="do not decay BN and bias parameters (fastai's default; the paper decays all)")
     t.add_argument("--log-every", type=int, help="iterations per training-error row of metrics.csv")
-    t.add_argument("--eval-every", type=int, help="iterations between test-set evaluations")
+    t.add_argument("--eval-every", type=int, help="iterations between test-set (ImageNet: validation-set) evaluations")
     t.add_argument("--ckpt-every", type=int, help="iterations between checkpoints")
     t.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
     t.add_argument("--compile", action="store_true", help="wrap the model in torch.compile")
@@ -100,7 +110,8 @@ def _parser():
 
     e = sub.add_parser("eval", help="test error of a run folder's checkpoint", description=cmd_eval.__doc__)
     e.add_argument("--run", type=Path, required=True, help="run folder")
-    e.add_argument("--data", type=Path, help="CIFAR-10 (default: the path in the run's config)")
+    e.add_argument("--data", type=Path, help="CIFAR-10 or the ImageNet-style folder (default: the path in the run's config)")
+    e.add_argument("--crop", choices=["ten", "center"], help="ImageNet runs: 10-crop (default) or centre-crop testing")
     e.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
     e.set_defaults(func=cmd_eval)
 

@@ -592,11 +592,12 @@ class ImageLoader(DeviceLoader):
 
     def _batches(self, epoch, start):
         g = torch.Generator().manual_seed(_epoch_seed(self.seed, epoch))
-        dl = torch.utils.data.DataLoader(self.ds, self.bs, shuffle=self.shuffle, generator=g, drop_last=self.drop_last,
-                                         num_workers=self.num_workers, pin_memory=self.device.type == 'cuda',
-                                         persistent_workers=False)
-        for i, (xb, yb) in enumerate(dl):
-            if i < start: continue
+        order = torch.randperm(len(self.ds), generator=g) if self.shuffle else torch.arange(len(self.ds))
+        # start at batch `start` without decoding the batches before it (a resume, or an evaluation interval mid-epoch)
+        dl = torch.utils.data.DataLoader(self.ds, self.bs, sampler=order[start * self.bs:].tolist(), generator=g,
+                                         drop_last=self.drop_last, num_workers=self.num_workers,
+                                         pin_memory=self.device.type == 'cuda', persistent_workers=False)
+        for xb, yb in dl:
             xb, yb = xb.to(self.device, non_blocking=True), yb.to(self.device, non_blocking=True)
             x = xb.float().div_(255)
             if self.lighting_std: x = lighting(x, self.lighting_std, generator=g)

@@ -1,4 +1,4 @@
-"""The paper's recipes as fastai learners: SGD with L2 weight decay, the iteration schedule, the ResNet-110 warm-up, run folders that survive a kill, and the NaN stop.
+"""The paper's recipes as fastai learners: SGD with L2 weight decay, the CIFAR iteration schedule, the ResNet-110 warm-up, the ImageNet plateau schedule and 10-crop testing, run folders that survive a kill, and the NaN stop.
 
 Docs: https://resnet-study.github.io/resnet_study/training.html.md"""
 
@@ -17,6 +17,7 @@ from torch import nn
 
 from fastai.callback.core import Callback, CancelFitException
 from fastai.callback.fp16 import MixedPrecision, AMPMode
+from fastai.callback.tracker import ReduceLROnPlateau
 import fastai.callback.progress, fastai.callback.schedule, fastai.callback.channelslast  # bars, `plot_sched`/`lr_find`, `to_channelslast`
 from fastai.data.core import DataLoaders
 from fastai.learner import Learner
@@ -24,14 +25,15 @@ from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import error_rate
 from fastai.optimizer import SGD
 
-from .models import MODELS, cifar_model, get_model, n_params
-from .data import CIFAR10Data, cifar10_dls, load_cifar10
+from .models import get_model, get_model_builder, n_params
+from .data import CIFAR10Data, CropAverage, cifar10_dls, imagenet_dls, load_cifar10
 
 # %% auto #0
-__all__ = ['BUDGETS', 'METRIC_COLUMNS', 'paper_sgd', 'Budget', 'budget', 'step_lr', 'IterationSchedule', 'WarmUp',
-           'IterationStream', 'NonFiniteLoss', 'RunLogger', 'rng_state', 'set_rng_state', 'save_atomic',
-           'load_checkpoint', 'Checkpointer', 'pick_device', 'build_model', 'check_cifar_arch', 'TrainConfig',
-           'make_learner', 'fit_budget', 'synthetic_cifar', 'versions', 'train_run', 'evaluate_run']
+__all__ = ['BUDGETS', 'IMAGENET_BUDGETS', 'METRIC_COLUMNS', 'paper_sgd', 'Budget', 'budget', 'step_lr', 'IterationSchedule',
+           'WarmUp', 'IterationStream', 'NonFiniteLoss', 'RunLogger', 'rng_state', 'set_rng_state', 'save_atomic',
+           'load_checkpoint', 'Checkpointer', 'pick_device', 'arch_dataset', 'paper_shortcut', 'check_arch_data',
+           'TrainConfig', 'run_dls', 'make_learner', 'fit_budget', 'synthetic_cifar', 'versions', 'train_run',
+           'evaluate_run', 'PlateauSchedule', 'synthetic_image_tree']
 
 # %% ../nbs/02_training.ipynb #cf07ea9d
 def paper_sgd(mom: float = 0.9, wd: float = 1e-4):
@@ -39,36 +41,55 @@ def paper_sgd(mom: float = 0.9, wd: float = 1e-4):
     return partial(SGD, mom=mom, wd=wd, decouple_wd=False)
 
 # %% ../nbs/02_training.ipynb #0096395c
-BUDGETS = {"paper": 64_000, "quick": 2_000, "smoke": 60}
+BUDGETS = {"paper": 64_000, "quick": 2_000, "smoke": 60}                # CIFAR-10, section 4.2
+IMAGENET_BUDGETS = {"paper": 600_000, "quick": 2_000, "smoke": 60}      # ImageNet, section 3.4
 
 def _milestone(fraction, iters): return int(fraction * iters + 0.5)  # round half up (Python's round() goes to even)
 
 @dataclass
 class Budget:
-    "How long to train: `iters` iterations, learning rate divided by 10 at `milestones` (fractions of `iters`)"
+    "How long to train: `iters` iterations; the learning rate divided by `factor` at `milestones` (fractions of `iters`) or on plateaus"
     name: str = "paper"
     iters: int = 64_000
     milestones: tuple = (0.5, 0.75)
     subset: int | None = None   # class-balanced training subset (None: all 50k images)
     log_every: int = 100        # training loss/error window (thin curves)
-    eval_every: int = 1000      # test-set evaluation (bold curves)
+    eval_every: int = 1000      # test-set evaluation (bold curves); the plateau schedule looks at these
     ckpt_every: int = 2000
+    schedule: str = "steps"     # "steps": at `milestones`; "plateau": after `patience` evaluations without improvement
+    factor: float = 10.0
+    patience: int | None = None     # plateau only
+    min_delta: float = 0.0          # plateau only: a smaller fall of the validation error (a fraction) is no improvement
 
     @property
     def milestone_iters(self) -> tuple: return tuple(_milestone(f, self.iters) for f in self.milestones)
 
-def budget(name: str = "paper", iters: int | None = None, subset: int | None = None, **kw) -> Budget:
-    "The named budget of `BUDGETS`, or `iters` iterations with the milestones at the same fractions"
-    if name not in BUDGETS: raise ValueError(f"unknown budget {name!r}; choose one of {', '.join(BUDGETS)} (or give iterations)")
-    n = BUDGETS[name] if iters is None else int(iters)
+def budget(name: str = "paper", iters: int | None = None, subset: int | None = None, dataset: str = "cifar10", **kw) -> Budget:
+    "The named budget of `BUDGETS` (`IMAGENET_BUDGETS` for `dataset='imagenet'`), or `iters` iterations of the same recipe"
+    table = IMAGENET_BUDGETS if dataset == "imagenet" else BUDGETS
+    if name not in table: raise ValueError(f"unknown budget {name!r}; choose one of {', '.join(table)} (or give iterations)")
+    n = table[name] if iters is None else int(iters)
     if n < 1: raise ValueError(f"a budget needs at least 1 iteration, not {n}")
     if subset is not None and subset < 1: raise ValueError(f"subset must be a positive number of images, not {subset}")
-    if n != BUDGETS[name]: name = f"{name}-scaled-{n}"
-    paper = n == BUDGETS["paper"]
-    defaults = dict(log_every=100 if paper else max(1, min(100, n // 50)),
-                    eval_every=1000 if paper else max(1, math.ceil(n / 8)),
-                    ckpt_every=2000 if paper else max(1, math.ceil(n / 10)))
+    if n != table[name]: name = f"{name}-scaled-{n}"
+    paper = n == table["paper"]
+    if dataset == "imagenet":
+        if subset is not None: raise ValueError("--subset is for CIFAR-10; for a smaller ImageNet run use a smaller tree "
+                                                "(e.g. Imagenette) or fewer iterations")
+        # paper: an evaluation every 5k iterations (about one epoch of 1.28M images at 256), a fall after 5 without progress
+        defaults = dict(log_every=100 if paper else max(1, min(100, n // 50)),
+                        eval_every=5000 if paper else max(1, math.ceil(n / 20)),
+                        ckpt_every=2500 if paper else max(1, math.ceil(n / 20)),
+                        milestones=(), schedule="plateau", patience=5 if paper else 2)
+    else:
+        defaults = dict(log_every=100 if paper else max(1, min(100, n // 50)),
+                        eval_every=1000 if paper else max(1, math.ceil(n / 8)),
+                        ckpt_every=2000 if paper else max(1, math.ceil(n / 10)))
     defaults.update({k: v for k, v in kw.items() if v is not None})
+    if defaults.get("schedule", "steps") not in ("steps", "plateau"):
+        raise ValueError(f"schedule={defaults['schedule']!r}: use 'steps' or 'plateau'")
+    if defaults.get("schedule") == "plateau" and (defaults.get("patience") or 0) < 1:
+        raise ValueError(f"the plateau schedule needs a patience of at least 1 evaluation, not {defaults.get('patience')}")
     return Budget(name, n, subset=subset, **defaults)
 
 # %% ../nbs/02_training.ipynb #40bc3f88
@@ -267,10 +288,11 @@ class Checkpointer(Callback):
         if not logger.loss_is_finite():
             raise _nonfinite(f"the training loss became non-finite before iteration {self.train_iter}")
         sd = self.opt.state_dict()
-        warm = getattr(self.learn, "warm_up", None)
+        warm, plateau = getattr(self.learn, "warm_up", None), getattr(self.learn, "plateau", None)
         save_atomic(dict(iteration=self.train_iter, model=_unwrap(self.model).state_dict(),
                          opt=dict(state=sd["state"], hypers=[dict(h) for h in sd["hypers"]]),
-                         rng=rng_state(), logger=logger.state(), warmup=warm.state() if warm else None), self.path)
+                         rng=rng_state(), logger=logger.state(), warmup=warm.state() if warm else None,
+                         plateau=plateau.state() if plateau else None), self.path)
         self.saved_at = self.train_iter
 
 # %% ../nbs/02_training.ipynb #3ebdcd11
@@ -280,27 +302,41 @@ def pick_device() -> torch.device:
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available(): return torch.device("mps")
     return torch.device("cpu")
 
-def build_model(arch: str, shortcut: str = "A", **kw) -> nn.Module:
-    "A model of `MODELS` by name, or any 6n+2 CIFAR net named `resnet<depth>`/`plain<depth>`"
-    if arch not in MODELS:
-        for prefix, residual in (("resnet", True), ("plain", False)):
-            d = arch[len(prefix):]
-            if arch.startswith(prefix) and d.isdigit() and int(d) >= 8 and (int(d) - 2) % 6 == 0:
-                return cifar_model(int(d), residual=residual, shortcut=shortcut, **kw)
-    return get_model(arch, shortcut=shortcut, **kw)
+def arch_dataset(arch: str) -> str:
+    "'cifar10' or 'imagenet': the data `arch` is built for (an unknown name is a clear error)"
+    return get_model_builder(arch).dataset
 
-def check_cifar_arch(arch: str):
-    "Raise a clear error unless `arch` is a CIFAR-10 net this chapter can train"
-    with torch.device("meta"): build_model(arch)  # unknown names fail here
-    if arch in MODELS and MODELS[arch].dataset != "cifar10":
-        raise ValueError(f"{arch} is an ImageNet net; training supports the CIFAR-10 nets "
-                         "(resnet20..1202, plain20..110); the ImageNet recipe is not implemented yet")
+def paper_shortcut(arch: str) -> str:
+    "The paper's shortcut: B for the bottleneck ImageNet nets (Table 3), A for the others (Table 2, section 4.2)"
+    b = get_model_builder(arch)
+    return "B" if b.dataset == "imagenet" and b.depth >= 50 else "A"
+
+_IMAGENET_NETS = "resnet18/34/50/101/152, plain18/34"
+_IMAGENET_TREE = "a folder with train/<class>/*.JPEG and val/<class>/* (ImageNet, Imagenette)"
+
+def check_arch_data(arch: str, data=None) -> str:
+    "The dataset of `arch`; a clear error when the path `data` is plainly the other dataset's (nothing is read)"
+    dataset = arch_dataset(arch)
+    if data is None or isinstance(data, CIFAR10Data):
+        if dataset == "imagenet" and data is None: raise ValueError(f"{arch} is an ImageNet net: give --data, {_IMAGENET_TREE}")
+        if dataset == "imagenet": raise ValueError(f"{arch} is an ImageNet net and cannot train on CIFAR-10 data; give {_IMAGENET_TREE}")
+        return dataset
+    p = Path(data).expanduser()
+    if not p.exists(): return dataset  # the loaders say what is missing
+    tree = p.is_dir() and (p / "train").is_dir() and (p / "val").is_dir()
+    if dataset == "imagenet" and not tree:
+        raise ValueError(f"{arch} is an ImageNet net, but {p} is not {_IMAGENET_TREE}; CIFAR-10 data is for the "
+                         "CIFAR nets (resnet20..1202, plain20..110)")
+    if dataset == "cifar10" and tree and not (p / "test").is_dir():
+        raise ValueError(f"{arch} is a CIFAR-10 net, but {p} is an ImageNet-style tree (train/ and val/); "
+                         f"train an ImageNet net ({_IMAGENET_NETS}) on it")
+    return dataset
 
 @dataclass
 class TrainConfig:
     "Everything that defines a training run (saved as config.json)"
     arch: str = "resnet20"
-    shortcut: str = "A"
+    shortcut: str | None = None     # None: the paper's choice for `arch` (`paper_shortcut`)
     budget: Budget = field(default_factory=budget)
     seed: int = 0
     bs: int = 128
@@ -316,18 +352,38 @@ class TrainConfig:
     bf16: bool | None = None           # None: on GPU
     compile: bool = False
     data: str | None = None
+    size: int = 224                 # ImageNet crop; the shorter side is drawn from [256, 480] * size/224, tested at 256 * size/224
+    workers: int | None = None      # ImageNet decoding processes (None: min(8, CPUs))
+
+    def __post_init__(self):
+        if self.shortcut is None: self.shortcut = paper_shortcut(self.arch)
+
+    @property
+    def dataset(self) -> str: return arch_dataset(self.arch)
 
     @property
     def use_warmup(self) -> bool:
         if self.warmup is not None: return self.warmup
-        d = "".join(c for c in self.arch if c.isdigit())
-        return self.arch.startswith(("resnet", "plain")) and d.isdigit() and int(d) >= 110 and (int(d) - 2) % 6 == 0
+        return self.dataset == "cifar10" and get_model_builder(self.arch).depth >= 110
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
         d = dict(d); b = d.pop("budget")
         b["milestones"] = tuple(b["milestones"])
         return cls(budget=Budget(**b), **{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+def run_dls(cfg: TrainConfig, data=None, device=None, valid_crop: str = "center", val_bs: int | None = None) -> DataLoaders:
+    """The data of a run, by the dataset of its net: CIFAR-10 (`data`: a `CIFAR10Data` or a path; default `cfg.data`)
+    or an ImageNet-style folder (`data` or `cfg.data`), validated on `valid_crop` crops"""
+    data = cfg.data if data is None else data
+    if check_arch_data(cfg.arch, data) == "cifar10":
+        if not isinstance(data, CIFAR10Data): data = load_cifar10(data)
+        return cifar10_dls(data, bs=cfg.bs, val_bs=val_bs, device=device, seed=cfg.seed, subset=cfg.budget.subset, drop_last=True)
+    scaled = lambda px: round(px * cfg.size / 224)
+    dls = imagenet_dls(data, bs=cfg.bs, device=device, seed=cfg.seed, size=cfg.size, scale=(scaled(256), scaled(480)),
+                       resize=scaled(256), valid_crop=valid_crop, num_workers=cfg.workers, val_bs=val_bs)
+    dls.train.drop_last = True  # every iteration a full mini-batch, as for CIFAR-10
+    return dls
 
 # %% ../nbs/02_training.ipynb #6cee71c9
 def make_learner(cfg: TrainConfig, dls: DataLoaders, run_dir=None, ckpt: dict | None = None, cbs=None, device=None) -> Learner:
@@ -337,11 +393,15 @@ def make_learner(cfg: TrainConfig, dls: DataLoaders, run_dir=None, ckpt: dict | 
     stream = IterationStream(dls.train, b.iters, b.eval_every, pos=start)
     dls = DataLoaders(stream, *dls.loaders[1:], path=dls.path, device=device)
     torch.manual_seed(cfg.seed)  # the weights' initialisation
-    model = build_model(cfg.arch, cfg.shortcut, num_classes=len(dls.train.classes))
-    sched = partial(step_lr, iters=b.iters, base_lr=cfg.lr, milestones=b.milestones)
+    model = get_model(cfg.arch, shortcut=cfg.shortcut, num_classes=len(dls.train.classes))
+    if b.schedule == "plateau":
+        plateau = PlateauSchedule(cfg.lr, b.patience, b.factor, b.min_delta)
+        schedule = [IterationSchedule(plateau.sched), plateau]
+    else: schedule = [IterationSchedule(partial(step_lr, iters=b.iters, base_lr=cfg.lr, milestones=b.milestones, gamma=1 / b.factor))]
     learn = Learner(dls, model, loss_func=CrossEntropyLossFlat(), opt_func=paper_sgd(cfg.momentum, cfg.wd),
                     lr=cfg.lr, wd=cfg.wd, wd_bn_bias=cfg.wd_bn_bias, metrics=error_rate,
-                    cbs=[IterationSchedule(sched)], path=run_dir or ".")
+                    cbs=schedule, path=run_dir or ".")
+    if b.schedule == "plateau": learn.plateau = plateau
     if cfg.use_warmup:
         learn.warm_up = WarmUp(cfg.warmup_lr, cfg.warmup_until, cfg.warmup_every); learn.add_cb(learn.warm_up)
     if run_dir is not None:
@@ -358,6 +418,7 @@ def make_learner(cfg: TrainConfig, dls: DataLoaders, run_dir=None, ckpt: dict | 
         _unwrap(learn.model).load_state_dict(ckpt["model"])
         learn.create_opt(); learn.opt.load_state_dict(ckpt["opt"])
         if ckpt["warmup"] and hasattr(learn, "warm_up"): learn.warm_up.load_state(ckpt["warmup"])
+        if ckpt.get("plateau") and hasattr(learn, "plateau"): learn.plateau.load_state(ckpt["plateau"])
         set_rng_state(ckpt["rng"])
     return learn
 
@@ -403,26 +464,25 @@ def _truncate_metrics(path: Path, upto: int):
     keep = [lines[0]] + [l for l in lines[1:] if l and int(l.split(",")[0]) <= upto]
     path.write_text("\n".join(keep) + "\n")
 
-def train_run(cfg: TrainConfig | None, out, data: CIFAR10Data | None = None, resume: bool = False, force: bool = False,
+def train_run(cfg: TrainConfig | None, out, data=None, resume: bool = False, force: bool = False,
               device=None, cbs=None, quiet: bool = False) -> dict:
-    "Train `cfg` into the run folder `out` (or `resume` it) and return the summary written to summary.json"
+    "Train `cfg` into the run folder `out` (or `resume` it) on `data` (default `cfg.data`, see `run_dls`) and return summary.json's contents"
     out = Path(out)
     if resume:
         if not (out / "config.json").exists(): raise FileNotFoundError(f"{out}: no run to resume here (no config.json)")
         saved = json.loads((out / "config.json").read_text())
         cfg = replace(TrainConfig.from_dict(saved["config"]), data=cfg.data if cfg is not None and cfg.data else saved["config"]["data"])
-    check_cifar_arch(cfg.arch)
     t0 = time.perf_counter()
-    if data is None: data = load_cifar10(cfg.data)  # before touching `out`: missing data changes nothing
-    if not resume: _prepare_dir(out, force)
     device = torch.device(device) if device is not None else pick_device()
-    dls = cifar10_dls(data, bs=cfg.bs, device=device, seed=cfg.seed, subset=cfg.budget.subset, drop_last=True)
+    dls = run_dls(cfg, data, device)  # before touching `out`: missing or wrong data changes nothing
+    if not resume: _prepare_dir(out, force)
     ckpt = load_checkpoint(out / "checkpoint.pth", device) if resume and (out / "checkpoint.pth").exists() else None
     start = ckpt["iteration"] if ckpt else 0
     if resume: _truncate_metrics(out / "metrics.csv", start)
     learn = make_learner(cfg, dls, run_dir=out, ckpt=ckpt, cbs=cbs, device=device)
+    learn.train_iter = start  # what the summary reports if a finished run is resumed and nothing is left to train
     if not resume:
-        _json(out / "config.json", dict(config=asdict(cfg), n_params=n_params(learn.model), device=str(device),
+        _json(out / "config.json", dict(config=asdict(cfg), dataset=cfg.dataset, n_params=n_params(learn.model), device=str(device),
                                         versions=versions(), command=sys.argv, started=time.strftime("%Y-%m-%d %H:%M:%S")))
     learn.run_logger.t_start = t0  # wall time includes loading the data
     if ckpt and not quiet: print(f"resuming {out} at iteration {start} of {cfg.budget.iters}")
@@ -449,29 +509,75 @@ def _summary(cfg, learn, out, wall, status, message) -> dict:
              images_per_second=round(lg.images / lg.train_seconds, 1) if lg.train_seconds else None,
              n_params=n_params(learn.model), seed=cfg.seed, subset=cfg.budget.subset,
              warmup_ended_at=getattr(getattr(learn, "warm_up", None), "done_at", None), status=status)
+    if hasattr(learn, "plateau"): s["lr_reductions"] = learn.plateau.reductions  # [iteration, new rate] of each fall
     if message: s["message"] = message
     _json(Path(out) / "summary.json", s)
     return s
 
 # %% ../nbs/02_training.ipynb #dcea3251
 @torch.no_grad()
-def evaluate_run(run_dir, data: CIFAR10Data | None = None, device=None, bs: int = 500) -> dict:
-    "Test loss and error (percent) of the checkpoint in `run_dir`"
+def evaluate_run(run_dir, data=None, device=None, bs: int | None = None, crop: str | None = None) -> dict:
+    "Test loss and error (percent) of the checkpoint in `run_dir`; for ImageNet nets top-1/top-5 of `crop` 'ten' (default) or 'center'"
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").exists(): raise FileNotFoundError(f"{run_dir}: not a run folder (no config.json)")
     if not (run_dir / "checkpoint.pth").exists(): raise FileNotFoundError(f"{run_dir}: no checkpoint.pth to evaluate")
     cfg = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text())["config"])
-    if not cfg.arch.startswith(("resnet", "plain")) or (cfg.arch in MODELS and MODELS[cfg.arch].dataset != "cifar10"):
-        raise ValueError(f"{cfg.arch}: 10-crop evaluation of ImageNet nets is not implemented yet")
+    imagenet = cfg.dataset == "imagenet"
+    if crop is not None and not imagenet:
+        raise ValueError(f"{cfg.arch} is a CIFAR-10 net, tested on the single 32x32 images; --crop is for ImageNet runs")
+    crop = crop or "ten"
     device = torch.device(device) if device is not None else pick_device()
-    if data is None: data = load_cifar10(cfg.data)
-    dls = cifar10_dls(data, bs=cfg.bs, val_bs=bs, device=device, seed=cfg.seed, subset=cfg.budget.subset)
+    dls = run_dls(cfg, data, device, valid_crop=crop, val_bs=bs or (50 if imagenet else 500))
     ckpt = load_checkpoint(run_dir / "checkpoint.pth", device)
-    model = build_model(cfg.arch, cfg.shortcut, num_classes=len(data.classes)).to(device)
-    model.load_state_dict(ckpt["model"]); model.eval()
-    loss, wrong, n = 0.0, 0, 0
+    model = get_model(cfg.arch, shortcut=cfg.shortcut, num_classes=len(dls.valid.classes))
+    model.load_state_dict(ckpt["model"])
+    model = CropAverage(model).to(device).eval()  # 10-crop batches: the mean softmax; others go straight through
+    k = min(5, len(dls.valid.classes))
+    loss, wrong, wrong_k, n = 0.0, 0, 0, 0
     for x, y in dls.valid:
-        out = model(x)
+        out = model(x)  # logits, or CropAverage's log-probabilities (their own log-softmax: the same cross-entropy)
         loss += nn.functional.cross_entropy(out, y, reduction="sum"); wrong += (out.argmax(-1) != y).sum(); n += len(y)
-    return dict(run=str(run_dir), arch=cfg.arch, iteration=ckpt["iteration"], test_loss=float(loss) / n,
-                test_error=100 * float(wrong) / n, n_test=n)
+        wrong_k += (out.topk(k, -1).indices != y[:, None]).all(-1).sum()
+    res = dict(run=str(run_dir), arch=cfg.arch, iteration=ckpt["iteration"], test_loss=float(loss) / n,
+               test_error=100 * float(wrong) / n, n_test=n)
+    if imagenet: res.update(crop=crop, top1_error=res["test_error"], top5_error=100 * float(wrong_k) / n)
+    return res
+
+# %% ../nbs/02_training.ipynb #9f956acd
+class PlateauSchedule(ReduceLROnPlateau):
+    "fastai's `ReduceLROnPlateau` on the validation error at each evaluation; its rate drives `IterationSchedule`, its state survives a resume"
+    def __init__(self, lr: float, patience: int, factor: float = 10.0, min_delta: float = 0.0, min_lr: float = 0.0):
+        super().__init__(monitor="error_rate", comp=np.less, min_delta=min_delta, patience=patience, factor=factor,
+                         min_lr=min_lr, reset_on_fit=False)
+        self.rate, self.wait, self.reductions = lr, 0, []
+
+    def sched(self, iteration: int) -> float: return self.rate
+
+    def before_fit(self):
+        wait = self.wait
+        super().before_fit()  # sets `wait` to 0 at every fit; a resumed run keeps counting
+        self.wait = wait
+
+    def after_epoch(self):
+        self.opt.set_hyper("lr", self.rate)  # divide the plateau's rate, not a warm-up's that may be in the optimizer
+        super().after_epoch()
+        if (lr := self.opt.hypers[-1]["lr"]) != self.rate:
+            self.rate = lr; self.reductions.append([self.train_iter, lr])
+
+    def state(self): return dict(rate=self.rate, best=float(self.best), wait=self.wait, reductions=self.reductions)
+    def load_state(self, d): self.rate, self.best, self.wait, self.reductions = d["rate"], d["best"], d["wait"], list(d["reductions"])
+
+# %% ../nbs/02_training.ipynb #2da7240f
+def synthetic_image_tree(root, n_classes: int = 3, n_train: int = 4, n_val: int = 2, seed: int = 0, sizes=(60, 300)) -> Path:
+    "An ImageNet-layout folder `root/{train,val}/<class>/*.JPEG` of random-sized noise images tinted by class, for tests and demos"
+    from PIL import Image
+    rng, root = np.random.default_rng(seed), Path(root)
+    for split, n in (("train", n_train), ("val", n_val)):
+        for c in range(n_classes):
+            d = root / split / f"n{c:08d}"; d.mkdir(parents=True, exist_ok=True)
+            tint = np.array([(c * 37) % 96, (c * 59) % 96, (c * 83) % 96], dtype=np.uint8)
+            for i in range(n):
+                h, w = (int(v) for v in rng.integers(sizes[0], sizes[1], 2))
+                im = rng.integers(0, 160, (h, w, 3), dtype=np.uint8) + tint
+                Image.fromarray(im).save(d / f"{split}_{c}_{i}.JPEG", format="JPEG")
+    return root

@@ -101,3 +101,54 @@ def test_sigkill_mid_run_then_resume(tiny_data, tmp_path):
     r = run_cli("report", str(out), "--out", str(tmp_path / "report"), env=ENV)
     assert r.returncode == 0, r.stderr
     assert "resnet8" in r.stdout and (tmp_path / "report" / "figure6.png").exists()
+
+# --- ImageNet nets on a tiny generated ImageNet-layout tree --------------------------------------------
+@pytest.fixture(scope="module")
+def image_tree(tmp_path_factory):
+    "3 classes x 4 train and 2 val JPEGs of random sizes (60-300 px) in the ImageNet layout"
+    from resnet_study.train import synthetic_image_tree
+    return synthetic_image_tree(tmp_path_factory.mktemp("imnet") / "tiny")
+
+def test_imagenet_train_resume_and_eval(image_tree, tmp_path, capsys):
+    out = tmp_path / "r50"
+    base = ("train", "--arch", "resnet50", "--data", str(image_tree), "--out", str(out), "--bs", "4", "--size", "64",
+            "--workers", "0", "--eval-every", "2", "--log-every", "1", "--patience", "1", "--quiet")
+    r = run_cli(*base, "--iters", "2", env=ENV)
+    assert r.returncode == 0, r.stderr
+    assert "2 iterations" in r.stdout
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["dataset"] == "imagenet" and cfg["config"]["shortcut"] == "B" and cfg["config"]["size"] == 64
+    b = cfg["config"]["budget"]
+    assert (b["iters"], b["schedule"], b["patience"], b["eval_every"], b["factor"]) == (2, "plateau", 1, 2, 10.0)
+
+    r = run_cli("eval", "--run", str(out), env=ENV)
+    assert r.returncode == 0, r.stderr
+    assert "ten-crop top-1 error" in r.stdout and "top-5 error 0.00%" in r.stdout and "6 images" in r.stdout
+
+    from resnet_study.cli import main  # in-process from here: the same code, without another start-up
+    assert main(["eval", "--run", str(out), "--crop", "center", "--device", "cpu"]) == 0
+    assert "center-crop top-1 error" in capsys.readouterr().out
+    assert main(["train", "--resume", "--out", str(out), "--device", "cpu", "--quiet"]) == 0  # finished: nothing left to train
+    assert "2 iterations" in capsys.readouterr().out
+
+def test_arch_and_data_mismatch_is_a_usage_error(image_tree, tiny_data, tmp_path, capsys):
+    from resnet_study.cli import main  # in-process: these fail before any data is read
+    def err(*args):
+        rc = main(list(args)); return rc, capsys.readouterr().err
+    rc, e = err("train", "--arch", "resnet18", "--data", str(tiny_data), "--out", str(tmp_path / "a"))
+    assert rc == 2 and "resnet18 is an ImageNet net" in e and "val/" in e
+    rc, e = err("train", "--arch", "resnet8", "--data", str(image_tree), "--out", str(tmp_path / "b"))
+    assert rc == 2 and "resnet8 is a CIFAR-10 net" in e and "ImageNet-style tree" in e
+    rc, e = err("train", "--arch", "resnet50", "--out", str(tmp_path / "c"))
+    assert rc == 2 and "give --data" in e
+    rc, e = err("train", "--arch", "resnet8", "--data", str(tiny_data), "--patience", "3", "--out", str(tmp_path / "d"))
+    assert rc == 2 and "--patience" in e
+    assert not any((tmp_path / d).exists() for d in "abcd")
+
+def test_crop_is_for_imagenet_runs(tiny_data, tmp_path, capsys):
+    from resnet_study.cli import main
+    out = tmp_path / "c10"
+    assert main(list(train_args(tiny_data, out, "--iters", "2", "--device", "cpu"))) == 0
+    capsys.readouterr()
+    assert main(["eval", "--run", str(out), "--crop", "ten", "--device", "cpu"]) == 2
+    assert "--crop is for ImageNet runs" in capsys.readouterr().err

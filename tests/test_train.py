@@ -132,3 +132,72 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny, tmp_pat
     assert ck["iteration"] == 4 and all(torch.isfinite(v).all() for v in ck["model"].values() if v.is_floating_point())
     s = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert s["status"] == "diverged" and "checkpoint" in s["message"]
+
+# --- the ImageNet recipe, on a tiny generated ImageNet-layout tree ------------------------------------
+from types import SimpleNamespace
+from resnet_study.train import PlateauSchedule, evaluate_run, synthetic_image_tree
+
+class _FakeOpt:
+    def __init__(self, lr): self.hypers = [dict(lr=lr)]
+    def set_hyper(self, k, v):
+        for h in self.hypers: h[k] = v
+
+def test_plateau_divides_the_rate_by_10_after_patience_evaluations_without_improvement():
+    fake = SimpleNamespace(recorder=SimpleNamespace(metric_names=["epoch", "train_loss", "valid_loss", "error_rate", "time"],
+                                                    values=[]), opt=_FakeOpt(0.1), train_iter=0, epoch=0)
+    sched = PlateauSchedule(0.1, patience=3); sched.learn = fake; sched.before_fit()
+    rates = []
+    for i, err in enumerate([0.9, 0.8, 0.85, 0.8, 0.81, 0.79, 0.80, 0.80, 0.80, 0.80]):
+        fake.epoch, fake.train_iter = i, 10 * (i + 1)
+        fake.recorder.values.append([1.0, 1.0, err]); sched.after_epoch(); rates.append(sched.rate)
+    # 0.85, the tie 0.8 and 0.81 are three evaluations without improvement; then 0.79 is the best and 3 more follow
+    assert rates == pytest.approx([0.1] * 4 + [0.01] * 4 + [0.001] * 2)
+    assert sched.reductions == [[50, pytest.approx(0.01)], [90, pytest.approx(0.001)]] and sched.wait == 1
+    state = sched.state()  # what a checkpoint keeps: a resumed run goes on counting
+    again = PlateauSchedule(0.1, patience=3); again.load_state(state)
+    again.learn = fake; again.before_fit()
+    assert again.wait == 1 and again.rate == pytest.approx(0.001) and again.best == pytest.approx(0.79)
+
+def test_imagenet_budgets():
+    b = budget("paper", dataset="imagenet")
+    assert b.iters == 600_000 and b.schedule == "plateau" and b.patience == 5 and b.eval_every == 5000 and b.milestones == ()
+    s = budget("paper", iters=100, dataset="imagenet", patience=3)
+    assert s.iters == 100 and "scaled" in s.name and s.patience == 3 and s.eval_every == 5
+    with pytest.raises(ValueError, match="Imagenette"): budget("paper", subset=100, dataset="imagenet")
+    assert TrainConfig("resnet50").shortcut == "B" and TrainConfig("resnet34").shortcut == "A"
+    assert TrainConfig("resnet50").dataset == "imagenet" and not TrainConfig("resnet152").use_warmup
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory): return synthetic_image_tree(tmp_path_factory.mktemp("imnet") / "tiny")
+
+def test_imagenet_run_resumes_with_its_plateau_state_and_tests_on_ten_crops(tree, tmp_path):
+    cfg = TrainConfig("resnet18", bs=4, size=32, workers=0, data=str(tree),
+                      budget=budget("smoke", iters=6, dataset="imagenet", eval_every=2, log_every=1, ckpt_every=2, patience=1))
+    with pytest.raises(Interrupt):  # checkpoints at 2 and 4 (after the evaluations); crash at 5
+        train_run(cfg, tmp_path / "run", device="cpu", quiet=True, cbs=[KillAt(5)])
+    ck = load_checkpoint(tmp_path / "run" / "checkpoint.pth")
+    assert ck["iteration"] == 4 and ck["plateau"]["wait"] in (0, 1)
+    s = train_run(None, tmp_path / "run", device="cpu", quiet=True, resume=True)
+    assert s["iterations"] == 6 and s["status"] == "done"
+    assert s["lr_reductions"][:len(ck["plateau"]["reductions"])] == ck["plateau"]["reductions"]  # kept across the resume
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["dataset"] == "imagenet" and config["config"]["budget"]["schedule"] == "plateau"
+    rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()[1:]
+    assert [int(r.split(",")[0]) for r in rows if r.split(",")[4]] == [1, 2, 3, 4, 5, 6]  # each window once
+    ten = evaluate_run(tmp_path / "run", device="cpu")
+    assert ten["crop"] == "ten" and ten["n_test"] == 6 and 0 <= ten["top1_error"] <= 100 and ten["top5_error"] == 0
+    center = evaluate_run(tmp_path / "run", device="cpu", crop="center")
+    assert center["test_error"] == pytest.approx(s["test_error"])  # training validates on the centre crops
+
+def test_arch_and_data_must_match(tree, tiny, tmp_path):
+    with pytest.raises(ValueError, match="ImageNet-style tree"):
+        train_run(small_cfg(data=str(tree)), tmp_path / "a", device="cpu", quiet=True)
+    with pytest.raises(ValueError, match="ImageNet net"):
+        train_run(TrainConfig("resnet18", bs=4), tmp_path / "b", data=tiny, device="cpu", quiet=True)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+def test_image_loader_starts_mid_epoch_at_the_same_images(tree):
+    from resnet_study.train import run_dls
+    dls = run_dls(TrainConfig("resnet18", bs=4, size=32, workers=0, data=str(tree)), device="cpu")
+    whole = [y.tolist() for _, y in dls.train.set_epoch(3)]
+    assert [y.tolist() for _, y in dls.train.set_epoch(3, batch=1)] == whole[1:]
