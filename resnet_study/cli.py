@@ -10,7 +10,7 @@ import argparse, sys
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['cmd_models', 'cmd_train', 'cmd_eval', 'cmd_report', 'main']
+__all__ = ['STUDY', 'cmd_models', 'cmd_train', 'cmd_eval', 'cmd_report', 'cmd_signals', 'cmd_study', 'main']
 
 # %% ../nbs/03_cli.ipynb #ca432c94
 def cmd_models(args):
@@ -69,6 +69,58 @@ def cmd_report(args):
     print(report(args.runs, out=args.out))
 
 # %% ../nbs/03_cli.ipynb #129219db
+STUDY = {  # experiment: (run name, arch, shortcut), in the order a reader meets them
+    "degradation": [("plain20", "plain20", "A"), ("plain56", "plain56", "A")],
+    "residual": [("plain20", "plain20", "A"), ("plain56", "plain56", "A"), ("resnet20", "resnet20", "A"),
+                 ("resnet56", "resnet56", "A")],
+    "depth": [("resnet20", "resnet20", "A"), ("resnet56", "resnet56", "A"), ("resnet110", "resnet110", "A"),
+              ("resnet32", "resnet32", "A"), ("resnet44", "resnet44", "A"), ("plain20", "plain20", "A"),
+              ("plain56", "plain56", "A"), ("plain32", "plain32", "A"), ("plain44", "plain44", "A")],
+    "shortcuts": [("resnet20", "resnet20", "A"), ("resnet20-B", "resnet20", "B"), ("resnet20-C", "resnet20", "C")],
+}
+STUDY["all"] = list(dict.fromkeys(STUDY["residual"] + [("resnet110", "resnet110", "A"), ("resnet32", "resnet32", "A"),
+                    ("resnet44", "resnet44", "A")] + STUDY["shortcuts"] + STUDY["depth"]))
+
+def cmd_signals(args):
+    "Per-layer response and gradient std of CIFAR-10 runs, at initialisation and at the last checkpoint (signals.csv)."
+    from resnet_study.signals import run_signals
+    from resnet_study.train import run_config
+    from resnet_study.data import load_cifar10
+    data = load_cifar10(args.data or run_config(args.runs[0]).data)
+    for run in args.runs:
+        df = run_signals(run, data=data, device=args.device)
+        print(f"{run}: {len(df) // 2} layers -> {Path(run) / 'signals.csv'}")
+
+def cmd_study(args):
+    "Train (or resume) the runs of the walkthrough's experiments at one budget, measure their signals, and report."
+    from resnet_study.train import TrainConfig, budget, train_run, NonFiniteLoss
+    from resnet_study.signals import run_signals
+    from resnet_study.analysis import report
+    from resnet_study.data import load_cifar10
+    unknown = [e for e in args.experiments if e not in STUDY]
+    if unknown: raise ValueError(f"unknown experiment {', '.join(unknown)}; choose from {', '.join(STUDY)}")
+    runs = list(dict.fromkeys(r for e in args.experiments or ["all"] for r in STUDY[e]))
+    data = load_cifar10(args.data)
+    out = Path(args.out)
+    for name, arch, shortcut in runs:
+        d = out / name
+        if not (d / "summary.json").exists():
+            resume = (d / "checkpoint.pth").exists()
+            b = budget("quick", args.iters, eval_every=max(1, args.iters // 4), log_every=max(1, args.iters // 40))
+            cfg = TrainConfig(arch, shortcut=shortcut, budget=b, seed=args.seed, data=str(args.data) if args.data else None)
+            print(f"== {name}: {'resuming' if resume else 'training'} {arch}, shortcut {shortcut}, {args.iters} iterations", flush=True)
+            # replace only a run folder of ours that died before its first checkpoint, never anything else
+            force = not resume and (d / "config.json").exists()
+            try: s = train_run(cfg, d, data=data, resume=resume, force=force, device=args.device, quiet=True)
+            except NonFiniteLoss as e:
+                print(f"resnet-study study: {name}: {getattr(e, 'detail', e)}", file=sys.stderr); continue
+            print(f"   train error {s['train_error']:.2f}%, test error {s['test_error']:.2f}%, {s['wall_seconds']:.0f} s", flush=True)
+        if not (d / "signals.csv").exists(): run_signals(d, data=data, device=args.device)
+    known = [out / n for n, _, _ in STUDY["all"] if (out / n / "summary.json").exists()]
+    print(report(known, out=out / "report"))
+    print(f"figure: {out / 'report' / 'figure6.png'}")
+
+# %% ../nbs/03_cli.ipynb #444b3c6d
 def _parser():
     p = argparse.ArgumentParser(prog="resnet-study",
         description="Reproduce He et al. (2016), 'Deep Residual Learning for Image Recognition'.")
@@ -119,11 +171,29 @@ def _parser():
     r.add_argument("runs", nargs="+", type=Path, help="run folders")
     r.add_argument("--out", type=Path, help="folder to write table.md, table.csv and figure6.png into")
     r.set_defaults(func=cmd_report)
+
+    g = sub.add_parser("signals", help="per-layer response and gradient std of CIFAR-10 runs (signals.csv)",
+                       description=cmd_signals.__doc__)
+    g.add_argument("runs", nargs="+", type=Path, help="run folders")
+    g.add_argument("--data", type=Path, help="CIFAR-10 (default: the path in the first run's config)")
+    g.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
+    g.set_defaults(func=cmd_signals)
+
+    st = sub.add_parser("study", help="train the walkthrough's runs at one budget, measure their signals, report",
+                        description=cmd_study.__doc__)
+    st.add_argument("experiments", nargs="*", help=f"any of: {', '.join(STUDY)} (default: all)")
+    st.add_argument("--data", type=Path, help="CIFAR-10 (default: $RESNET_STUDY_DATA, local copies, then a download)")
+    st.add_argument("--iters", type=int, default=400, help="iterations per run (default: 400, the committed CPU budget; 64000: the paper)")
+    st.add_argument("--out", type=Path, default=None, help="folder of the runs (default: runs/cpu-ITERS)")
+    st.add_argument("--seed", type=int, default=0)
+    st.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
+    st.set_defaults(func=cmd_study)
     return p
 
 def main(argv: list[str] | None = None) -> int:
     "Entry point of `resnet-study`; returns the exit code."
     args = _parser().parse_args(argv)
+    if args.command == "study" and args.out is None: args.out = Path(f"runs/cpu-{args.iters}")
     try: rc = args.func(args)
     except (ValueError, FileNotFoundError, FileExistsError) as e:
         print(f"resnet-study {args.command}: error: {e}", file=sys.stderr)

@@ -152,3 +152,25 @@ def test_crop_is_for_imagenet_runs(tiny_data, tmp_path, capsys):
     capsys.readouterr()
     assert main(["eval", "--run", str(out), "--crop", "ten", "--device", "cpu"]) == 2
     assert "--crop is for ImageNet runs" in capsys.readouterr().err
+
+def test_study_trains_measures_and_reports_then_skips(tiny_data, tmp_path):
+    out = tmp_path / "study"
+    r = run_cli("study", "degradation", "--iters", "2", "--data", str(tiny_data), "--out", str(out), env=ENV)
+    assert r.returncode == 0, r.stderr
+    for name in ("plain20", "plain56"):
+        s = json.loads((out / name / "summary.json").read_text())
+        assert s["arch"] == name and s["iterations"] == 2
+        assert (out / name / "signals.csv").read_text().count("\n") == 2 * (20 - 1 if name == "plain20" else 56 - 1) + 1
+    assert (out / "report" / "figure6.png").exists() and "plain56" in (out / "report" / "table.md").read_text()
+    again = run_cli("study", "degradation", "--iters", "2", "--data", str(tiny_data), "--out", str(out), env=ENV)
+    assert again.returncode == 0 and "training" not in again.stdout
+
+def test_study_never_replaces_a_folder_it_did_not_make(tiny_data, tmp_path):
+    mine = tmp_path / "study" / "plain20"; mine.mkdir(parents=True); (mine / "notes.txt").write_text("mine")
+    r = run_cli("study", "degradation", "--iters", "2", "--data", str(tiny_data), "--out", str(tmp_path / "study"), env=ENV)
+    assert r.returncode == 2 and "already exists" in r.stderr
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+
+def test_study_unknown_experiment(tiny_data, tmp_path):
+    r = run_cli("study", "vanishing", "--data", str(tiny_data), "--out", str(tmp_path / "s"), env=ENV)
+    assert r.returncode == 2 and "unknown experiment vanishing" in r.stderr and not (tmp_path / "s").exists()
