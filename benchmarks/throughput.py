@@ -170,6 +170,7 @@ def main(argv=None):
                 xb, yb = learn.dls.train.one_batch()
                 learn.create_opt()
                 model, opt = learn.model.to(device).train(), learn.opt
+                if hasattr(learn, "channels_last"): model.to(memory_format=torch.channels_last)  # as its before_fit does
                 def step():
                     loss = learn.loss_func(model(xb), yb)
                     loss.backward(); opt.step(); opt.zero_grad()
