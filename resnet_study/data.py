@@ -26,10 +26,10 @@ from fastai.vision.data import get_grid
 __all__ = ['HOW_TO_POINT', 'CIFAR10_ARCHIVE', 'CIFAR10_MD5', 'CIFAR10_URL', 'CIFAR10_BATCHES', 'IMAGE_EXTS', 'CACHE_VERSION',
            'SPLIT_SEED', 'SUBSET_SEED', 'IMAGENET_MEAN', 'IMAGENET_STD', 'IMAGENET_EIGVAL', 'IMAGENET_EIGVEC',
            'DataError', 'DataNotFoundError', 'CIFAR10Data', 'md5sum', 'find_source', 'decode_source', 'cache_path',
-           'source_signature', 'default_candidates', 'resolve_cifar10_path', 'load_cifar10', 'image_stats',
-           'pad_crop_flip', 'crop_flip_params', 'DeviceLoader', 'CifarLoader', 'balanced_indices', 'cifar10_dls',
-           'EpochFromLearner', 'lighting', 'imagenet_train_tfms', 'center_crop', 'ten_crop', 'CropAverage',
-           'ImageLoader', 'imagenet_dls']
+           'source_signature', 'save_atomic', 'default_candidates', 'resolve_cifar10_path', 'load_cifar10',
+           'image_stats', 'pad_crop_flip', 'crop_flip_params', 'DeviceLoader', 'CifarLoader', 'balanced_indices',
+           'cifar10_dls', 'EpochFromLearner', 'lighting', 'imagenet_train_tfms', 'center_crop', 'ten_crop',
+           'CropAverage', 'ImageLoader', 'imagenet_dls']
 
 # %% ../nbs/01_data.ipynb #ee884394
 class DataError(ValueError):
@@ -282,12 +282,14 @@ def source_signature(kind: str, p: Path) -> str:
                    for d in sorted((p / s).iterdir()) if d.is_dir()] + ([st(p / 'labels.txt')] if (p / 'labels.txt').exists() else [])
     return f'v{CACHE_VERSION}|{kind}|{p}|' + '|'.join(parts)
 
-def _save_atomic(obj, dest: Path):
+def save_atomic(obj, dest):
+    "`torch.save` to a temporary file next to `dest`, then rename it over `dest`: never a half-written file"
+    dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f'.{dest.name}.', suffix='.tmp')
     try:
         os.chmod(tmp, 0o644)  # mkstemp makes it private; a cache is as readable as the data
-        with os.fdopen(fd, 'wb') as f: torch.save(obj, f)
+        with os.fdopen(fd, 'wb') as f: torch.save(obj, f); f.flush(); os.fsync(f.fileno())
         os.replace(tmp, dest)
     except BaseException:
         Path(tmp).unlink(missing_ok=True); raise
@@ -335,7 +337,7 @@ def load_cifar10(path=None, check_md5: bool | None = None, cache: bool = True, c
         if cp.exists() and (d := _load_cache(cp, sig)) is not None: return d
     data = decode_source(kind, src, check_md5)
     if cache:
-        try: _save_atomic(dict(signature=sig, source=data.source, classes=data.classes, x_train=data.x_train,
+        try: save_atomic(dict(signature=sig, source=data.source, classes=data.classes, x_train=data.x_train,
                                y_train=data.y_train, x_test=data.x_test, y_test=data.y_test), cp)
         except OSError as e: warnings.warn(f'could not write the CIFAR-10 cache {cp} ({e}); the next load decodes again')
     return data

@@ -26,14 +26,14 @@ from fastai.metrics import error_rate
 from fastai.optimizer import SGD
 
 from .models import get_model, get_model_builder, n_params
-from .data import CIFAR10Data, CropAverage, cifar10_dls, imagenet_dls, load_cifar10
+from .data import CIFAR10Data, CropAverage, cifar10_dls, imagenet_dls, load_cifar10, save_atomic
 
 # %% auto #0
 __all__ = ['BUDGETS', 'IMAGENET_BUDGETS', 'METRIC_COLUMNS', 'paper_sgd', 'Budget', 'budget', 'step_lr', 'IterationSchedule',
-           'WarmUp', 'IterationStream', 'NonFiniteLoss', 'RunLogger', 'rng_state', 'set_rng_state', 'save_atomic',
-           'load_checkpoint', 'Checkpointer', 'pick_device', 'arch_dataset', 'paper_shortcut', 'check_arch_data',
-           'TrainConfig', 'run_dls', 'make_learner', 'fit_budget', 'synthetic_cifar', 'versions', 'train_run',
-           'run_config', 'run_model', 'evaluate_run', 'PlateauSchedule', 'synthetic_image_tree']
+           'WarmUp', 'IterationStream', 'NonFiniteLoss', 'RunLogger', 'rng_state', 'set_rng_state', 'load_checkpoint',
+           'Checkpointer', 'pick_device', 'arch_dataset', 'paper_shortcut', 'check_arch_data', 'TrainConfig', 'run_dls',
+           'make_learner', 'fit_budget', 'synthetic_cifar', 'versions', 'train_run', 'run_config', 'run_model',
+           'evaluate_run', 'PlateauSchedule', 'synthetic_image_tree']
 
 # %% ../nbs/02_training.ipynb #cf07ea9d
 def paper_sgd(mom: float = 0.9, wd: float = 1e-4):
@@ -256,16 +256,6 @@ def rng_state() -> dict:
 def set_rng_state(s: dict):
     torch.set_rng_state(s["torch"]); random.setstate(s["python"]); np.random.set_state(s["numpy"])
     if s["cuda"] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s["cuda"])
-
-def save_atomic(obj, dest):
-    "`torch.save` to a temporary file next to `dest`, then rename it over `dest`"
-    dest = Path(dest)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f: torch.save(obj, f); f.flush(); os.fsync(f.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
 
 def load_checkpoint(path, device="cpu") -> dict:
     # our own file (it holds Python RNG tuples), so not `weights_only`
