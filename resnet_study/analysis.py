@@ -88,13 +88,22 @@ def budget_line(run_dirs) -> str:
     c = runs[0]["config"]
     cfg, b = c["config"], c["config"]["budget"]
     iters, bs = b["iters"], cfg["bs"]
-    milestones = ", ".join(str(int(f * iters + 0.5)) for f in b["milestones"])
-    n_train = 50_000 if not b.get("subset") else b["subset"]
+    if b.get("schedule", "steps") == "plateau":  # the ImageNet recipe: falls decided by the validation error
+        falls = [it for it, _ in (runs[0]["summary"] or {}).get("lr_reductions") or []] if len(runs) == 1 else None
+        sched = (f"lr {cfg['lr']} divided by {b.get('factor', 10):g} after {b['patience']} evaluations "
+                 f"({b['eval_every']:,} iterations apart) without a lower validation error"
+                 + ("" if falls is None else f", divided at {', '.join(map(str, falls))}" if falls else ", never divided"))
+    else: sched = f"lr {cfg['lr']} divided by 10 at {', '.join(str(int(f * iters + 0.5)) for f in b['milestones'])}"
+    if c.get("dataset") == "imagenet": size = "the paper: 600,000"
+    else:
+        n_train = 50_000 if not b.get("subset") else b["subset"]
+        size = f"{iters * bs / n_train:.1f} epochs of {n_train:,} images; the paper: 64,000"
     data = Path(str(cfg.get("data") or "CIFAR-10")).name
+    procs = c.get("processes", 1)
+    where = f"{c.get('device', '?')}" + (f", {procs} processes" if procs > 1 else "")
     done = [r for r in runs if r["summary"]]
     wall = sum(r["summary"].get("wall_seconds") or 0 for r in done)
     same = all(r["config"]["config"]["budget"]["iters"] == iters and r["config"]["config"]["bs"] == bs for r in runs)
     return (f"Budget{'' if same else ' (of the first run; the others differ)'}: {iters:,} iterations at batch {bs} "
-            f"({iters * bs / n_train:.1f} epochs of {n_train:,} images; the paper: 64,000), lr {cfg['lr']} divided by 10 "
-            f"at {milestones}; data {data}; {c.get('device', '?')}; {len(done)}/{len(runs)} runs finished, "
+            f"({size}), {sched}; data {data}; {where}; {len(done)}/{len(runs)} runs finished, "
             f"{wall / 60:.0f} min of wall time in all.")

@@ -6,7 +6,7 @@ Docs: https://resnet-study.github.io/resnet_study/cli.html.md"""
 
 # %% ../nbs/03_cli.ipynb #b1bae54a
 from __future__ import annotations
-import argparse, sys
+import argparse, os, sys
 from pathlib import Path
 
 # %% auto #0
@@ -39,13 +39,14 @@ def cmd_train(args):
         b = budget(args.budget, args.iters, args.subset, dataset=dataset, log_every=args.log_every, eval_every=args.eval_every,
                    ckpt_every=args.ckpt_every, patience=args.patience, min_delta=args.min_delta)
         cfg = TrainConfig(args.arch, shortcut=args.shortcut, budget=b, seed=args.seed, bs=args.bs, lr=args.lr,
-                          wd_bn_bias=not args.no_wd_bn_bias, warmup=args.warmup, compile=args.compile,
+                          wd_bn_bias=not args.no_wd_bn_bias, warmup=args.warmup, compile=args.compile, sync_bn=args.sync_bn,
                           data=str(args.data) if args.data else None, size=args.size or 224, workers=args.workers)
     elif args.data: cfg = TrainConfig(data=str(args.data))
     try: s = train_run(cfg, args.out, resume=args.resume, force=args.force, device=args.device, quiet=args.quiet)
     except NonFiniteLoss as e:
         print(f"resnet-study train: {getattr(e, 'detail', e)}", file=sys.stderr)
         return 1
+    if int(os.environ.get("RANK", "0")): return  # several processes: the first one reports
     falls = f", lr divided at {[it for it, _ in s['lr_reductions']]}" if s.get("lr_reductions") else ""
     print(f"{s['arch']} {s['budget']}: {s['iterations']} iterations, train error {s['train_error']:.2f}%, "
           f"test error {s['test_error']:.2f}%, {s['wall_seconds']:.0f} s, {s['images_per_second']:.0f} images/s{falls} -> {args.out}")
@@ -146,7 +147,7 @@ def _parser():
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     t.add_argument("--force", action="store_true", help="replace an existing run folder")
     t.add_argument("--seed", type=int, default=0, help="seed of the initialisation and the data order (default: 0)")
-    t.add_argument("--bs", type=int, default=128, help="mini-batch size (default: 128, the paper's)")
+    t.add_argument("--bs", type=int, default=128, help="mini-batch size, over all GPUs together (default: 128, the paper's)")
     t.add_argument("--lr", type=float, default=0.1, help="initial learning rate (default: 0.1)")
     t.add_argument("--shortcut", choices=["A", "B", "C"], help="shortcut option (default: the paper's, A; B for resnet50/101/152)")
     t.add_argument("--warmup", action=argparse.BooleanOptionalAction, default=None,
@@ -157,6 +158,7 @@ def _parser():
     t.add_argument("--ckpt-every", type=int, help="iterations between checkpoints")
     t.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
     t.add_argument("--compile", action="store_true", help="wrap the model in torch.compile")
+    t.add_argument("--sync-bn", action="store_true", help="several GPUs: BN statistics over the whole batch (default: per GPU, as the paper)")
     t.add_argument("--quiet", action="store_true", help="no progress bars or tables")
     t.set_defaults(func=cmd_train)
 
@@ -194,8 +196,16 @@ def main(argv: list[str] | None = None) -> int:
     "Entry point of `resnet-study`; returns the exit code."
     args = _parser().parse_args(argv)
     if args.command == "study" and args.out is None: args.out = Path(f"runs/cpu-{args.iters}")
+    if args.command != "train" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        print(f"resnet-study {args.command}: error: only `train` runs on several processes; "
+              f"run `resnet-study {args.command}` without torchrun", file=sys.stderr)
+        return 2
     try: rc = args.func(args)
     except (ValueError, FileNotFoundError, FileExistsError) as e:
         print(f"resnet-study {args.command}: error: {e}", file=sys.stderr)
         return 2
     return rc or 0
+
+# %% ../nbs/03_cli.ipynb #71306c33
+if __name__ == "__main__" and globals().get("__spec__") is not None:  # run as a module, not in this notebook
+    sys.exit(main())

@@ -373,8 +373,9 @@ def crop_flip_params(n: int, pad: int = 4, generator=None) -> tuple[Tensor, Tens
     return off[0], off[1], torch.rand(n, generator=generator) < 0.5
 
 # %% ../nbs/01_data.ipynb #ba64b15d
-def _epoch_seed(seed: int, epoch: int) -> int:
-    return int.from_bytes(hashlib.sha256(f'{seed}/{epoch}'.encode()).digest()[:8], 'little') & ((1 << 63) - 1)
+def _epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
+    key = f'{seed}/{epoch}' + (f'/{rank}' if rank else '')
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], 'little') & ((1 << 63) - 1)
 
 class _Dataset:
     "What fastai looks up on `dls.train_ds`: the length, the vocab and the default loss"
@@ -383,8 +384,9 @@ class _Dataset:
     loss_func = CrossEntropyLossFlat()
 
 class DeviceLoader:
-    "Base of the loaders here: what fastai's `DataLoaders`, `Learner` and `show_batch` use, plus `set_epoch`"
+    "Base of the loaders here: what fastai's `DataLoaders`, `Learner` and `show_batch` use, plus `set_epoch` and `shard`"
     n_inp = 1
+    rank, world_size = 0, 1  # one process; `shard` makes a copy that yields one process's part of every batch
     def __init__(self, n, bs, classes, mean, std, device=None, seed=0, shuffle=False, drop_last=False):
         self._n, self.bs, self.classes, self.seed = n, bs, list(classes), seed
         self.shuffle, self.drop_last = shuffle, drop_last
@@ -401,7 +403,28 @@ class DeviceLoader:
     def c(self): return len(self.classes)
     @property
     def vocab(self): return self.classes
-    def __len__(self): return self.n // self.bs if self.drop_last else math.ceil(self.n / self.bs)
+    def __len__(self):
+        if self.drop_last: return self.n // self.bs
+        # sharded: a last batch too small to give every process an image joins the batch before it
+        tail = self.world_size > 1 and self.n > self.bs and 0 < self.n % self.bs < self.world_size
+        return math.ceil(self.n / self.bs) - tail
+
+    def shard(self, rank: int, world_size: int):
+        "A copy that yields only process `rank`'s part of every batch, the batch cut into `world_size` near-equal parts"
+        if not 0 <= rank < world_size: raise ValueError(f'rank {rank} is not one of the {world_size} processes')
+        if self.drop_last and self.bs % world_size:
+            raise ValueError(f'a batch of {self.bs} does not split evenly over {world_size} processes; '
+                             f'use a batch size divisible by {world_size}')
+        if self.n < world_size: raise ValueError(f'{self.n} images cannot give each of {world_size} processes one')
+        return self.new(rank=rank, world_size=world_size)
+
+    def _slice(self, i: int) -> slice:
+        "Where this process's part of batch `i` lies in the epoch's order"
+        lo = i * self.bs
+        hi = self.n if not self.drop_last and i == len(self) - 1 else min(lo + self.bs, self.n)
+        q, r = divmod(hi - lo, self.world_size)
+        a = lo + self.rank * q + min(self.rank, r)
+        return slice(a, a + q + (self.rank < r))
 
     def to(self, device):
         self.device = torch.device(device)
@@ -484,7 +507,7 @@ class CifarLoader(DeviceLoader):
     def _batches(self, epoch, start):
         order, dy, dx, flip = [t if t is None else t.to(self.device, non_blocking=True) for t in self.epoch_plan(epoch)]
         for i in range(start, len(self)):
-            s = slice(i * self.bs, (i + 1) * self.bs)
+            s = self._slice(i)
             xb = self.normalize(self.x[order[s]])
             if self.augment: xb = pad_crop_flip(xb, dy[s], dx[s], flip[s], self.pad)
             yield xb, self.y[order[s]]
@@ -550,10 +573,13 @@ IMAGENET_EIGVEC = ((-0.5675, 0.7192, 0.4009),
                    (-0.5808, -0.0045, -0.8140),
                    (-0.5836, -0.6948, 0.4203))
 
-def lighting(x: Tensor, alphastd: float = 0.1, eigval=IMAGENET_EIGVAL, eigvec=IMAGENET_EIGVEC, generator=None) -> Tensor:
-    "AlexNet PCA lighting on a batch `x` (B,3,H,W) in [0,1]: add eigvec @ (alpha * eigval), alpha ~ N(0, alphastd) per image"
-    if alphastd == 0: return x
-    alpha = torch.randn(x.shape[0], 3, generator=generator).to(x.device, x.dtype) * alphastd
+def lighting(x: Tensor, alphastd: float = 0.1, eigval=IMAGENET_EIGVAL, eigvec=IMAGENET_EIGVEC, generator=None,
+             alpha: Tensor | None = None) -> Tensor:
+    "AlexNet PCA lighting on a batch `x` (B,3,H,W) in [0,1]: add eigvec @ (alpha * eigval), alpha ~ N(0, alphastd) per image (or given)"
+    if alpha is None:
+        if alphastd == 0: return x
+        alpha = torch.randn(x.shape[0], 3, generator=generator) * alphastd
+    alpha = alpha.to(x.device, x.dtype)
     rgb = (alpha * torch.tensor(eigval, dtype=x.dtype, device=x.device)) @ torch.tensor(eigvec, dtype=x.dtype, device=x.device).T
     return x + rgb[:, :, None, None]
 
@@ -594,15 +620,20 @@ class ImageLoader(DeviceLoader):
 
     def _batches(self, epoch, start):
         g = torch.Generator().manual_seed(_epoch_seed(self.seed, epoch))
-        order = torch.randperm(len(self.ds), generator=g) if self.shuffle else torch.arange(len(self.ds))
-        # start at batch `start` without decoding the batches before it (a resume, or an evaluation interval mid-epoch)
-        dl = torch.utils.data.DataLoader(self.ds, self.bs, sampler=order[start * self.bs:].tolist(), generator=g,
-                                         drop_last=self.drop_last, num_workers=self.num_workers,
-                                         pin_memory=self.device.type == 'cuda', persistent_workers=False)
-        for xb, yb in dl:
+        order = torch.randperm(self.n, generator=g) if self.shuffle else torch.arange(self.n)
+        # the lighting noise of every position in the epoch: the same whatever the resume point or the sharding
+        alpha = torch.randn(self.n, 3, generator=g) * self.lighting_std if self.lighting_std else None
+        # from batch `start` on, without decoding the batches before it (a resume, or an evaluation mid-epoch)
+        parts = [self._slice(i) for i in range(start, len(self))]
+        # each process its own worker seeds, so the processes' random crops differ
+        wg = torch.Generator().manual_seed(_epoch_seed(self.seed, epoch, self.rank))
+        dl = torch.utils.data.DataLoader(self.ds, batch_sampler=[order[s].tolist() for s in parts], generator=wg,
+                                         num_workers=self.num_workers, pin_memory=self.device.type == 'cuda',
+                                         persistent_workers=False)
+        for s, (xb, yb) in zip(parts, dl):
             xb, yb = xb.to(self.device, non_blocking=True), yb.to(self.device, non_blocking=True)
             x = xb.float().div_(255)
-            if self.lighting_std: x = lighting(x, self.lighting_std, generator=g)
+            if alpha is not None: x = lighting(x, alpha=alpha[s])
             yield (x - self.mean) / self.std, yb
 
     def normalize(self, x):

@@ -18,6 +18,9 @@ from torch import nn
 from fastai.callback.core import Callback, CancelFitException
 from fastai.callback.fp16 import MixedPrecision, AMPMode
 from fastai.callback.tracker import ReduceLROnPlateau
+from fastai.callback.progress import ProgressCallback
+from fastai.distributed import DistributedTrainer
+from fastai.torch_core import num_distrib, rank_distrib
 import fastai.callback.progress, fastai.callback.schedule, fastai.callback.channelslast  # bars, `plot_sched`/`lr_find`, `to_channelslast`
 from fastai.data.core import DataLoaders
 from fastai.learner import Learner
@@ -30,10 +33,11 @@ from .data import CIFAR10Data, CropAverage, cifar10_dls, imagenet_dls, load_cifa
 
 # %% auto #0
 __all__ = ['BUDGETS', 'IMAGENET_BUDGETS', 'METRIC_COLUMNS', 'paper_sgd', 'Budget', 'budget', 'step_lr', 'IterationSchedule',
-           'WarmUp', 'IterationStream', 'NonFiniteLoss', 'RunLogger', 'rng_state', 'set_rng_state', 'load_checkpoint',
-           'Checkpointer', 'pick_device', 'arch_dataset', 'paper_shortcut', 'check_arch_data', 'TrainConfig', 'run_dls',
-           'make_learner', 'fit_budget', 'synthetic_cifar', 'versions', 'train_run', 'run_config', 'run_model',
-           'evaluate_run', 'PlateauSchedule', 'synthetic_image_tree']
+           'WarmUp', 'IterationStream', 'world', 'all_sum', 'barrier', 'NonFiniteLoss', 'RunLogger', 'rng_state',
+           'set_rng_state', 'load_checkpoint', 'Checkpointer', 'pick_device', 'init_distributed', 'ShardedTrainer',
+           'arch_dataset', 'paper_shortcut', 'check_arch_data', 'TrainConfig', 'run_dls', 'make_learner', 'fit_budget',
+           'synthetic_cifar', 'versions', 'train_run', 'run_config', 'run_model', 'evaluate_run', 'PlateauSchedule',
+           'synthetic_image_tree']
 
 # %% ../nbs/02_training.ipynb #cf07ea9d
 def paper_sgd(mom: float = 0.9, wd: float = 1e-4):
@@ -125,7 +129,8 @@ class WarmUp(Callback):
         self._wrong = self._wrong + (self.pred.argmax(-1) != y).sum()
         self._seen += len(y)
         if self.train_iter % self.every == 0:
-            err = float(self._wrong) / self._seen
+            wrong, seen = all_sum(self._wrong, self._seen)  # every process ends the warm-up at the same iteration
+            err = float(wrong) / float(seen)
             self.history.append((self.train_iter, err))
             self._wrong, self._seen = 0, 0
             if err < self.until:
@@ -169,6 +174,26 @@ class IterationStream:
                 yield b
                 if self.pos >= end: return
 
+# %% ../nbs/02_training.ipynb #dfef1afd
+def world() -> tuple[int, int]:
+    "(rank, number of processes): (0, 1) unless launched by `torchrun` or `accelerate launch`"
+    return rank_distrib(), max(1, num_distrib())
+
+def _distributed() -> bool:
+    return torch.distributed.is_available() and torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1
+
+def all_sum(*values):
+    "The sums over all processes of `values` (numbers or one-element tensors); in one process, `values` unchanged"
+    if not _distributed(): return values
+    dev = torch.device("cuda", torch.cuda.current_device()) if torch.distributed.get_backend() == "nccl" else torch.device("cpu")
+    t = torch.stack([torch.as_tensor(v, dtype=torch.float64).to(dev).reshape(()) for v in values])
+    torch.distributed.all_reduce(t)
+    return tuple(t)
+
+def barrier():
+    "Wait for every process (nothing in one process)"
+    if _distributed(): torch.distributed.barrier()
+
 # %% ../nbs/02_training.ipynb #567cb607
 class NonFiniteLoss(RuntimeError):
     "The training loss became NaN or infinite"
@@ -180,15 +205,16 @@ def _nonfinite(msg):
 METRIC_COLUMNS = ("iter", "epoch", "lr", "train_loss", "train_error", "test_loss", "test_error", "images_per_second")
 
 class RunLogger(Callback):
-    "Append training windows (every `every` iterations) and test evaluations to `path` (metrics.csv)"
+    "Append training windows (every `every` iterations) and test evaluations to `path` (metrics.csv); over all processes, written by the first"
     order = 40
     def __init__(self, path, every: int, n_train: int, state: dict | None = None):
         self.path, self.every, self.n_train = Path(path), every, n_train
+        self.rank, self.world_size = world()
         s = state or {}
         self.train_seconds, self.eval_seconds = s.get("train_seconds", 0.0), s.get("eval_seconds", 0.0)
         self.images, self.last = s.get("images", 0), s.get("last", {})
         self.wall0, self.t_start, self.fitting = s.get("wall_seconds", 0.0), time.perf_counter(), False
-        if not self.path.exists(): self.path.write_text(",".join(METRIC_COLUMNS) + "\n")
+        if self.rank == 0 and not self.path.exists(): self.path.write_text(",".join(METRIC_COLUMNS) + "\n")
 
     def state(self): return dict(train_seconds=self.train_seconds, eval_seconds=self.eval_seconds, images=self.images,
                                  last=self.last, wall_seconds=self.wall_seconds)
@@ -198,6 +224,7 @@ class RunLogger(Callback):
     def _write(self, **row):
         row = dict(iter=self.train_iter, epoch=round(self.images / self.n_train, 3), **row)
         self.last.update({k: v for k, v in row.items() if v != ""})
+        if self.rank: return
         with open(self.path, "a") as f:
             f.write(",".join(_fmt(row.get(c, "")) for c in METRIC_COLUMNS) + "\n")
 
@@ -211,7 +238,7 @@ class RunLogger(Callback):
         if self.training:
             self._loss = self._loss + self.loss.detach().float() * n
             self._wrong = self._wrong + (self.pred.argmax(-1) != y).sum()
-            self._n += n; self.images += n
+            self._n += n; self.images += n * self.world_size  # every process trains on an equal part of the batch
             if self.train_iter % self.every == 0 or self.train_iter == self.dls.train.total: self._log_train()
         else:
             self._vloss = self._vloss + self.loss.detach().float() * n
@@ -220,25 +247,26 @@ class RunLogger(Callback):
 
     def _log_train(self):
         if self._n == 0: return
-        loss = float(self._loss) / self._n  # the one host sync of the window
-        secs = time.perf_counter() - self._t
+        loss_sum, wrong, n = (float(v) for v in all_sum(self._loss, self._wrong, self._n))  # the one host sync of the window
+        loss, secs = loss_sum / n, time.perf_counter() - self._t
         self.train_seconds += secs
         if not math.isfinite(loss):
             raise _nonfinite(f"the training loss became {loss} in the iterations up to {self.train_iter}")
-        self._write(lr=self.opt.hypers[-1]["lr"], train_loss=loss, train_error=100 * float(self._wrong) / self._n,
-                    images_per_second=self._n / secs)
+        self._write(lr=self.opt.hypers[-1]["lr"], train_loss=loss, train_error=100 * wrong / n, images_per_second=n / secs)
         self._reset()
 
     def loss_is_finite(self) -> bool:
         "Whether the training loss since the last row is finite (checked before a checkpoint is written)"
-        return self._n == 0 or math.isfinite(float(self._loss))
+        return self._n == 0 or math.isfinite(float(all_sum(self._loss)[0]))
 
     def before_validate(self):
         self._vloss, self._vwrong, self._vn, self._tv = 0.0, 0, 0, time.perf_counter()
         if self._n: self.train_seconds += time.perf_counter() - self._t  # keep evaluation out of images/second
 
     def after_validate(self):
-        if self._vn and self.fitting: self._write(test_loss=float(self._vloss) / self._vn, test_error=100 * float(self._vwrong) / self._vn)
+        if self._vn and self.fitting:
+            loss_sum, wrong, n = (float(v) for v in all_sum(self._vloss, self._vwrong, self._vn))
+            self._write(test_loss=loss_sum / n, test_error=100 * wrong / n)
         self.eval_seconds += time.perf_counter() - self._tv
         self._t = time.perf_counter()
 
@@ -247,7 +275,11 @@ def _fmt(v):
     return str(v)
 
 # %% ../nbs/02_training.ipynb #13b15277
-def _unwrap(model): return getattr(model, "_orig_mod", model)  # torch.compile wraps the module
+def _unwrap(model):
+    "The net inside `torch.compile`'s and `DistributedDataParallel`'s wrappers"
+    model = getattr(model, "_orig_mod", model)
+    if isinstance(model, nn.parallel.DistributedDataParallel): model = model.module
+    return getattr(model, "_orig_mod", model)
 
 def rng_state() -> dict:
     return dict(torch=torch.get_rng_state(), cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
@@ -262,7 +294,7 @@ def load_checkpoint(path, device="cpu") -> dict:
     return torch.load(path, map_location=device, weights_only=False)
 
 class Checkpointer(Callback):
-    "Atomically write `path` every `every` iterations and after every evaluation, only while the loss is finite"
+    "Atomically write `path` every `every` iterations and after every evaluation, only while the loss is finite (the first process writes)"
     order = 70  # after RunLogger (40) and Recorder (50) have seen the batch
     def __init__(self, path, every: int): self.path, self.every, self.saved_at, self.trained = Path(path), every, None, False
     def before_train(self): self.trained = True
@@ -275,15 +307,16 @@ class Checkpointer(Callback):
 
     def save(self):
         logger = self.learn.run_logger
-        if not logger.loss_is_finite():
+        if not logger.loss_is_finite():  # asked in every process, so all of them stop together
             raise _nonfinite(f"the training loss became non-finite before iteration {self.train_iter}")
+        self.saved_at = self.train_iter
+        if logger.rank: return
         sd = self.opt.state_dict()
         warm, plateau = getattr(self.learn, "warm_up", None), getattr(self.learn, "plateau", None)
         save_atomic(dict(iteration=self.train_iter, model=_unwrap(self.model).state_dict(),
                          opt=dict(state=sd["state"], hypers=[dict(h) for h in sd["hypers"]]),
                          rng=rng_state(), logger=logger.state(), warmup=warm.state() if warm else None,
                          plateau=plateau.state() if plateau else None), self.path)
-        self.saved_at = self.train_iter
 
 # %% ../nbs/02_training.ipynb #3ebdcd11
 def pick_device() -> torch.device:
@@ -291,6 +324,23 @@ def pick_device() -> torch.device:
     if torch.cuda.is_available(): return torch.device("cuda")
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available(): return torch.device("mps")
     return torch.device("cpu")
+
+def init_distributed(device=None) -> torch.device:
+    "This process's device; when launched by `torchrun`/`accelerate launch`, join the process group first (NCCL on GPUs, gloo on CPUs)"
+    if world()[1] == 1: return torch.device(device) if device is not None else pick_device()
+    from accelerate import PartialState
+    cpu = (device is not None and torch.device(device).type == "cpu") or not torch.cuda.is_available()
+    device = PartialState(cpu=cpu).device  # one GPU per process: cuda:LOCAL_RANK
+    return torch.device("cpu") if cpu else device  # accelerate says cpu:0, which `torch.load` cannot map to
+
+class ShardedTrainer(DistributedTrainer):
+    "fastai's `DistributedTrainer` (the model in `DistributedDataParallel`, through accelerate) for loaders that `shard` themselves"
+    def __init__(self, sync_bn: bool = False, **kwargs): super().__init__(sync_bn=sync_bn, **kwargs)
+    def _wrap_dl(self, dl): return dl  # `make_learner` gave each process its shard: no `DistributedDL`
+    def before_train(self): pass
+    def before_validate(self):
+        # every process tests with the first one's BN statistics, the ones its checkpoint keeps
+        for b in _unwrap(self.model).buffers(): torch.distributed.broadcast(b, 0)
 
 def arch_dataset(arch: str) -> str:
     "'cifar10' or 'imagenet': the data `arch` is built for (an unknown name is a clear error)"
@@ -341,6 +391,7 @@ class TrainConfig:
     channels_last: bool | None = None  # None: on (GPU and CPU)
     bf16: bool | None = None           # None: on GPU
     compile: bool = False
+    sync_bn: bool = False           # several GPUs: BN statistics per GPU (the paper's), or over the whole batch
     data: str | None = None
     size: int = 224                 # ImageNet crop; the shorter side is drawn from [256, 480] * size/224, tested at 256 * size/224
     workers: int | None = None      # ImageNet decoding processes (None: min(8, CPUs))
@@ -380,8 +431,10 @@ def make_learner(cfg: TrainConfig, dls: DataLoaders, run_dir=None, ckpt: dict | 
     "A fastai `Learner` training `cfg.arch` on `dls` with the paper's recipe; logs and checkpoints into `run_dir` if given, resumes `ckpt`"
     device = torch.device(device) if device is not None else pick_device()
     b, start = cfg.budget, ckpt["iteration"] if ckpt else 0
-    stream = IterationStream(dls.train, b.iters, b.eval_every, pos=start)
-    dls = DataLoaders(stream, *dls.loaders[1:], path=dls.path, device=device)
+    rank, n_procs = world()
+    loaders = dls.loaders if n_procs == 1 else [dl.shard(rank, n_procs) for dl in dls.loaders]
+    stream = IterationStream(loaders[0], b.iters, b.eval_every, pos=start)
+    dls = DataLoaders(stream, *loaders[1:], path=dls.path, device=device)
     torch.manual_seed(cfg.seed)  # the weights' initialisation
     model = get_model(cfg.arch, shortcut=cfg.shortcut, num_classes=len(dls.train.classes))
     if b.schedule == "plateau":
@@ -403,6 +456,9 @@ def make_learner(cfg: TrainConfig, dls: DataLoaders, run_dir=None, ckpt: dict | 
     if cfg.channels_last is not False: learn.to_channelslast(use_amp=False)
     if device.type == "cuda" and cfg.bf16 is not False: learn.to_bf16()
     if cfg.compile: learn.model = torch.compile(learn.model)
+    if n_procs > 1:
+        learn.add_cb(ShardedTrainer(cfg.sync_bn, cpu=device.type == "cpu"))
+        if rank: learn.remove_cb(ProgressCallback)
     if cbs: learn.add_cbs(cbs)
     if ckpt:
         _unwrap(learn.model).load_state_dict(ckpt["model"])
@@ -440,12 +496,22 @@ def _json(path, obj):
     tmp = Path(path).with_suffix(".json.tmp")
     tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n"); os.replace(tmp, path)
 
+def _check_dir(out: Path, force: bool):
+    if out.exists() and any(out.iterdir()) and not force:
+        raise FileExistsError(f"{out} already exists; pass --resume to continue that run or --force to replace it")
+
 def _prepare_dir(out: Path, force: bool):
+    _check_dir(out, force)
     if out.exists() and any(out.iterdir()):
-        if not force:
-            raise FileExistsError(f"{out} already exists; pass --resume to continue that run or --force to replace it")
         import shutil; shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
+
+def _check_processes(cfg: TrainConfig, n: int, device):
+    "Several processes: what would fail later, said before anything is started or written"
+    if cfg.bs % n: raise ValueError(f"a batch of {cfg.bs} does not split evenly over {n} processes; use a --bs divisible by {n}")
+    on_gpu = torch.cuda.is_available() and (device is None or torch.device(device).type == "cuda")
+    if cfg.sync_bn and not on_gpu:
+        raise ValueError("--sync-bn needs GPUs (PyTorch's SyncBatchNorm runs on CUDA only); without it BN is per process")
 
 def _truncate_metrics(path: Path, upto: int):
     "Drop the rows a killed process wrote after its last checkpoint at iteration `upto`"
@@ -463,19 +529,28 @@ def train_run(cfg: TrainConfig | None, out, data=None, resume: bool = False, for
         saved = json.loads((out / "config.json").read_text())
         cfg = replace(TrainConfig.from_dict(saved["config"]), data=cfg.data if cfg is not None and cfg.data else saved["config"]["data"])
     t0 = time.perf_counter()
-    device = torch.device(device) if device is not None else pick_device()
+    rank, n_procs = world()
+    if n_procs > 1: _check_processes(cfg, n_procs, device)
+    device = init_distributed(device)
+    if rank: barrier()  # the first process decodes and caches the data, the others then read its cache
     dls = run_dls(cfg, data, device)  # before touching `out`: missing or wrong data changes nothing
-    if not resume: _prepare_dir(out, force)
+    if not rank: barrier()
+    if not resume: _check_dir(out, force)  # in every process, before the first one changes anything
+    barrier()
     ckpt = load_checkpoint(out / "checkpoint.pth", device) if resume and (out / "checkpoint.pth").exists() else None
     start = ckpt["iteration"] if ckpt else 0
-    if resume: _truncate_metrics(out / "metrics.csv", start)
+    if rank == 0:
+        if resume: _truncate_metrics(out / "metrics.csv", start)
+        else: _prepare_dir(out, force)
+    barrier()
     learn = make_learner(cfg, dls, run_dir=out, ckpt=ckpt, cbs=cbs, device=device)
     learn.train_iter = start  # what the summary reports if a finished run is resumed and nothing is left to train
-    if not resume:
+    if not resume and rank == 0:
         _json(out / "config.json", dict(config=asdict(cfg), dataset=cfg.dataset, n_params=n_params(learn.model), device=str(device),
-                                        versions=versions(), command=sys.argv, started=time.strftime("%Y-%m-%d %H:%M:%S")))
+                                        processes=n_procs, versions=versions(), command=sys.argv,
+                                        started=time.strftime("%Y-%m-%d %H:%M:%S")))
     learn.run_logger.t_start = t0  # wall time includes loading the data
-    if ckpt and not quiet: print(f"resuming {out} at iteration {start} of {cfg.budget.iters}")
+    if ckpt and not quiet and rank == 0: print(f"resuming {out} at iteration {start} of {cfg.budget.iters}")
     status, message = "done", ""
     try:
         if quiet:
@@ -498,10 +573,10 @@ def _summary(cfg, learn, out, wall, status, message) -> dict:
              wall_seconds=round(wall, 1), train_seconds=round(lg.train_seconds, 1),
              images_per_second=round(lg.images / lg.train_seconds, 1) if lg.train_seconds else None,
              n_params=n_params(learn.model), seed=cfg.seed, subset=cfg.budget.subset,
-             warmup_ended_at=getattr(getattr(learn, "warm_up", None), "done_at", None), status=status)
+             warmup_ended_at=getattr(getattr(learn, "warm_up", None), "done_at", None), processes=world()[1], status=status)
     if hasattr(learn, "plateau"): s["lr_reductions"] = learn.plateau.reductions  # [iteration, new rate] of each fall
     if message: s["message"] = message
-    _json(Path(out) / "summary.json", s)
+    if world()[0] == 0: _json(Path(out) / "summary.json", s)
     return s
 
 # %% ../nbs/02_training.ipynb #dcea3251
