@@ -42,10 +42,12 @@ def cmd_train(args):
                           wd_bn_bias=not args.no_wd_bn_bias, warmup=args.warmup, compile=args.compile, sync_bn=args.sync_bn,
                           data=str(args.data) if args.data else None, size=args.size or 224, workers=args.workers)
     elif args.data: cfg = TrainConfig(data=str(args.data))
+    from fastai.distributed import teardown_distrib
     try: s = train_run(cfg, args.out, resume=args.resume, force=args.force, device=args.device, quiet=args.quiet)
     except NonFiniteLoss as e:
         print(f"resnet-study train: {getattr(e, 'detail', e)}", file=sys.stderr)
         return 1
+    finally: teardown_distrib()  # several processes: a process group left alive at exit can abort the process
     if int(os.environ.get("RANK", "0")): return  # several processes: the first one reports
     falls = f", lr divided at {[it for it, _ in s['lr_reductions']]}" if s.get("lr_reductions") else ""
     print(f"{s['arch']} {s['budget']}: {s['iterations']} iterations, train error {s['train_error']:.2f}%, "
