@@ -6,7 +6,7 @@ Docs: https://resnet-study.github.io/resnet_study/training.html.md"""
 
 # %% ../nbs/02_training.ipynb #05c99018
 from __future__ import annotations
-import json, math, os, platform, random, sys, tempfile, time
+import json, math, os, platform, random, sys, tempfile, time, warnings
 from dataclasses import dataclass, field, asdict, replace
 from functools import partial
 from pathlib import Path
@@ -19,7 +19,9 @@ from fastai.callback.core import Callback, CancelFitException
 from fastai.callback.fp16 import MixedPrecision, AMPMode
 from fastai.callback.tracker import ReduceLROnPlateau
 from fastai.callback.progress import ProgressCallback
-from fastai.distributed import DistributedTrainer
+with warnings.catch_warnings():  # accelerate imports tqdm's notebook bars (unused: fastai draws its own) and warns without ipywidgets
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    from fastai.distributed import DistributedTrainer
 from fastai.torch_core import num_distrib, rank_distrib
 import fastai.callback.progress, fastai.callback.schedule, fastai.callback.channelslast  # bars, `plot_sched`/`lr_find`, `to_channelslast`
 from fastai.data.core import DataLoaders
