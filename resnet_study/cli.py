@@ -144,7 +144,7 @@ def _parser():
     t.add_argument("--patience", type=int, help="ImageNet: evaluations without improvement of the validation error before the rate is divided by 10 (default: 5 for paper, else 2)")
     t.add_argument("--min-delta", type=float, help="ImageNet: smallest fall of the validation error (a fraction, e.g. 0.001) that counts as improvement (default: 0)")
     t.add_argument("--size", type=int, help="ImageNet: crop size; scale augmentation and test resize scale with it (default: 224)")
-    t.add_argument("--workers", type=int, help="ImageNet: image-decoding processes (default: min(8, CPUs))")
+    t.add_argument("--workers", type=int, help="ImageNet: image-decoding processes per GPU/process (default: min(8, CPUs / processes))")
     t.add_argument("--out", type=Path, required=True, help="run folder to create (or continue with --resume)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     t.add_argument("--force", action="store_true", help="replace an existing run folder")

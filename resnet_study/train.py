@@ -396,7 +396,7 @@ class TrainConfig:
     sync_bn: bool = False           # several GPUs: BN statistics per GPU (the paper's), or over the whole batch
     data: str | None = None
     size: int = 224                 # ImageNet crop; the shorter side is drawn from [256, 480] * size/224, tested at 256 * size/224
-    workers: int | None = None      # ImageNet decoding processes (None: min(8, CPUs))
+    workers: int | None = None      # ImageNet decoding processes per training process (None: min(8, CPUs / processes))
 
     def __post_init__(self):
         if self.shortcut is None: self.shortcut = paper_shortcut(self.arch)
@@ -424,7 +424,8 @@ def run_dls(cfg: TrainConfig, data=None, device=None, valid_crop: str = "center"
         return cifar10_dls(data, bs=cfg.bs, val_bs=val_bs, device=device, seed=cfg.seed, subset=cfg.budget.subset, drop_last=True)
     scaled = lambda px: round(px * cfg.size / 224)
     dls = imagenet_dls(data, bs=cfg.bs, device=device, seed=cfg.seed, size=cfg.size, scale=(scaled(256), scaled(480)),
-                       resize=scaled(256), valid_crop=valid_crop, num_workers=cfg.workers, val_bs=val_bs)
+                       resize=scaled(256), valid_crop=valid_crop, val_bs=val_bs,
+                       num_workers=cfg.workers if cfg.workers is not None else min(8, max(1, (os.cpu_count() or 1) // world()[1])))
     dls.train.drop_last = True  # every iteration a full mini-batch, as for CIFAR-10
     return dls
 
