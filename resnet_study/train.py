@@ -6,7 +6,7 @@ Docs: https://resnet-study.github.io/resnet_study/training.html.md"""
 
 # %% ../nbs/02_training.ipynb #05c99018
 from __future__ import annotations
-import json, math, os, platform, random, sys, tempfile, time, warnings
+import contextlib, io, json, math, os, platform, random, sys, tempfile, time, warnings
 from dataclasses import dataclass, field, asdict, replace
 from functools import partial
 from pathlib import Path
@@ -449,7 +449,7 @@ def make_learner(cfg: TrainConfig, dls: DataLoaders, run_dir=None, ckpt: dict | 
                     cbs=schedule, path=run_dir or ".")
     if b.schedule == "plateau": learn.plateau = plateau
     if cfg.use_warmup:
-        learn.warm_up = WarmUp(cfg.warmup_lr, cfg.warmup_until, cfg.warmup_every); learn.add_cb(learn.warm_up)
+        learn.warm_up = WarmUp(cfg.warmup_lr, cfg.warmup_until, cfg.warmup_every, verbose=rank == 0); learn.add_cb(learn.warm_up)
     if run_dir is not None:
         run_dir = Path(run_dir)
         learn.run_logger = RunLogger(run_dir / "metrics.csv", b.log_every, dls.train.n, ckpt["logger"] if ckpt else None)
@@ -642,7 +642,8 @@ class PlateauSchedule(ReduceLROnPlateau):
 
     def after_epoch(self):
         self.opt.set_hyper("lr", self.rate)  # divide the plateau's rate, not a warm-up's that may be in the optimizer
-        super().after_epoch()
+        with contextlib.redirect_stdout(io.StringIO()) if world()[0] else contextlib.nullcontext():
+            super().after_epoch()  # fastai prints each fall: once, from the first process
         if (lr := self.opt.hypers[-1]["lr"]) != self.rate:
             self.rate = lr; self.reductions.append([self.train_iter, lr])
 

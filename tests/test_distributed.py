@@ -55,3 +55,17 @@ def test_usage_errors_before_anything_starts(tiny_data, tmp_path, monkeypatch, c
     assert "--sync-bn needs GPUs" in capsys.readouterr().err
     assert main(["models"]) == 2 and "only `train` runs on several processes" in capsys.readouterr().err
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+def test_two_processes_imagenet_plateau(tmp_path):
+    "An ImageNet net on two processes: the sharded folder loader, the plateau rule deciding the same falls in both"
+    from resnet_study.train import synthetic_image_tree
+    tree, out = synthetic_image_tree(tmp_path / "tree"), tmp_path / "r18"
+    r = subprocess.run(torchrun_cmd(2, "train", "--arch", "resnet18", "--data", str(tree), "--out", str(out), "--bs", "4",
+                                    "--size", "32", "--workers", "0", "--iters", "6", "--eval-every", "2", "--patience", "1",
+                                    "--device", "cpu", "--quiet"), capture_output=True, text=True, env=ENV)
+    assert r.returncode == 0, r.stderr[-3000:]
+    s = json.loads((out / "summary.json").read_text())
+    assert s["processes"] == 2 and s["iterations"] == 6
+    falls = [it for it, _ in s["lr_reductions"]]
+    assert r.stdout.count("reducing lr") == len(falls)  # said once, by the first process
+    assert [int(l.split(",")[0]) for l in (out / "metrics.csv").read_text().splitlines()[1:] if l.split(",")[6]] == [2, 4, 6]
