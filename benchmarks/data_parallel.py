@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse, json, os, platform, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 
+import torch
+
 
 def train(out: Path, procs: int, args, threads: int) -> dict:
     cmd = ["train", "--arch", args.arch, "--data", str(args.data), "--out", str(out), "--bs", str(args.bs),
@@ -43,7 +45,7 @@ def main():
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "data_parallel.json")
     args = p.parse_args()
     cores = os.cpu_count() or 1
-    on_cpu = args.device == "cpu" or not __import__("torch").cuda.is_available()
+    on_cpu = args.device == "cpu" or not torch.cuda.is_available()
     tmp = Path(tempfile.mkdtemp())
     try:
         one = train(tmp / "one", 1, args, cores if on_cpu else 1)

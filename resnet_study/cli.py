@@ -27,7 +27,7 @@ def cmd_models(args):
 # %% ../nbs/03_cli.ipynb #b3a0e239
 def cmd_train(args):
     "Train a net with the paper's recipe (CIFAR-10 or ImageNet, by the net) into a run folder (metrics.csv, checkpoint.pth, summary.json)."
-    from resnet_study.train import TrainConfig, NonFiniteLoss, budget, check_arch_data, train_run
+    from resnet_study.train import TrainConfig, NonFiniteLoss, budget, check_arch_data, train_run, world
     if args.resume and args.force: raise ValueError("--resume continues a run and --force replaces it; choose one")
     cfg = None
     if not args.resume:
@@ -48,7 +48,7 @@ def cmd_train(args):
         print(f"resnet-study train: {getattr(e, 'detail', e)}", file=sys.stderr)
         return 1
     finally: teardown_distrib()  # several processes: a process group left alive at exit can abort the process
-    if int(os.environ.get("RANK", "0")): return  # several processes: the first one reports
+    if world()[0]: return  # several processes: the first one reports
     falls = f", lr divided at {[it for it, _ in s['lr_reductions']]}" if s.get("lr_reductions") else ""
     print(f"{s['arch']} {s['budget']}: {s['iterations']} iterations, train error {s['train_error']:.2f}%, "
           f"test error {s['test_error']:.2f}%, {s['wall_seconds']:.0f} s, {s['images_per_second']:.0f} images/s{falls} -> {args.out}")

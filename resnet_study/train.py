@@ -22,7 +22,7 @@ from fastai.callback.progress import ProgressCallback
 with warnings.catch_warnings():  # accelerate imports tqdm's notebook bars (unused: fastai draws its own) and warns without ipywidgets
     warnings.filterwarnings("ignore", message="IProgress not found")
     from fastai.distributed import DistributedTrainer
-from fastai.torch_core import num_distrib, rank_distrib
+from fastai.torch_core import distrib_barrier, num_distrib, rank_distrib
 import fastai.callback.progress, fastai.callback.schedule, fastai.callback.channelslast  # bars, `plot_sched`/`lr_find`, `to_channelslast`
 from fastai.data.core import DataLoaders
 from fastai.learner import Learner
@@ -35,9 +35,9 @@ from .data import CIFAR10Data, CropAverage, cifar10_dls, imagenet_dls, load_cifa
 
 # %% auto #0
 __all__ = ['BUDGETS', 'IMAGENET_BUDGETS', 'METRIC_COLUMNS', 'paper_sgd', 'Budget', 'budget', 'step_lr', 'IterationSchedule',
-           'WarmUp', 'IterationStream', 'world', 'all_sum', 'barrier', 'NonFiniteLoss', 'RunLogger', 'rng_state',
-           'set_rng_state', 'load_checkpoint', 'Checkpointer', 'pick_device', 'init_distributed', 'ShardedTrainer',
-           'arch_dataset', 'paper_shortcut', 'check_arch_data', 'TrainConfig', 'run_dls', 'make_learner', 'fit_budget',
+           'WarmUp', 'IterationStream', 'world', 'all_sum', 'NonFiniteLoss', 'RunLogger', 'rng_state', 'set_rng_state',
+           'load_checkpoint', 'Checkpointer', 'pick_device', 'init_distributed', 'ShardedTrainer', 'arch_dataset',
+           'paper_shortcut', 'check_arch_data', 'TrainConfig', 'run_dls', 'make_learner', 'fit_budget',
            'synthetic_cifar', 'versions', 'train_run', 'run_config', 'run_model', 'evaluate_run', 'PlateauSchedule',
            'synthetic_image_tree']
 
@@ -181,20 +181,13 @@ def world() -> tuple[int, int]:
     "(rank, number of processes): (0, 1) unless launched by `torchrun` or `accelerate launch`"
     return rank_distrib(), max(1, num_distrib())
 
-def _distributed() -> bool:
-    return torch.distributed.is_available() and torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1
-
 def all_sum(*values):
     "The sums over all processes of `values` (numbers or one-element tensors); in one process, `values` unchanged"
-    if not _distributed(): return values
+    if num_distrib() <= 1 or not torch.distributed.is_initialized(): return values
     dev = torch.device("cuda", torch.cuda.current_device()) if torch.distributed.get_backend() == "nccl" else torch.device("cpu")
     t = torch.stack([torch.as_tensor(v, dtype=torch.float64).to(dev).reshape(()) for v in values])
     torch.distributed.all_reduce(t)
     return tuple(t)
-
-def barrier():
-    "Wait for every process (nothing in one process)"
-    if _distributed(): torch.distributed.barrier()
 
 # %% ../nbs/02_training.ipynb #567cb607
 class NonFiniteLoss(RuntimeError):
@@ -327,11 +320,13 @@ def pick_device() -> torch.device:
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available(): return torch.device("mps")
     return torch.device("cpu")
 
+def _on_gpu(device) -> bool: return torch.cuda.is_available() and (device is None or torch.device(device).type == "cuda")
+
 def init_distributed(device=None) -> torch.device:
     "This process's device; when launched by `torchrun`/`accelerate launch`, join the process group first (NCCL on GPUs, gloo on CPUs)"
     if world()[1] == 1: return torch.device(device) if device is not None else pick_device()
     from accelerate import PartialState
-    cpu = (device is not None and torch.device(device).type == "cpu") or not torch.cuda.is_available()
+    cpu = not _on_gpu(device)
     device = PartialState(cpu=cpu).device  # one GPU per process: cuda:LOCAL_RANK
     return torch.device("cpu") if cpu else device  # accelerate says cpu:0, which `torch.load` cannot map to
 
@@ -339,7 +334,6 @@ class ShardedTrainer(DistributedTrainer):
     "fastai's `DistributedTrainer` (the model in `DistributedDataParallel`, through accelerate) for loaders that `shard` themselves"
     def __init__(self, sync_bn: bool = False, **kwargs): super().__init__(sync_bn=sync_bn, **kwargs)
     def _wrap_dl(self, dl): return dl  # `make_learner` gave each process its shard: no `DistributedDL`
-    def before_train(self): pass
     def before_validate(self):
         # every process tests with the first one's BN statistics, the ones its checkpoint keeps
         for b in _unwrap(self.model).buffers(): torch.distributed.broadcast(b, 0)
@@ -512,8 +506,7 @@ def _prepare_dir(out: Path, force: bool):
 def _check_processes(cfg: TrainConfig, n: int, device):
     "Several processes: what would fail later, said before anything is started or written"
     if cfg.bs % n: raise ValueError(f"a batch of {cfg.bs} does not split evenly over {n} processes; use a --bs divisible by {n}")
-    on_gpu = torch.cuda.is_available() and (device is None or torch.device(device).type == "cuda")
-    if cfg.sync_bn and not on_gpu:
+    if cfg.sync_bn and not _on_gpu(device):
         raise ValueError("--sync-bn needs GPUs (PyTorch's SyncBatchNorm runs on CUDA only); without it BN is per process")
 
 def _truncate_metrics(path: Path, upto: int):
@@ -535,17 +528,15 @@ def train_run(cfg: TrainConfig | None, out, data=None, resume: bool = False, for
     rank, n_procs = world()
     if n_procs > 1: _check_processes(cfg, n_procs, device)
     device = init_distributed(device)
-    if rank: barrier()  # the first process decodes and caches the data, the others then read its cache
-    dls = run_dls(cfg, data, device)  # before touching `out`: missing or wrong data changes nothing
-    if not rank: barrier()
     if not resume: _check_dir(out, force)  # in every process, before the first one changes anything
-    barrier()
+    if rank: distrib_barrier()  # the first process decodes and caches the data, the others then read its cache
+    dls = run_dls(cfg, data, device)  # before touching `out`: missing or wrong data changes nothing
+    if not rank: distrib_barrier()
     ckpt = load_checkpoint(out / "checkpoint.pth", device) if resume and (out / "checkpoint.pth").exists() else None
     start = ckpt["iteration"] if ckpt else 0
     if rank == 0:
         if resume: _truncate_metrics(out / "metrics.csv", start)
         else: _prepare_dir(out, force)
-    barrier()
     learn = make_learner(cfg, dls, run_dir=out, ckpt=ckpt, cbs=cbs, device=device)
     learn.train_iter = start  # what the summary reports if a finished run is resumed and nothing is left to train
     if not resume and rank == 0:
