@@ -88,7 +88,8 @@ def main(argv=None):
     for seed in a.seeds:          # seed-major: every arm gets its first seed before any gets a third
         for arm in a.arms:
             if ((done.arm == arm) & (done.seed == seed)).any(): continue
-            b = budget("quick", a.iters, log_every=10, eval_every=a.iters, ckpt_every=a.iters)
+            # the first `iters` iterations of the paper's schedule: 0.1 throughout (its first division is at 32k)
+            b = budget("quick", a.iters, milestones=(), log_every=10, eval_every=a.iters, ckpt_every=a.iters)
             cfg = TrainConfig(a.arch, budget=b, seed=seed, warmup=arm == "warmup", data=str(a.data))
             rec = Arm(arm)
             t0 = time.perf_counter()
