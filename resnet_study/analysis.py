@@ -13,12 +13,15 @@ import matplotlib
 import matplotlib.pyplot as plt
 
 # %% auto #0
-__all__ = ['PAPER_TABLE6', 'PAPER_TABLE6_NOTE', 'read_run', 'runs_table', 'plot_curves', 'report', 'markdown_table',
-           'budget_line']
+__all__ = ['PAPER_TABLE6', 'PAPER_TABLE6_NOTE', 'REFERENCE_TABLE6', 'DEPTH_COLORS', 'read_run', 'runs_table', 'plot_curves',
+           'markdown_table', 'budget_line', 'run_group', 'seed_stats', 'stat', 'compare', 'verdict_line', 'mean_curves',
+           'plot_figure6', 'table6', 'report']
 
 # %% ../nbs/04_analysis.ipynb #f78da64e
 PAPER_TABLE6 = {"resnet20": 8.75, "resnet32": 7.51, "resnet44": 7.17, "resnet56": 6.97, "resnet110": 6.43, "resnet1202": 7.93}
 PAPER_TABLE6_NOTE = {"resnet110": "best of 5 runs; 6.61 +/- 0.16 mean"}
+# the widely used PyTorch re-implementation (option A, 200 epochs, best epoch on the test set): not the paper
+REFERENCE_TABLE6 = {"resnet20": 8.27, "resnet32": 7.37, "resnet44": 6.90, "resnet56": 6.61, "resnet110": 6.32, "resnet1202": 6.18}
 
 def read_run(run_dir) -> dict:
     "config, summary (None while the run is unfinished) and metrics of a run folder"
@@ -59,16 +62,6 @@ def plot_curves(run_dirs, ax=None, title="CIFAR-10 (thin: training error, bold: 
     ax.set_ylim(0, None); ax.grid(alpha=0.3); ax.legend(fontsize=8)
     return ax
 
-def report(run_dirs, out=None) -> str:
-    "Table 6 beside the runs as markdown; with `out`, also write table.md, table.csv and figure6.png there"
-    df = runs_table(run_dirs)
-    md = markdown_table(df)
-    if out is not None:
-        out = Path(out); out.mkdir(parents=True, exist_ok=True)
-        df.to_csv(out / "table.csv"); (out / "table.md").write_text(md + "\n")
-        ax = plot_curves(run_dirs); ax.figure.savefig(out / "figure6.png", dpi=120, bbox_inches="tight"); plt.close(ax.figure)
-    return md
-
 def _cell(v):
     if v is None or (isinstance(v, float) and v != v): return ""
     return f"{v:.2f}" if isinstance(v, float) else str(v)
@@ -83,9 +76,11 @@ def markdown_table(df: pd.DataFrame) -> str:
 # %% ../nbs/04_analysis.ipynb #9220b703
 def budget_line(run_dirs) -> str:
     "One line stating the training budget of `run_dirs`: iterations, batch, schedule, data, device and wall time"
+    from resnet_study.train import RECIPES  # the paper's numbers: one place
     runs = [read_run(d) for d in run_dirs]
     if not runs: return "no runs"
     c = runs[0]["config"]
+    recipe = RECIPES[c.get("dataset", "cifar10")]
     cfg, b = c["config"], c["config"]["budget"]
     iters, bs = b["iters"], cfg["bs"]
     if b.get("schedule", "steps") == "plateau":  # the ImageNet recipe: falls decided by the validation error
@@ -93,11 +88,11 @@ def budget_line(run_dirs) -> str:
         sched = (f"lr {cfg['lr']} divided by {b.get('factor', 10):g} after {b['patience']} evaluations "
                  f"({b['eval_every']:,} iterations apart) without a lower validation error"
                  + ("" if falls is None else f", divided at {', '.join(map(str, falls))}" if falls else ", never divided"))
-    else: sched = f"lr {cfg['lr']} divided by 10 at {', '.join(str(int(f * iters + 0.5)) for f in b['milestones'])}"
-    if c.get("dataset") == "imagenet": size = "the paper: 600,000"
-    else:
-        n_train = 50_000 if not b.get("subset") else b["subset"]
-        size = f"{iters * bs / n_train:.1f} epochs of {n_train:,} images; the paper: 64,000"
+    elif b["milestones"]: sched = f"lr {cfg['lr']} divided by 10 at {', '.join(str(int(f * iters + 0.5)) for f in b['milestones'])}"
+    else: sched = f"lr {cfg['lr']} throughout"
+    n_train = b.get("subset") or c.get("n_train") or (recipe.n_train if recipe.dataset == "cifar10" else None)
+    epochs = f"{iters * bs / n_train:.1f} epochs of {n_train:,} images; " if n_train else ""
+    size = f"{epochs}the paper: {recipe.iters:,}"
     data = Path(str(cfg.get("data") or "CIFAR-10")).name
     procs = c.get("processes", 1)
     where = f"{c.get('device', '?')}" + (f", {procs} processes" if procs > 1 else "")
@@ -107,3 +102,131 @@ def budget_line(run_dirs) -> str:
     return (f"Budget{'' if same else ' (of the first run; the others differ)'}: {iters:,} iterations at batch {bs} "
             f"({size}), {sched}; data {data}; {where}; {len(done)}/{len(runs)} runs finished, "
             f"{wall / 60:.0f} min of wall time in all.")
+
+# %% ../nbs/04_analysis.ipynb #3b46166a
+def run_group(run_dir) -> str:
+    "The net a run trains, without its seed: the folder name less `-sN` (`resnet20-B-s1` -> `resnet20-B`)"
+    name = Path(run_dir).name
+    base, _, seed = name.rpartition("-s")
+    return base if base and seed.isdigit() else name
+
+def seed_stats(run_dirs, metric: str = "test_error") -> pd.DataFrame:
+    "Per net (`run_group`): mean, std, min, max and n over the seeds of its finished runs of the final `metric`"
+    rows = []
+    for d in run_dirs:
+        r = read_run(d)
+        s = r["summary"]
+        if s is None or s.get("status", "done") != "done" or s.get(metric) is None: continue
+        rows.append(dict(net=run_group(d), arch=r["config"]["config"]["arch"], value=float(s[metric])))
+    df = pd.DataFrame(rows, columns=["net", "arch", "value"])
+    g = df.groupby("net", sort=False)["value"]
+    out = pd.DataFrame(dict(mean=g.mean(), std=g.std(), min=g.min(), max=g.max(), n=g.size()))
+    out.index.name = "net"
+    return out
+
+def stat(s: pd.DataFrame, net: str, digits: int = 1) -> str:
+    "`net`'s row of `seed_stats` as prose: '29.5 ± 0.4% (n = 3)', or 'not run'"
+    if net not in s.index: return "not run"
+    r = s.loc[net]
+    spread = "" if r.n < 2 else f" ± {r['std']:.{digits}f}"
+    return f"{r['mean']:.{digits}f}{spread}% (n = {int(r.n)})"
+
+def compare(run_dirs, lower: str, higher: str, metric: str = "train_error", min_seeds: int = 3) -> dict:
+    "Does net `lower` end with a lower `metric` than net `higher`? 'held', 'did not hold' or 'not established', by the seeds rule"
+    s = seed_stats(run_dirs, metric)
+    res = dict(lower=lower, higher=higher, metric=metric, lower_stat=stat(s, lower), higher_stat=stat(s, higher))
+    if lower not in s.index or higher not in s.index:
+        return dict(res, verdict="not run", why=f"no finished run of {lower if lower not in s.index else higher}")
+    a, b = s.loc[lower], s.loc[higher]
+    res["difference"] = float(b["mean"] - a["mean"])
+    if min(a.n, b.n) < min_seeds:
+        return dict(res, verdict="not established", why=f"{int(a.n)} and {int(b.n)} seeds; a verdict needs {min_seeds} a side")
+    if a["max"] < b["min"]: return dict(res, verdict="held", why="every seed of one below every seed of the other")
+    if a["min"] > b["max"]: return dict(res, verdict="did not hold", why="every seed of one above every seed of the other")
+    return dict(res, verdict="not established", why="the seeds overlap: their spread covers the difference")
+
+def verdict_line(v: dict, what: str = "") -> str:
+    "One sentence of a `compare` result, with its numbers"
+    m = v["metric"].replace("_", " ")
+    return (f"{what + ': ' if what else ''}**{v['verdict']}**. {v['lower']} {v['lower_stat']} against "
+            f"{v['higher']} {v['higher_stat']} {m} ({v['why']}).")
+
+# %% ../nbs/04_analysis.ipynb #011f0684
+DEPTH_COLORS = {8: "C7", 14: "C8", 20: "C0", 32: "C1", 44: "C2", 56: "C3", 110: "C4", 1202: "C5"}
+
+def _depth(arch: str) -> int: return int("".join(ch for ch in arch if ch.isdigit()))
+
+def mean_curves(run_dirs) -> dict:
+    "Per net (`run_group`): `{'arch', 'n', 'train', 'test'}`, the last two DataFrames of mean/min/max error by iteration over seeds"
+    by = {}
+    for d in run_dirs:
+        r = read_run(d)
+        if len(r["metrics"]): by.setdefault(run_group(d), []).append(r)
+    out = {}
+    for net, rs in by.items():
+        m = pd.concat([r["metrics"].assign(seed=i) for i, r in enumerate(rs)])
+        curves = {}
+        for col in ("train_error", "test_error"):
+            g = m.dropna(subset=[col]).groupby("iter")[col]
+            curves[col.split("_")[0]] = pd.DataFrame(dict(mean=g.mean(), min=g.min(), max=g.max(), n=g.size()))
+        out[net] = dict(arch=rs[0]["config"]["config"]["arch"], shortcut=rs[0]["config"]["config"].get("shortcut", "A"),
+                        n=len(rs), **curves)
+    return out
+
+def _panel(ax, curves: dict, nets: list, title: str):
+    from matplotlib.lines import Line2D
+    for net in sorted(nets, key=lambda n: _depth(curves[n]["arch"])):
+        c = curves[net]; color = DEPTH_COLORS.get(_depth(c["arch"]), "k")
+        name = ("ResNet" if c["arch"].startswith("resnet") else "plain") + f"-{_depth(c['arch'])}"
+        for kind, lw in (("train", 0.9), ("test", 2.4)):
+            k = c[kind]
+            if not len(k): continue
+            ax.plot(k.index, k["mean"], color=color, lw=lw, label=f"{name} (n={c['n']})" if kind == "test" else None)
+            if c["n"] > 1: ax.fill_between(k.index, k["min"], k["max"], color=color, alpha=0.12 if kind == "test" else 0.08, lw=0)
+    ax.set(xlabel="iterations", ylabel="error (%)", title=title); ax.set_ylim(0, None); ax.grid(alpha=0.3)
+    handles, _ = ax.get_legend_handles_labels()
+    styles = [Line2D([], [], color="0.3", lw=0.9, label="training error (thin)"),
+              Line2D([], [], color="0.3", lw=2.4, label="test error (bold)")]
+    if handles: ax.legend(handles=handles + styles, fontsize=7.5, loc="upper right")
+
+def plot_figure6(run_dirs, title: str | None = None, figsize=(15, 4.3)):
+    "Figure 6's three panels from run folders: plain nets, ResNets, and ResNet-110 beside 1202 (or the deepest ResNet run)"
+    curves = {k: v for k, v in mean_curves(run_dirs).items() if v["shortcut"] == "A" or v["arch"].startswith("plain")}
+    plain = [k for k, v in curves.items() if v["arch"].startswith("plain")]
+    res = [k for k, v in curves.items() if v["arch"].startswith("resnet") and _depth(v["arch"]) <= 110]
+    deep = [k for k, v in curves.items() if v["arch"].startswith("resnet") and _depth(v["arch"]) >= 110]
+    if not [k for k in deep if _depth(curves[k]["arch"]) > 110] and res:  # no 1202: the deepest there is
+        deep = [max(res, key=lambda k: _depth(curves[k]["arch"]))]
+    fig, axes = plt.subplots(1, 3, figsize=figsize, sharey=True)
+    _panel(axes[0], curves, plain, "plain nets"); _panel(axes[1], curves, res, "ResNets")
+    _panel(axes[2], curves, deep, "ResNet-110 and ResNet-1202" if len(deep) > 1 else "the deepest ResNet run")
+    runs = [read_run(d) for d in run_dirs]
+    if title is None and runs:
+        c = runs[0]["config"]["config"]
+        title = f"CIFAR-10, {c['budget']['iters']:,} iterations at batch {c['bs']} (the paper: 64,000), mean and range over seeds"
+    fig.suptitle(title, fontsize=10); fig.tight_layout()
+    return fig
+
+def table6(run_dirs) -> pd.DataFrame:
+    "Table 6: our final test (and training) error over seeds beside the paper's and the widely used re-implementation's"
+    te, tr = seed_stats(run_dirs, "test_error"), seed_stats(run_dirs, "train_error")
+    nets = [n for n in te.index if run_group(n) == n]
+    nets = sorted(nets, key=lambda n: (not n.startswith("plain"), "-" in n, _depth(n)))
+    rows = [dict(net=n, test_error=te.loc[n, "mean"], test_std=te.loc[n, "std"], n=int(te.loc[n, "n"]),
+                 train_error=tr.loc[n, "mean"] if n in tr.index else None, paper=PAPER_TABLE6.get(n),
+                 reference=REFERENCE_TABLE6.get(n)) for n in nets]
+    return pd.DataFrame(rows, columns=["net", "test_error", "test_std", "n", "train_error", "paper", "reference"]).set_index("net")
+
+# %% ../nbs/04_analysis.ipynb #e7baa2bd
+def report(run_dirs, out=None) -> str:
+    "Table 6 over seeds and one row per run, as markdown; with `out`, also write table.md, table6.csv, table.csv and figure6.png there"
+    run_dirs = sorted(map(Path, run_dirs), key=lambda p: (run_group(p), p.name))  # the same rows in the same order every time
+    t6, runs = table6(run_dirs), runs_table(run_dirs)
+    md = (f"{budget_line(run_dirs)}\n\n### Table 6: final errors (%), mean over seeds\n\n{markdown_table(t6)}\n\n"
+          f"### Runs\n\n{markdown_table(runs)}")
+    if out is not None:
+        out = Path(out); out.mkdir(parents=True, exist_ok=True)
+        runs.to_csv(out / "table.csv", float_format="%.4g"); t6.to_csv(out / "table6.csv", float_format="%.4g")
+        (out / "table.md").write_text(md + "\n")
+        fig = plot_figure6(run_dirs); fig.savefig(out / "figure6.png", dpi=110, bbox_inches="tight"); plt.close(fig)
+    return md

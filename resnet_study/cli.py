@@ -10,7 +10,8 @@ import argparse, os, sys
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['STUDY', 'cmd_models', 'cmd_train', 'cmd_eval', 'cmd_report', 'cmd_signals', 'cmd_study', 'main']
+__all__ = ['STUDY', 'STUDY_GROUPS', 'cmd_models', 'train_config', 'cmd_train', 'cmd_eval', 'cmd_report', 'run_name', 'study_runs',
+           'cmd_signals', 'cmd_study', 'main']
 
 # %% ../nbs/03_cli.ipynb #ca432c94
 def cmd_models(args):
@@ -25,22 +26,26 @@ def cmd_models(args):
     print(out.fillna("").to_string())
 
 # %% ../nbs/03_cli.ipynb #b3a0e239
+def train_config(args) -> "TrainConfig":
+    "The `TrainConfig` of a `train` command line; every value not given is the recipe's of the net's dataset (`RECIPES`)"
+    from resnet_study.train import TrainConfig, budget, check_arch_data
+    dataset = check_arch_data(args.arch, args.data)  # before any data is read
+    imagenet_only = [o for o, v in (("--patience", args.patience), ("--min-delta", args.min_delta), ("--size", args.size),
+                                    ("--workers", args.workers)) if v is not None]
+    if dataset == "cifar10" and imagenet_only:
+        raise ValueError(f"{' and '.join(imagenet_only)}: for the ImageNet nets; {args.arch} is a CIFAR-10 net")
+    b = budget(args.budget, args.iters, args.subset, dataset=dataset, log_every=args.log_every, eval_every=args.eval_every,
+               ckpt_every=args.ckpt_every, patience=args.patience, min_delta=args.min_delta)
+    return TrainConfig(args.arch, shortcut=args.shortcut, budget=b, seed=args.seed, bs=args.bs, lr=args.lr,
+                       wd_bn_bias=not args.no_wd_bn_bias, warmup=args.warmup, compile=args.compile, sync_bn=args.sync_bn,
+                       data=str(args.data) if args.data else None, size=args.size or 224, workers=args.workers)
+
 def cmd_train(args):
     "Train a net with the paper's recipe (CIFAR-10 or ImageNet, by the net) into a run folder (metrics.csv, checkpoint.pth, summary.json)."
-    from resnet_study.train import TrainConfig, NonFiniteLoss, budget, check_arch_data, train_run, world
+    from resnet_study.train import TrainConfig, NonFiniteLoss, train_run, world
     if args.resume and args.force: raise ValueError("--resume continues a run and --force replaces it; choose one")
     cfg = None
-    if not args.resume:
-        dataset = check_arch_data(args.arch, args.data)  # before any data is read
-        imagenet_only = [o for o, v in (("--patience", args.patience), ("--min-delta", args.min_delta), ("--size", args.size),
-                                        ("--workers", args.workers)) if v is not None]
-        if dataset == "cifar10" and imagenet_only:
-            raise ValueError(f"{' and '.join(imagenet_only)}: for the ImageNet nets; {args.arch} is a CIFAR-10 net")
-        b = budget(args.budget, args.iters, args.subset, dataset=dataset, log_every=args.log_every, eval_every=args.eval_every,
-                   ckpt_every=args.ckpt_every, patience=args.patience, min_delta=args.min_delta)
-        cfg = TrainConfig(args.arch, shortcut=args.shortcut, budget=b, seed=args.seed, bs=args.bs, lr=args.lr,
-                          wd_bn_bias=not args.no_wd_bn_bias, warmup=args.warmup, compile=args.compile, sync_bn=args.sync_bn,
-                          data=str(args.data) if args.data else None, size=args.size or 224, workers=args.workers)
+    if not args.resume: cfg = train_config(args)
     elif args.data: cfg = TrainConfig(data=str(args.data))
     from fastai.distributed import teardown_distrib
     try: s = train_run(cfg, args.out, resume=args.resume, force=args.force, device=args.device, quiet=args.quiet)
@@ -72,17 +77,33 @@ def cmd_report(args):
     print(report(args.runs, out=args.out))
 
 # %% ../nbs/03_cli.ipynb #129219db
-STUDY = {  # experiment: (run name, arch, shortcut), in the order a reader meets them
+STUDY = {  # experiment: (name, arch, shortcut) of its runs, in the order a reader meets them
     "degradation": [("plain20", "plain20", "A"), ("plain56", "plain56", "A")],
-    "residual": [("plain20", "plain20", "A"), ("plain56", "plain56", "A"), ("resnet20", "resnet20", "A"),
+    "residual": [("plain20", "plain20", "A"), ("resnet20", "resnet20", "A"), ("plain56", "plain56", "A"),
                  ("resnet56", "resnet56", "A")],
     "depth": [("resnet20", "resnet20", "A"), ("resnet56", "resnet56", "A"), ("resnet110", "resnet110", "A"),
-              ("resnet32", "resnet32", "A"), ("resnet44", "resnet44", "A"), ("plain20", "plain20", "A"),
-              ("plain56", "plain56", "A"), ("plain32", "plain32", "A"), ("plain44", "plain44", "A")],
+              ("plain32", "plain32", "A"), ("resnet32", "resnet32", "A"), ("plain44", "plain44", "A"),
+              ("resnet44", "resnet44", "A"), ("plain20", "plain20", "A"), ("plain56", "plain56", "A")],
     "shortcuts": [("resnet20", "resnet20", "A"), ("resnet20-B", "resnet20", "B"), ("resnet20-C", "resnet20", "C")],
 }
-STUDY["all"] = list(dict.fromkeys(STUDY["residual"] + [("resnet110", "resnet110", "A"), ("resnet32", "resnet32", "A"),
-                    ("resnet44", "resnet44", "A")] + STUDY["shortcuts"] + STUDY["depth"]))
+# the order that brings verdicts first: the four core nets (degradation, and what shortcuts change), then
+# ResNet-110, the 32/44 pairs and the options; each group with all its seeds before the next begins
+STUDY_GROUPS = [STUDY["residual"], [("resnet110", "resnet110", "A")],
+                [("plain32", "plain32", "A"), ("resnet32", "resnet32", "A"), ("plain44", "plain44", "A"), ("resnet44", "resnet44", "A")],
+                [("resnet20-B", "resnet20", "B"), ("resnet20-C", "resnet20", "C")]]
+STUDY["all"] = [r for g in STUDY_GROUPS for r in g]
+
+def run_name(name: str, seed: int) -> str:
+    "The run folder of a study run: its name and seed, e.g. resnet56-s1"
+    return f"{name}-s{seed}"
+
+def study_runs(experiments, seeds) -> list[tuple[str, str, str, int]]:
+    "(folder, arch, shortcut, seed) of the study's runs for `experiments` (default all), group by group, seed by seed"
+    unknown = [e for e in experiments if e not in STUDY]
+    if unknown: raise ValueError(f"unknown experiment {', '.join(unknown)}; choose from {', '.join(STUDY)}")
+    wanted = dict.fromkeys(r for e in experiments or ["all"] for r in STUDY[e])
+    groups = [[r for r in g if r in wanted] for g in STUDY_GROUPS] + [[r for r in wanted if r not in STUDY["all"]]]
+    return list(dict.fromkeys((run_name(n, s), a, sc, s) for g in groups for s in seeds for n, a, sc in g))
 
 def cmd_signals(args):
     "Per-layer response and gradient std of CIFAR-10 runs, at initialisation and at the last checkpoint (signals.csv)."
@@ -95,36 +116,49 @@ def cmd_signals(args):
         print(f"{run}: {len(df) // 2} layers -> {Path(run) / 'signals.csv'}")
 
 def cmd_study(args):
-    "Train (or resume) the runs of the walkthrough's experiments at one budget, measure their signals, and report."
+    "Train (or resume) the runs of the walkthrough's experiments at one budget and over seeds, measure their signals, and report."
     from resnet_study.train import TrainConfig, budget, train_run, NonFiniteLoss
     from resnet_study.signals import run_signals
     from resnet_study.analysis import report
     from resnet_study.data import load_cifar10
-    unknown = [e for e in args.experiments if e not in STUDY]
-    if unknown: raise ValueError(f"unknown experiment {', '.join(unknown)}; choose from {', '.join(STUDY)}")
-    runs = list(dict.fromkeys(r for e in args.experiments or ["all"] for r in STUDY[e]))
-    data = load_cifar10(args.data)
-    out = Path(args.out)
-    for name, arch, shortcut in runs:
+    runs = study_runs(args.experiments, args.seeds)
+    out, data, changed = Path(args.out), None, False
+    def get_data():  # read only when a run needs it: a finished study reads no data and writes nothing
+        nonlocal data
+        if data is None: data = load_cifar10(args.data)
+        return data
+    for i, (name, arch, shortcut, seed) in enumerate(runs):
         d = out / name
         if not (d / "summary.json").exists():
             resume = (d / "checkpoint.pth").exists()
-            b = budget("quick", args.iters, eval_every=max(1, args.iters // 4), log_every=max(1, args.iters // 40))
-            cfg = TrainConfig(arch, shortcut=shortcut, budget=b, seed=args.seed, data=str(args.data) if args.data else None)
-            print(f"== {name}: {'resuming' if resume else 'training'} {arch}, shortcut {shortcut}, {args.iters} iterations", flush=True)
+            cfg = TrainConfig(arch, shortcut=shortcut, budget=budget("quick", args.iters), seed=seed,
+                              compile=args.compile, data=str(args.data) if args.data else None)
+            print(f"== [{i + 1}/{len(runs)}] {name}: {'resuming' if resume else 'training'} {arch}, shortcut {shortcut}, "
+                  f"seed {seed}, {args.iters} iterations", flush=True)
             # replace only a run folder of ours that died before its first checkpoint, never anything else
             force = not resume and (d / "config.json").exists()
-            try: s = train_run(cfg, d, data=data, resume=resume, force=force, device=args.device, quiet=True)
+            changed = True
+            try: s = train_run(cfg, d, data=get_data(), resume=resume, force=force, device=args.device, quiet=True)
             except NonFiniteLoss as e:
                 print(f"resnet-study study: {name}: {getattr(e, 'detail', e)}", file=sys.stderr); continue
             print(f"   train error {s['train_error']:.2f}%, test error {s['test_error']:.2f}%, {s['wall_seconds']:.0f} s", flush=True)
-        if not (d / "signals.csv").exists(): run_signals(d, data=data, device=args.device)
-    known = [out / n for n, _, _ in STUDY["all"] if (out / n / "summary.json").exists()]
-    print(report(known, out=out / "report"))
-    print(f"figure: {out / 'report' / 'figure6.png'}")
+        if not (d / "signals.csv").exists():
+            run_signals(d, data=get_data(), device=args.device); changed = True
+    known = sorted(p for p in out.iterdir() if (p / "summary.json").exists())  # every finished run, any seed
+    rewrite = changed or not (out / "report" / "table.md").exists()
+    print(report(known, out=out / "report" if rewrite else None))
+    print(f"figure: {out / 'report' / 'figure6.png'}" + ("" if rewrite else " (unchanged: every run was already finished)"))
+
 
 # %% ../nbs/03_cli.ipynb #444b3c6d
+def _recipe_values(key: str) -> str:
+    "One recipe value per dataset for the help texts, e.g. '128 for CIFAR-10, 256 for ImageNet'"
+    from resnet_study.train import RECIPES
+    names = dict(cifar10="CIFAR-10", imagenet="ImageNet")
+    return ", ".join(f"{getattr(r, key):,} for {names.get(k, k)}" for k, r in RECIPES.items()).replace("%", "%%")
+
 def _parser():
+    from resnet_study.train import BUDGETS
     p = argparse.ArgumentParser(prog="resnet-study",
         description="Reproduce He et al. (2016), 'Deep Residual Learning for Image Recognition'.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -138,7 +172,8 @@ def _parser():
     t.add_argument("--arch", default="resnet20", help="model name, e.g. resnet20, resnet110, plain56 (CIFAR-10) or resnet50, plain34 (ImageNet) (default: resnet20)")
     t.add_argument("--data", type=Path, help="CIFAR-10: archive, batches folder or fastai-style folder (default: $RESNET_STUDY_DATA, local copies); "
                                              "ImageNet nets: a folder with train/<class>/ and val/<class>/ images (required)")
-    t.add_argument("--budget", default="paper", help="paper (CIFAR-10: 64k iterations, ImageNet: 600k), quick (2k) or smoke (60) (default: paper)")
+    t.add_argument("--budget", default="paper", help=f"paper (the recipe's: {_recipe_values('iters')} iterations), "
+                   f"quick ({BUDGETS['quick']}) or smoke ({BUDGETS['smoke']}) (default: paper)")
     t.add_argument("--iters", type=int, help="total iterations; CIFAR-10: the learning-rate divisions stay at 50%% and 75%%")
     t.add_argument("--subset", type=int, help="CIFAR-10: train on a class-balanced subset of this many images")
     t.add_argument("--patience", type=int, help="ImageNet: evaluations without improvement of the validation error before the rate is divided by 10 (default: 5 for paper, else 2)")
@@ -149,8 +184,8 @@ def _parser():
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     t.add_argument("--force", action="store_true", help="replace an existing run folder")
     t.add_argument("--seed", type=int, default=0, help="seed of the initialisation and the data order (default: 0)")
-    t.add_argument("--bs", type=int, default=128, help="mini-batch size, over all GPUs together (default: 128, the paper's)")
-    t.add_argument("--lr", type=float, default=0.1, help="initial learning rate (default: 0.1)")
+    t.add_argument("--bs", type=int, help=f"mini-batch size, over all GPUs together (default: the recipe's, {_recipe_values('bs')})")
+    t.add_argument("--lr", type=float, help=f"initial learning rate (default: the recipe's, {_recipe_values('lr')})")
     t.add_argument("--shortcut", choices=["A", "B", "C"], help="shortcut option (default: the paper's, A; B for resnet50/101/152)")
     t.add_argument("--warmup", action=argparse.BooleanOptionalAction, default=None,
                    help="0.01 until the training error is below 80%% (default: on for 110+ layer nets, as the paper)")
@@ -187,9 +222,10 @@ def _parser():
                         description=cmd_study.__doc__)
     st.add_argument("experiments", nargs="*", help=f"any of: {', '.join(STUDY)} (default: all)")
     st.add_argument("--data", type=Path, help="CIFAR-10 (default: $RESNET_STUDY_DATA, local copies, then a download)")
-    st.add_argument("--iters", type=int, default=400, help="iterations per run (default: 400, the committed CPU budget; 64000: the paper)")
+    st.add_argument("--iters", type=int, default=3200, help="iterations per run (default: 3200, a 20th of the paper's schedule, the committed CPU budget; 64000: the paper)")
     st.add_argument("--out", type=Path, default=None, help="folder of the runs (default: runs/cpu-ITERS)")
-    st.add_argument("--seed", type=int, default=0)
+    st.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of every run (default: 0 1 2: a verdict needs 3 per side)")
+    st.add_argument("--compile", action="store_true", help="wrap each model in torch.compile")
     st.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
     st.set_defaults(func=cmd_study)
     return p

@@ -16,8 +16,9 @@ from torch.utils.flop_counter import FlopCounterMode
 # %% auto #0
 __all__ = ['SHORTCUTS', 'IMAGENET_BLOCKS', 'CIFAR_DEPTHS', 'PLAIN_CIFAR_DEPTHS', 'IMAGENET_DEPTHS', 'PLAIN_IMAGENET_DEPTHS',
            'MODELS', 'PAPER_PARAMS', 'PAPER_MACS', 'conv3x3', 'conv1x1', 'ShortcutA', 'shortcut', 'BasicBlock',
-           'Bottleneck', 'init_weights', 'ResNet', 'cifar_model', 'imagenet_model', 'is_cifar_arch',
-           'get_model_builder', 'get_model', 'n_params', 'count_macs', 'model_table', 'activation_memory']
+           'Bottleneck', 'init_weights', 'ResNet', 'cifar_model', 'imagenet_shortcut', 'imagenet_model',
+           'is_cifar_arch', 'get_model_builder', 'get_model', 'n_params', 'count_macs', 'model_table',
+           'activation_memory']
 
 # %% ../nbs/00_models.ipynb #bfe8ee0d
 def conv3x3(ni: int, nf: int, stride: int = 1) -> nn.Conv2d:
@@ -182,13 +183,18 @@ def cifar_model(depth: int, residual: bool = True, shortcut: str = "A", num_clas
     return ResNet(BasicBlock, [n] * 3, [16, 32, 64], stem="cifar", num_classes=num_classes,
                   residual=residual, shortcut=shortcut, checkpoint=checkpoint, fan_mode=fan_mode)
 
-def imagenet_model(depth: int, residual: bool = True, shortcut: str = "B", num_classes: int = 1000,
+def imagenet_shortcut(depth: int) -> str:
+    "The paper's option for the ImageNet net of `depth`: A for the basic-block nets of Table 2, B for the bottleneck nets of Table 3"
+    return "A" if IMAGENET_BLOCKS[depth][0] is BasicBlock else "B"
+
+def imagenet_model(depth: int, residual: bool = True, shortcut: str | None = None, num_classes: int = 1000,
                    stride_at: str = "1x1", checkpoint: bool = False, fan_mode: str = "fan_out") -> ResNet:
-    "The ImageNet net of Table 1; `stride_at='3x3'` moves a bottleneck's stride as torchvision does."
+    "The ImageNet net of Table 1 with the paper's shortcut (`imagenet_shortcut`) unless told; `stride_at='3x3'` moves a bottleneck's stride as torchvision does."
     if depth not in IMAGENET_BLOCKS:
         raise ValueError(f"ImageNet nets have depth 18, 34, 50, 101 or 152 (Table 1), not {depth!r}; "
                          "for deeper CIFAR-10 nets such as 1202 use cifar_model")
     block, blocks = IMAGENET_BLOCKS[depth]
+    if shortcut is None: shortcut = imagenet_shortcut(depth)
     kw = dict(stride_at=stride_at) if block is Bottleneck else {}
     return ResNet(block, blocks, [64, 128, 256, 512], stem="imagenet", num_classes=num_classes,
                   residual=residual, shortcut=shortcut, checkpoint=checkpoint, fan_mode=fan_mode, **kw)
@@ -203,6 +209,7 @@ def _named(builder, depth, residual):
     def make(**kwargs): return builder(depth, residual=residual, **kwargs)
     make.__name__ = f"{'resnet' if residual else 'plain'}{depth}"
     make.depth, make.dataset = depth, "cifar10" if builder is cifar_model else "imagenet"
+    make.shortcut = "A" if builder is cifar_model else imagenet_shortcut(depth)  # what the name means: the paper's net
     make.__doc__ = f"{'ResNet' if residual else 'Plain'}-{depth} ({builder.__name__}({depth}, residual={residual}))."
     return make
 

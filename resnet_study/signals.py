@@ -35,9 +35,8 @@ def layer_signals(model: ResNet, xb: torch.Tensor, yb: torch.Tensor | None = Non
         def f(mod, inp, out):
             stats[name] = dict(response_std=out.detach().float().std().item())
             if yb is not None:
-                out = out.clone()  # the in-place ReLU that follows must not overwrite the tensor we track
-                out.retain_grad(); outs[name] = out
-                return out
+                out.retain_grad(); outs[name] = out  # the BN output itself: its gradient is the response's
+                return out.clone()  # what the next layer gets: an in-place ReLU changes this copy, not `out`
         return f
     for name, bn in layers: handles.append(bn.register_forward_hook(hook(name)))
     try:

@@ -34,7 +34,7 @@ from .models import get_model, get_model_builder, n_params
 from .data import CIFAR10Data, CropAverage, cifar10_dls, imagenet_dls, load_cifar10, save_atomic
 
 # %% auto #0
-__all__ = ['BUDGETS', 'IMAGENET_BUDGETS', 'METRIC_COLUMNS', 'paper_sgd', 'Budget', 'budget', 'step_lr', 'IterationSchedule',
+__all__ = ['RECIPES', 'BUDGETS', 'METRIC_COLUMNS', 'paper_sgd', 'Recipe', 'Budget', 'budget', 'step_lr', 'IterationSchedule',
            'WarmUp', 'IterationStream', 'world', 'all_sum', 'NonFiniteLoss', 'RunLogger', 'rng_state', 'set_rng_state',
            'load_checkpoint', 'Checkpointer', 'pick_device', 'init_distributed', 'ShardedTrainer', 'arch_dataset',
            'paper_shortcut', 'check_arch_data', 'TrainConfig', 'run_dls', 'make_learner', 'fit_budget',
@@ -47,8 +47,40 @@ def paper_sgd(mom: float = 0.9, wd: float = 1e-4):
     return partial(SGD, mom=mom, wd=wd, decouple_wd=False)
 
 # %% ../nbs/02_training.ipynb #0096395c
-BUDGETS = {"paper": 64_000, "quick": 2_000, "smoke": 60}                # CIFAR-10, section 4.2
-IMAGENET_BUDGETS = {"paper": 600_000, "quick": 2_000, "smoke": 60}      # ImageNet, section 3.4
+@dataclass(frozen=True)
+class Recipe:
+    "A dataset's training recipe, as the paper gives it: every default of the config, the budgets, the CLI and the docs reads it"
+    dataset: str
+    bs: int                     # mini-batch, over all GPUs together
+    lr: float                   # initial learning rate
+    momentum: float
+    wd: float                   # L2 weight decay, on every parameter (Caffe)
+    iters: int                  # the full schedule, in iterations
+    schedule: str               # "steps": divided by `factor` at `milestones`; "plateau": when the validation error stops falling
+    milestones: tuple = ()      # fractions of `iters`
+    factor: float = 10.0
+    patience: int | None = None # plateau: evaluations without a lower validation error
+    eval_every: int = 1000      # test/validation evaluation (bold curves); the plateau schedule looks at these
+    log_every: int = 100        # training loss/error window (thin curves)
+    ckpt_every: int = 2000
+    warmup_depth: int | None = None  # nets this deep or deeper warm up at `warmup_lr` until the training error < `warmup_until`
+    warmup_lr: float = 0.01
+    warmup_until: float = 0.8
+    n_train: int = 0            # training images: epochs = iterations * bs / n_train
+    test: str = ""              # how the test error is measured
+
+RECIPES = {
+    # section 4.2: 128 on two GPUs; 0.1, /10 at 32k and 48k, stop at 64k; ResNet-110 warms up at 0.01 (we also warm up 1202)
+    "cifar10": Recipe("cifar10", bs=128, lr=0.1, momentum=0.9, wd=1e-4, iters=64_000, schedule="steps",
+                      milestones=(0.5, 0.75), eval_every=1000, log_every=100, ckpt_every=2000, warmup_depth=110,
+                      n_train=50_000, test="the single 32x32 test image"),
+    # section 3.4: 256; 0.1, /10 when the error plateaus, up to 60e4; an evaluation every 5k iterations (about one
+    # epoch of 1.28M images) and a fall after 5 without progress are ours: the paper does not say how it saw a plateau
+    "imagenet": Recipe("imagenet", bs=256, lr=0.1, momentum=0.9, wd=1e-4, iters=600_000, schedule="plateau",
+                       patience=5, eval_every=5000, log_every=100, ckpt_every=2500, n_train=1_281_167,
+                       test="10-crop (corners and centre of the image and its flip)"),
+}
+BUDGETS = {"paper": None, "quick": 2_000, "smoke": 60}  # None: the recipe's `iters`
 
 def _milestone(fraction, iters): return int(fraction * iters + 0.5)  # round half up (Python's round() goes to even)
 
@@ -56,12 +88,12 @@ def _milestone(fraction, iters): return int(fraction * iters + 0.5)  # round hal
 class Budget:
     "How long to train: `iters` iterations; the learning rate divided by `factor` at `milestones` (fractions of `iters`) or on plateaus"
     name: str = "paper"
-    iters: int = 64_000
-    milestones: tuple = (0.5, 0.75)
-    subset: int | None = None   # class-balanced training subset (None: all 50k images)
-    log_every: int = 100        # training loss/error window (thin curves)
-    eval_every: int = 1000      # test-set evaluation (bold curves); the plateau schedule looks at these
-    ckpt_every: int = 2000
+    iters: int = RECIPES["cifar10"].iters
+    milestones: tuple = RECIPES["cifar10"].milestones
+    subset: int | None = None   # class-balanced training subset (None: the whole training set)
+    log_every: int = RECIPES["cifar10"].log_every
+    eval_every: int = RECIPES["cifar10"].eval_every
+    ckpt_every: int = RECIPES["cifar10"].ckpt_every
     schedule: str = "steps"     # "steps": at `milestones`; "plateau": after `patience` evaluations without improvement
     factor: float = 10.0
     patience: int | None = None     # plateau only
@@ -71,26 +103,25 @@ class Budget:
     def milestone_iters(self) -> tuple: return tuple(_milestone(f, self.iters) for f in self.milestones)
 
 def budget(name: str = "paper", iters: int | None = None, subset: int | None = None, dataset: str = "cifar10", **kw) -> Budget:
-    "The named budget of `BUDGETS` (`IMAGENET_BUDGETS` for `dataset='imagenet'`), or `iters` iterations of the same recipe"
-    table = IMAGENET_BUDGETS if dataset == "imagenet" else BUDGETS
-    if name not in table: raise ValueError(f"unknown budget {name!r}; choose one of {', '.join(table)} (or give iterations)")
-    n = table[name] if iters is None else int(iters)
+    """The named budget of `BUDGETS` for `dataset`'s recipe (`RECIPES`), or `iters` iterations of it.
+    The scaling rule: a budget of n iterations keeps the recipe's milestones at the same fractions of n, evaluates
+    about 8 times (ImageNet: 20, for the plateaus), logs about 50 windows and checkpoints about 10 times."""
+    if dataset not in RECIPES: raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(RECIPES)}")
+    r = RECIPES[dataset]
+    if name not in BUDGETS: raise ValueError(f"unknown budget {name!r}; choose one of {', '.join(BUDGETS)} (or give iterations)")
+    named = BUDGETS[name] or r.iters
+    n = named if iters is None else int(iters)
     if n < 1: raise ValueError(f"a budget needs at least 1 iteration, not {n}")
     if subset is not None and subset < 1: raise ValueError(f"subset must be a positive number of images, not {subset}")
-    if n != table[name]: name = f"{name}-scaled-{n}"
-    paper = n == table["paper"]
-    if dataset == "imagenet":
-        if subset is not None: raise ValueError("--subset is for CIFAR-10; for a smaller ImageNet run use a smaller tree "
-                                                "(e.g. Imagenette) or fewer iterations")
-        # paper: an evaluation every 5k iterations (about one epoch of 1.28M images at 256), a fall after 5 without progress
-        defaults = dict(log_every=100 if paper else max(1, min(100, n // 50)),
-                        eval_every=5000 if paper else max(1, math.ceil(n / 20)),
-                        ckpt_every=2500 if paper else max(1, math.ceil(n / 20)),
-                        milestones=(), schedule="plateau", patience=5 if paper else 2)
-    else:
-        defaults = dict(log_every=100 if paper else max(1, min(100, n // 50)),
-                        eval_every=1000 if paper else max(1, math.ceil(n / 8)),
-                        ckpt_every=2000 if paper else max(1, math.ceil(n / 10)))
+    if n != named: name = f"{name}-scaled-{n}"
+    paper = n == r.iters
+    if dataset == "imagenet" and subset is not None:
+        raise ValueError("--subset is for CIFAR-10; for a smaller ImageNet run use a smaller tree (e.g. Imagenette) or fewer iterations")
+    defaults = dict(milestones=r.milestones, schedule=r.schedule, factor=r.factor,
+                    log_every=r.log_every if paper else max(1, min(r.log_every, n // 50)),
+                    eval_every=r.eval_every if paper else max(1, math.ceil(n / (20 if r.schedule == "plateau" else 8))),
+                    ckpt_every=r.ckpt_every if paper else max(1, math.ceil(n / (20 if r.schedule == "plateau" else 10))))
+    if r.schedule == "plateau": defaults["patience"] = r.patience if paper else 2
     defaults.update({k: v for k, v in kw.items() if v is not None})
     if defaults.get("schedule", "steps") not in ("steps", "plateau"):
         raise ValueError(f"schedule={defaults['schedule']!r}: use 'steps' or 'plateau'")
@@ -343,9 +374,8 @@ def arch_dataset(arch: str) -> str:
     return get_model_builder(arch).dataset
 
 def paper_shortcut(arch: str) -> str:
-    "The paper's shortcut: B for the bottleneck ImageNet nets (Table 3), A for the others (Table 2, section 4.2)"
-    b = get_model_builder(arch)
-    return "B" if b.dataset == "imagenet" and b.depth >= 50 else "A"
+    "The option the name `arch` means (the models chapter's): B for the bottleneck ImageNet nets (Table 3), A for the others (Table 2, section 4.2)"
+    return get_model_builder(arch).shortcut
 
 _IMAGENET_NETS = "resnet18/34/50/101/152, plain18/34"
 _IMAGENET_TREE = "a folder with train/<class>/*.JPEG and val/<class>/* (ImageNet, Imagenette)"
@@ -370,38 +400,44 @@ def check_arch_data(arch: str, data=None) -> str:
 
 @dataclass
 class TrainConfig:
-    "Everything that defines a training run (saved as config.json)"
-    arch: str = "resnet20"
-    shortcut: str | None = None     # None: the paper's choice for `arch` (`paper_shortcut`)
-    budget: Budget = field(default_factory=budget)
-    seed: int = 0
-    bs: int = 128
-    lr: float = 0.1
-    momentum: float = 0.9
-    wd: float = 1e-4
+    "Everything that defines a training run (saved as config.json); `None` means the paper's value for the net's dataset (`RECIPES`)"
+    arch: str = "resnet20"          # a name of `MODELS`, or any 6n+2 CIFAR depth such as resnet8
+    shortcut: str | None = None     # the net's own option (`paper_shortcut`): A, or B for the bottleneck ImageNet nets
+    budget: Budget | None = None    # the recipe's full schedule (`budget("paper", dataset=...)`)
+    seed: int = 0                   # the initialisation and the data order
+    bs: int | None = None           # mini-batch over all processes: 128 (CIFAR-10), 256 (ImageNet)
+    lr: float | None = None         # initial learning rate: 0.1
+    momentum: float | None = None   # 0.9
+    wd: float | None = None         # 1e-4, as L2 in the gradient
     wd_bn_bias: bool = True         # Caffe decayed BN scale/shift too; fastai's default is False
-    warmup: bool | None = None      # None: the paper's choice (110+ layer CIFAR nets)
-    warmup_lr: float = 0.01
-    warmup_until: float = 0.8
-    warmup_every: int = 50
+    warmup: bool | None = None      # None: the recipe's choice (CIFAR nets of 110+ layers)
+    warmup_lr: float | None = None  # 0.01
+    warmup_until: float | None = None  # 0.8: back to `lr` when the training error falls below it
+    warmup_every: int = 50          # iterations per training-error window of the warm-up
     channels_last: bool | None = None  # None: on (GPU and CPU)
     bf16: bool | None = None           # None: on GPU
-    compile: bool = False
+    compile: bool = False           # wrap the model in `torch.compile`
     sync_bn: bool = False           # several GPUs: BN statistics per GPU (the paper's), or over the whole batch
-    data: str | None = None
+    data: str | None = None         # the data's path (default: see `run_dls`)
     size: int = 224                 # ImageNet crop; the shorter side is drawn from [256, 480] * size/224, tested at 256 * size/224
     workers: int | None = None      # ImageNet decoding processes per training process (None: min(8, CPUs / processes))
 
     def __post_init__(self):
+        r = self.recipe
         if self.shortcut is None: self.shortcut = paper_shortcut(self.arch)
+        if self.budget is None: self.budget = budget("paper", dataset=self.dataset)
+        for k in ("bs", "lr", "momentum", "wd", "warmup_lr", "warmup_until"):
+            if getattr(self, k) is None: setattr(self, k, getattr(r, k))
 
     @property
     def dataset(self) -> str: return arch_dataset(self.arch)
+    @property
+    def recipe(self) -> Recipe: return RECIPES[self.dataset]
 
     @property
     def use_warmup(self) -> bool:
         if self.warmup is not None: return self.warmup
-        return self.dataset == "cifar10" and get_model_builder(self.arch).depth >= 110
+        return self.recipe.warmup_depth is not None and get_model_builder(self.arch).depth >= self.recipe.warmup_depth
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -540,7 +576,7 @@ def train_run(cfg: TrainConfig | None, out, data=None, resume: bool = False, for
     learn = make_learner(cfg, dls, run_dir=out, ckpt=ckpt, cbs=cbs, device=device)
     learn.train_iter = start  # what the summary reports if a finished run is resumed and nothing is left to train
     if not resume and rank == 0:
-        _json(out / "config.json", dict(config=asdict(cfg), dataset=cfg.dataset, n_params=n_params(learn.model), device=str(device),
+        _json(out / "config.json", dict(config=asdict(cfg), dataset=cfg.dataset, n_train=dls.train.n, n_params=n_params(learn.model), device=str(device),
                                         processes=n_procs, versions=versions(), command=sys.argv,
                                         started=time.strftime("%Y-%m-%d %H:%M:%S")))
     learn.run_logger.t_start = t0  # wall time includes loading the data

@@ -139,22 +139,46 @@ def test_crop_is_for_imagenet_runs(tiny_data, tmp_path, capsys):
 
 def test_study_trains_measures_and_reports_then_skips(tiny_data, tmp_path):
     out = tmp_path / "study"
-    r = run_cli("study", "degradation", "--iters", "2", "--data", str(tiny_data), "--out", str(out), env=ENV)
+    r = run_cli("study", "degradation", "--iters", "2", "--seeds", "0", "1", "--data", str(tiny_data), "--out", str(out), env=ENV)
     assert r.returncode == 0, r.stderr
+    assert r.stdout.index("plain56-s0") < r.stdout.index("plain20-s1")  # every net of a group gets a seed before the next seed
     for name in ("plain20", "plain56"):
-        s = json.loads((out / name / "summary.json").read_text())
-        assert s["arch"] == name and s["iterations"] == 2
-        assert (out / name / "signals.csv").read_text().count("\n") == 2 * (20 - 1 if name == "plain20" else 56 - 1) + 1
+        for seed in (0, 1):
+            s = json.loads((out / f"{name}-s{seed}" / "summary.json").read_text())
+            assert s["arch"] == name and s["iterations"] == 2 and s["seed"] == seed
+            assert (out / f"{name}-s{seed}" / "signals.csv").read_text().count("\n") == 2 * (20 - 1 if name == "plain20" else 56 - 1) + 1
     assert (out / "report" / "figure6.png").exists() and "plain56" in (out / "report" / "table.md").read_text()
-    again = run_cli("study", "degradation", "--iters", "2", "--data", str(tiny_data), "--out", str(out), env=ENV)
+    again = run_cli("study", "degradation", "--iters", "2", "--seeds", "0", "1", "--data", str(tiny_data), "--out", str(out), env=ENV)
     assert again.returncode == 0 and "training" not in again.stdout
 
 def test_study_never_replaces_a_folder_it_did_not_make(tiny_data, tmp_path):
-    mine = tmp_path / "study" / "plain20"; mine.mkdir(parents=True); (mine / "notes.txt").write_text("mine")
-    r = run_cli("study", "degradation", "--iters", "2", "--data", str(tiny_data), "--out", str(tmp_path / "study"), env=ENV)
+    mine = tmp_path / "study" / "plain20-s0"; mine.mkdir(parents=True); (mine / "notes.txt").write_text("mine")
+    r = run_cli("study", "degradation", "--iters", "2", "--seeds", "0", "--data", str(tiny_data), "--out", str(tmp_path / "study"), env=ENV)
     assert r.returncode == 2 and "already exists" in r.stderr
     assert [p.name for p in mine.iterdir()] == ["notes.txt"]
 
 def test_study_unknown_experiment(tiny_data, tmp_path):
     r = run_cli("study", "vanishing", "--data", str(tiny_data), "--out", str(tmp_path / "s"), env=ENV)
     assert r.returncode == 2 and "unknown experiment vanishing" in r.stderr and not (tmp_path / "s").exists()
+
+# --- one recipe, one meaning per name (the fidelity issue) --------------------------------------------
+def test_recipe_defaults_reach_the_config():
+    "No --bs: the ImageNet nets train at the paper's 256, the CIFAR nets at 128 (an earlier CLI wrote 128 for both)"
+    from resnet_study.cli import _parser, train_config
+    from resnet_study.train import RECIPES
+    def cfg(*a): return train_config(_parser().parse_args(["train", "--out", "x", *a]))
+    c = cfg("--arch", "resnet18", "--data", "nowhere")
+    assert (c.bs, c.lr, c.wd, c.budget.iters, c.budget.schedule) == (256, 0.1, 1e-4, 600_000, "plateau")
+    assert RECIPES["imagenet"].bs == 256 and RECIPES["cifar10"].bs == 128
+    c = cfg("--arch", "resnet110")
+    assert (c.bs, c.budget.iters, c.budget.milestone_iters, c.use_warmup) == (128, 64_000, (32_000, 48_000), True)
+    assert cfg("--arch", "resnet18", "--data", "nowhere", "--bs", "64").bs == 64
+
+@pytest.mark.parametrize("arch", ["resnet18", "resnet34", "resnet50", "plain18", "resnet20"])
+def test_one_meaning_per_name(arch):
+    "`resnet-study models` and `resnet-study train` mean the same net by a name"
+    from resnet_study.models import model_table, get_model, n_params
+    from resnet_study.train import TrainConfig
+    row, cfg = model_table([arch]).loc[arch], TrainConfig(arch)
+    assert row.shortcut == ("none" if arch.startswith("plain") else cfg.shortcut)
+    assert row.params == n_params(get_model(arch, shortcut=cfg.shortcut))
