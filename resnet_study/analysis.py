@@ -120,7 +120,8 @@ def seed_stats(run_dirs, metric: str = "test_error") -> pd.DataFrame:
         rows.append(dict(net=run_group(d), arch=r["config"]["config"]["arch"], value=float(s[metric])))
     df = pd.DataFrame(rows, columns=["net", "arch", "value"])
     g = df.groupby("net", sort=False)["value"]
-    out = pd.DataFrame(dict(mean=g.mean(), std=g.std(), min=g.min(), max=g.max(), n=g.size()))
+    out = pd.DataFrame(dict(arch=df.groupby("net", sort=False)["arch"].first(), mean=g.mean(), std=g.std(),
+                            min=g.min(), max=g.max(), n=g.size()))
     out.index.name = "net"
     return out
 
@@ -154,7 +155,7 @@ def verdict_line(v: dict, what: str = "") -> str:
 # %% ../nbs/04_analysis.ipynb #011f0684
 DEPTH_COLORS = {8: "C7", 14: "C8", 20: "C0", 32: "C1", 44: "C2", 56: "C3", 110: "C4", 1202: "C5"}
 
-def _depth(arch: str) -> int: return int("".join(ch for ch in arch if ch.isdigit()))
+def _depth(arch: str) -> int: return int("".join(ch for ch in arch if ch.isdigit()) or 0)
 
 def mean_curves(run_dirs) -> dict:
     "Per net (`run_group`): `{'arch', 'n', 'train', 'test'}`, the last two DataFrames of mean/min/max error by iteration over seeds"
@@ -210,12 +211,12 @@ def plot_figure6(run_dirs, title: str | None = None, figsize=(15, 4.3)):
 def table6(run_dirs) -> pd.DataFrame:
     "Table 6: our final test (and training) error over seeds beside the paper's and the widely used re-implementation's"
     te, tr = seed_stats(run_dirs, "test_error"), seed_stats(run_dirs, "train_error")
-    nets = [n for n in te.index if run_group(n) == n]
-    nets = sorted(nets, key=lambda n: (not n.startswith("plain"), "-" in n, _depth(n)))
-    rows = [dict(net=n, test_error=te.loc[n, "mean"], test_std=te.loc[n, "std"], n=int(te.loc[n, "n"]),
-                 train_error=tr.loc[n, "mean"] if n in tr.index else None, paper=PAPER_TABLE6.get(n),
-                 reference=REFERENCE_TABLE6.get(n)) for n in nets]
-    return pd.DataFrame(rows, columns=["net", "test_error", "test_std", "n", "train_error", "paper", "reference"]).set_index("net")
+    nets = sorted(te.index, key=lambda n: (not te.loc[n, "arch"].startswith("plain"), n != te.loc[n, "arch"], _depth(te.loc[n, "arch"]), n))
+    rows = [dict(net=n, arch=te.loc[n, "arch"], test_error=te.loc[n, "mean"], test_std=te.loc[n, "std"], n=int(te.loc[n, "n"]),
+                 train_error=tr.loc[n, "mean"] if n in tr.index else None) for n in nets]
+    # the paper's and the reference's numbers belong to the option-A nets of those names, not to -B/-C
+    rows = [dict(r, paper=PAPER_TABLE6.get(r["net"]), reference=REFERENCE_TABLE6.get(r["net"])) for r in rows]
+    return pd.DataFrame(rows, columns=["net", "arch", "test_error", "test_std", "n", "train_error", "paper", "reference"]).set_index("net")
 
 # %% ../nbs/04_analysis.ipynb #e7baa2bd
 def report(run_dirs, out=None) -> str:

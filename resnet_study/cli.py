@@ -117,7 +117,7 @@ def cmd_signals(args):
 
 def cmd_study(args):
     "Train (or resume) the runs of the walkthrough's experiments at one budget and over seeds, measure their signals, and report."
-    from resnet_study.train import TrainConfig, budget, train_run, NonFiniteLoss
+    from resnet_study.train import TrainConfig, budget, train_run, NonFiniteLoss, RunBusy
     from resnet_study.signals import run_signals
     from resnet_study.analysis import report
     from resnet_study.data import load_cifar10
@@ -141,6 +141,8 @@ def cmd_study(args):
             try: s = train_run(cfg, d, data=get_data(), resume=resume, force=force, device=args.device, quiet=True)
             except NonFiniteLoss as e:
                 print(f"resnet-study study: {name}: {getattr(e, 'detail', e)}", file=sys.stderr); continue
+            except RunBusy as e:  # another `study` has it: go on with the next run
+                print(f"   skipped: {e}", flush=True); continue
             print(f"   train error {s['train_error']:.2f}%, test error {s['test_error']:.2f}%, {s['wall_seconds']:.0f} s", flush=True)
         if not (d / "signals.csv").exists():
             run_signals(d, data=get_data(), device=args.device); changed = True

@@ -38,8 +38,8 @@ __all__ = ['RECIPES', 'BUDGETS', 'METRIC_COLUMNS', 'paper_sgd', 'Recipe', 'Budge
            'WarmUp', 'IterationStream', 'world', 'all_sum', 'NonFiniteLoss', 'RunLogger', 'rng_state', 'set_rng_state',
            'load_checkpoint', 'Checkpointer', 'pick_device', 'init_distributed', 'ShardedTrainer', 'arch_dataset',
            'paper_shortcut', 'check_arch_data', 'TrainConfig', 'run_dls', 'make_learner', 'fit_budget',
-           'synthetic_cifar', 'versions', 'train_run', 'run_config', 'run_model', 'evaluate_run', 'PlateauSchedule',
-           'synthetic_image_tree']
+           'synthetic_cifar', 'versions', 'RunBusy', 'RunLock', 'train_run', 'run_config', 'run_model', 'evaluate_run',
+           'PlateauSchedule', 'synthetic_image_tree']
 
 # %% ../nbs/02_training.ipynb #cf07ea9d
 def paper_sgd(mom: float = 0.9, wd: float = 1e-4):
@@ -529,14 +529,48 @@ def _json(path, obj):
     tmp = Path(path).with_suffix(".json.tmp")
     tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n"); os.replace(tmp, path)
 
+class RunBusy(FileExistsError):
+    "Another process is training into the same run folder (a usage error, as an existing folder is)"
+
+class RunLock:
+    "This process's claim on a run folder: an exclusive `flock` on `out/.lock`, which holds the pid; it dies with its process"
+    def __init__(self, out): self.out, self.fd = Path(out), None
+    @property
+    def path(self) -> Path: return self.out / ".lock"
+
+    def acquire(self) -> "RunLock":
+        try: import fcntl
+        except ImportError: return self  # no flock (Windows): no protection against a second process
+        self.out.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"; os.close(fd)
+                raise RunBusy(f"{self.out} is being trained by another process (pid {holder}); "
+                              "wait for it to end, or stop it, before you resume this run") from None
+            try: same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError: same = False
+            if same: break
+            os.close(fd)  # the file we locked was removed by its holder meanwhile: lock the new one
+        os.ftruncate(fd, 0); os.write(fd, str(os.getpid()).encode()); self.fd = fd
+        return self
+
+    def release(self):
+        if self.fd is None: return
+        with contextlib.suppress(FileNotFoundError): self.path.unlink()  # while still held, so no one locks a removed file
+        os.close(self.fd); self.fd = None
+
+def _contents(out: Path) -> list: return [p for p in out.iterdir() if p.name != ".lock"] if out.exists() else []
+
 def _check_dir(out: Path, force: bool):
-    if out.exists() and any(out.iterdir()) and not force:
+    if _contents(out) and not force:
         raise FileExistsError(f"{out} already exists; pass --resume to continue that run or --force to replace it")
 
 def _prepare_dir(out: Path, force: bool):
+    import shutil
     _check_dir(out, force)
-    if out.exists() and any(out.iterdir()):
-        import shutil; shutil.rmtree(out)
+    for p in _contents(out): shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
     out.mkdir(parents=True, exist_ok=True)
 
 def _check_processes(cfg: TrainConfig, n: int, device):
@@ -560,11 +594,20 @@ def train_run(cfg: TrainConfig | None, out, data=None, resume: bool = False, for
         if not (out / "config.json").exists(): raise FileNotFoundError(f"{out}: no run to resume here (no config.json)")
         saved = json.loads((out / "config.json").read_text())
         cfg = replace(TrainConfig.from_dict(saved["config"]), data=cfg.data if cfg is not None and cfg.data else saved["config"]["data"])
-    t0 = time.perf_counter()
     rank, n_procs = world()
     if n_procs > 1: _check_processes(cfg, n_procs, device)
-    device = init_distributed(device)
     if not resume: _check_dir(out, force)  # in every process, before the first one changes anything
+    made = not out.exists()
+    lock = RunLock(out).acquire() if rank == 0 else None  # one process at a time trains into a folder
+    try: return _train_locked(cfg, out, data, resume, force, device, cbs, quiet)
+    finally:
+        if lock: lock.release()
+        if made and rank == 0 and out.exists() and not any(out.iterdir()): out.rmdir()  # a refused run leaves no folder
+
+def _train_locked(cfg, out, data, resume, force, device, cbs, quiet) -> dict:
+    t0 = time.perf_counter()
+    rank, n_procs = world()
+    device = init_distributed(device)
     if rank: distrib_barrier()  # the first process decodes and caches the data, the others then read its cache
     dls = run_dls(cfg, data, device)  # before touching `out`: missing or wrong data changes nothing
     if not rank: distrib_barrier()
