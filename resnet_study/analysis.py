@@ -14,8 +14,8 @@ import matplotlib.pyplot as plt
 
 # %% auto #0
 __all__ = ['PAPER_TABLE6', 'PAPER_TABLE6_NOTE', 'REFERENCE_TABLE6', 'DEPTH_COLORS', 'read_run', 'runs_table', 'plot_curves',
-           'markdown_table', 'budget_line', 'run_group', 'seed_stats', 'stat', 'compare', 'verdict_line', 'mean_curves',
-           'plot_figure6', 'table6', 'report']
+           'markdown_table', 'budget_line', 'run_group', 'finished_runs', 'seed_stats', 'stat', 'seeds_verdict',
+           'compare', 'verdict_line', 'mean_curves', 'plot_figure6', 'table6', 'report']
 
 # %% ../nbs/04_analysis.ipynb #f78da64e
 PAPER_TABLE6 = {"resnet20": 8.75, "resnet32": 7.51, "resnet44": 7.17, "resnet56": 6.97, "resnet110": 6.43, "resnet1202": 7.93}
@@ -110,6 +110,12 @@ def run_group(run_dir) -> str:
     base, _, seed = name.rpartition("-s")
     return base if base and seed.isdigit() else name
 
+def finished_runs(folder, *nets) -> list[Path]:
+    "The finished run folders (with `summary.json`) of `nets` in a study folder, every seed (`NET-sSEED`), in the order of `nets`"
+    folder = Path(folder)
+    return [p for n in nets for p in sorted(folder.glob(f"{n}-s*"), key=lambda p: p.name)
+            if run_group(p) == n and (p / "summary.json").exists()]
+
 def seed_stats(run_dirs, metric: str = "test_error") -> pd.DataFrame:
     "Per net (`run_group`): mean, std, min, max and n over the seeds of its finished runs of the final `metric`"
     rows = []
@@ -132,19 +138,26 @@ def stat(s: pd.DataFrame, net: str, digits: int = 1) -> str:
     spread = "" if r.n < 2 else f" ± {r['std']:.{digits}f}"
     return f"{r['mean']:.{digits}f}{spread}% (n = {int(r.n)})"
 
+def seeds_verdict(lower, higher, min_seeds: int = 3) -> tuple[str, str]:
+    "(verdict, why) for 'the values `lower` (one per seed) lie below the values `higher`', by the seeds rule"
+    lower, higher = list(lower), list(higher)
+    if min(len(lower), len(higher)) < min_seeds:
+        return "not established", f"{len(lower)} and {len(higher)} seeds; a verdict needs {min_seeds} a side"
+    if max(lower) < min(higher): return "held", "every seed of one below every seed of the other"
+    if min(lower) > max(higher): return "did not hold", "every seed of one above every seed of the other"
+    return "not established", "the seeds overlap: their spread covers the difference"
+
 def compare(run_dirs, lower: str, higher: str, metric: str = "train_error", min_seeds: int = 3) -> dict:
     "Does net `lower` end with a lower `metric` than net `higher`? 'held', 'did not hold' or 'not established', by the seeds rule"
     s = seed_stats(run_dirs, metric)
     res = dict(lower=lower, higher=higher, metric=metric, lower_stat=stat(s, lower), higher_stat=stat(s, higher))
     if lower not in s.index or higher not in s.index:
         return dict(res, verdict="not run", why=f"no finished run of {lower if lower not in s.index else higher}")
-    a, b = s.loc[lower], s.loc[higher]
-    res["difference"] = float(b["mean"] - a["mean"])
-    if min(a.n, b.n) < min_seeds:
-        return dict(res, verdict="not established", why=f"{int(a.n)} and {int(b.n)} seeds; a verdict needs {min_seeds} a side")
-    if a["max"] < b["min"]: return dict(res, verdict="held", why="every seed of one below every seed of the other")
-    if a["min"] > b["max"]: return dict(res, verdict="did not hold", why="every seed of one above every seed of the other")
-    return dict(res, verdict="not established", why="the seeds overlap: their spread covers the difference")
+    res["difference"] = float(s.loc[higher, "mean"] - s.loc[lower, "mean"])
+    values = lambda net: [float(read_run(d)["summary"][metric]) for d in run_dirs if run_group(d) == net
+                          and (read_run(d)["summary"] or {}).get("status", "done") == "done" and (read_run(d)["summary"] or {}).get(metric) is not None]
+    verdict, why = seeds_verdict(values(lower), values(higher), min_seeds)
+    return dict(res, verdict=verdict, why=why)
 
 def verdict_line(v: dict, what: str = "") -> str:
     "One sentence of a `compare` result, with its numbers"
@@ -190,17 +203,18 @@ def _panel(ax, curves: dict, nets: list, title: str):
               Line2D([], [], color="0.3", lw=2.4, label="test error (bold)")]
     if handles: ax.legend(handles=handles + styles, fontsize=7.5, loc="upper right")
 
-def plot_figure6(run_dirs, title: str | None = None, figsize=(15, 4.3)):
-    "Figure 6's three panels from run folders: plain nets, ResNets, and ResNet-110 beside 1202 (or the deepest ResNet run)"
+def plot_figure6(run_dirs, title: str | None = None, panels=("plain", "resnet", "deep"), figsize=None):
+    "Figure 6's panels from run folders: plain nets, ResNets, and ResNet-110 beside 1202 (or the deepest ResNet run)"
     curves = {k: v for k, v in mean_curves(run_dirs).items() if v["shortcut"] == "A" or v["arch"].startswith("plain")}
     plain = [k for k, v in curves.items() if v["arch"].startswith("plain")]
     res = [k for k, v in curves.items() if v["arch"].startswith("resnet") and _depth(v["arch"]) <= 110]
     deep = [k for k, v in curves.items() if v["arch"].startswith("resnet") and _depth(v["arch"]) >= 110]
     if not [k for k in deep if _depth(curves[k]["arch"]) > 110] and res:  # no 1202: the deepest there is
         deep = [max(res, key=lambda k: _depth(curves[k]["arch"]))]
-    fig, axes = plt.subplots(1, 3, figsize=figsize, sharey=True)
-    _panel(axes[0], curves, plain, "plain nets"); _panel(axes[1], curves, res, "ResNets")
-    _panel(axes[2], curves, deep, "ResNet-110 and ResNet-1202" if len(deep) > 1 else "the deepest ResNet run")
+    what = dict(plain=(plain, "plain nets"), resnet=(res, "ResNets"),
+                deep=(deep, "ResNet-110 and ResNet-1202" if len(deep) > 1 else "the deepest ResNet run"))
+    fig, axes = plt.subplots(1, len(panels), figsize=figsize or (5 * len(panels), 4.3), sharey=True, squeeze=False)
+    for ax, p in zip(axes[0], panels): _panel(ax, curves, *what[p])
     runs = [read_run(d) for d in run_dirs]
     if title is None and runs:
         c = runs[0]["config"]["config"]
