@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 # %% auto #0
 __all__ = ['PAPER_TABLE6', 'PAPER_TABLE6_NOTE', 'REFERENCE_TABLE6', 'DEPTH_COLORS', 'read_run', 'runs_table', 'plot_curves',
            'markdown_table', 'budget_line', 'run_group', 'finished_runs', 'seed_stats', 'stat', 'seeds_verdict',
-           'compare', 'verdict_line', 'mean_curves', 'plot_figure6', 'table6', 'report']
+           'compare', 'verdict_line', 'mean_curves', 'plot_figure6', 'table6', 'claims', 'report']
 
 # %% ../nbs/04_analysis.ipynb #f78da64e
 PAPER_TABLE6 = {"resnet20": 8.75, "resnet32": 7.51, "resnet44": 7.17, "resnet56": 6.97, "resnet110": 6.43, "resnet1202": 7.93}
@@ -232,9 +232,64 @@ def table6(run_dirs) -> pd.DataFrame:
     rows = [dict(r, paper=PAPER_TABLE6.get(r["net"]), reference=REFERENCE_TABLE6.get(r["net"])) for r in rows]
     return pd.DataFrame(rows, columns=["net", "arch", "test_error", "test_std", "n", "train_error", "paper", "reference"]).set_index("net")
 
+# %% ../nbs/04_analysis.ipynb #a24f8a5e
+def _signal_values(run_dirs, net: str, fn) -> list:
+    "`fn(final signals)` for each finished seed of `net` that has a signals.csv"
+    out = []
+    for d in run_dirs:
+        if run_group(d) == net and (Path(d) / "signals.csv").exists():
+            s = pd.read_csv(Path(d) / "signals.csv")
+            out.append(fn(s[s["when"] == "final"]))
+    return out
+
+def _row(claim: str, verdict: str, evidence: str) -> dict: return dict(claim=claim, verdict=verdict, evidence=evidence)
+
+def _chain(vs: list) -> str:
+    "One verdict for a chain of comparisons: held if every step held, did not hold if any step did not, else not established"
+    got = [v["verdict"] for v in vs]
+    if not got or all(g == "not run" for g in got): return "not run"
+    if all(g == "held" for g in got): return "held"
+    if "did not hold" in got: return "did not hold"
+    return "not established"
+
+def claims(run_dirs, min_seeds: int = 3) -> pd.DataFrame:
+    "The paper's claims C1-C7 with a verdict and its numbers, from the finished runs in `run_dirs` (every seed)"
+    runs = [Path(d) for d in run_dirs if (Path(d) / "summary.json").exists()]
+    cmp = lambda lo, hi, metric="train_error": compare(runs, lo, hi, metric, min_seeds)
+    ev = lambda v: f"{v['lower']} {v['lower_stat']} vs {v['higher']} {v['higher_stat']} ({v['metric'].replace('_', ' ')}; {v['why']})"
+    rows = []
+    v = cmp("plain20", "plain56"); r = cmp("resnet20", "resnet56")
+    note = "; the ResNets' training error also rises with depth at this budget, so a slower start of deeper nets is not ruled out" \
+        if v["verdict"] == "held" and r["verdict"] == "held" else ""
+    rows.append(_row("C1 degradation: plain-56 trains worse than plain-20", v["verdict"], ev(v) + note))
+    v = cmp("resnet56", "plain56"); rows.append(_row("C2 shortcuts fix it: ResNet-56 trains better than plain-56", v["verdict"], ev(v)))
+    for lo, hi, what in (("resnet20-B", "resnet20", "B better than A"), ("resnet20-C", "resnet20-B", "C better than B")):
+        v = cmp(lo, hi, "test_error"); rows.append(_row(f"C3 options: {what} (ResNet-20)", v["verdict"], ev(v)))
+    steps = [cmp(f"resnet{b}", f"resnet{a}", "test_error") for a, b in ((20, 32), (32, 44), (44, 56), (56, 110))]
+    rows.append(_row("C4 deeper ResNets are better, 20 to 110 (test error)", _chain(steps),
+                     "; ".join(f"{s['lower']} {s['lower_stat']}: {s['verdict']}" for s in steps if s["verdict"] != "not run") or "not run"))
+    v = cmp("resnet110", "resnet1202", "test_error")
+    rows.append(_row("C5 ResNet-1202 tests worse than ResNet-110 (overfitting)", {"held": "did not hold", "did not hold": "held"}.get(v["verdict"], v["verdict"]),
+                     ev(v) if v["verdict"] != "not run" else "ResNet-1202 not run (see the Depth notebook for its cost)"))
+    mean_std = lambda s: s.response_std.mean()
+    parts = []
+    for lo, hi in (("resnet20", "plain20"), ("resnet56", "plain56"), ("resnet56", "resnet20")):
+        a, b = _signal_values(runs, lo, mean_std), _signal_values(runs, hi, mean_std)
+        verdict, why = seeds_verdict(a, b, min_seeds) if a and b else ("not run", "no signals")
+        parts.append((verdict, f"mean response std {lo} {sum(a) / len(a) if a else float('nan'):.2f} vs {hi} "
+                               f"{sum(b) / len(b) if b else float('nan'):.2f} (n = {len(a)}, {len(b)}): {verdict}"))
+    rows.append(_row("C6 ResNets respond less than plain nets, and less the deeper (Figure 7)",
+                     _chain([dict(verdict=p[0]) for p in parts]), "; ".join(p[1] for p in parts)))
+    ratios = _signal_values(runs, "plain56", lambda s: s.grad_std.min() / s.grad_std.max())
+    if len(ratios) < min_seeds: verdict = "not established" if ratios else "not run"
+    else: verdict = "held" if min(ratios) > 0.01 else "did not hold"
+    rows.append(_row("C7 not vanishing gradients: no layer of trained plain-56 gets under 1/100 of the largest gradient std", verdict,
+                     f"smallest/largest layer gradient std per seed: {', '.join(f'{x:.3f}' for x in ratios) or 'not measured'}"))
+    return pd.DataFrame(rows).set_index("claim")
+
 # %% ../nbs/04_analysis.ipynb #e7baa2bd
 def report(run_dirs, out=None) -> str:
-    "Table 6 over seeds and one row per run, as markdown; with `out`, also write table.md, table6.csv, table.csv and figure6.png there"
+    "Table 6 over seeds and one row per run, as markdown; with `out`, also write table.md, table6.csv, table.csv, claims.md and figure6.png there"
     run_dirs = sorted(map(Path, run_dirs), key=lambda p: (run_group(p), p.name))  # the same rows in the same order every time
     t6, runs = table6(run_dirs), runs_table(run_dirs)
     md = (f"{budget_line(run_dirs)}\n\n### Table 6: final errors (%), mean over seeds\n\n{markdown_table(t6)}\n\n"
@@ -243,5 +298,6 @@ def report(run_dirs, out=None) -> str:
         out = Path(out); out.mkdir(parents=True, exist_ok=True)
         runs.to_csv(out / "table.csv", float_format="%.4g"); t6.to_csv(out / "table6.csv", float_format="%.4g")
         (out / "table.md").write_text(md + "\n")
+        (out / "claims.md").write_text(markdown_table(claims(run_dirs)) + "\n")
         fig = plot_figure6(run_dirs); fig.savefig(out / "figure6.png", dpi=110, bbox_inches="tight"); plt.close(fig)
     return md
