@@ -6,19 +6,22 @@ Docs: https://resnet-study.github.io/resnet_study/models.html.md"""
 
 # %% ../nbs/00_models.ipynb #8d1a76c0
 from __future__ import annotations
-import contextlib
+import contextlib, warnings
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.utils.checkpoint import checkpoint
+import torch.utils.checkpoint
+from fastcore.basics import store_attr
 from torch.utils.flop_counter import FlopCounterMode
 
 # %% auto #0
-__all__ = ['SHORTCUTS', 'IMAGENET_BLOCKS', 'CIFAR_DEPTHS', 'PLAIN_CIFAR_DEPTHS', 'IMAGENET_DEPTHS', 'PLAIN_IMAGENET_DEPTHS',
-           'MODELS', 'PAPER_PARAMS', 'PAPER_MACS', 'conv3x3', 'conv1x1', 'ShortcutA', 'shortcut', 'BasicBlock',
-           'Bottleneck', 'init_weights', 'ResNet', 'cifar_model', 'imagenet_shortcut', 'imagenet_model',
-           'is_cifar_arch', 'get_model_builder', 'get_model', 'n_params', 'count_macs', 'model_table',
-           'activation_memory']
+__all__ = ['SHORTCUT_OPTIONS', 'SHORTCUTS', 'IMAGENET_BLOCKS', 'CIFAR_DEPTHS', 'PLAIN_CIFAR_DEPTHS', 'IMAGENET_DEPTHS',
+           'PLAIN_IMAGENET_DEPTHS', 'MODELS', 'resnet20', 'resnet32', 'resnet44', 'resnet56', 'resnet110', 'resnet1202',
+           'plain20', 'plain32', 'plain44', 'plain56', 'plain110', 'resnet18', 'resnet34', 'resnet50', 'resnet101',
+           'resnet152', 'plain18', 'plain34', 'PAPER_PARAMS', 'PAPER_MACS', 'conv3x3', 'conv1x1', 'ShortcutA',
+           'shortcut', 'Block', 'BasicBlock', 'Bottleneck', 'init_weights', 'make_stage', 'ResNet', 'cifar_model',
+           'imagenet_shortcut', 'imagenet_model', 'is_cifar_arch', 'get_model_builder', 'get_model', 'n_params',
+           'count_macs', 'model_table', 'activation_memory']
 
 # %% ../nbs/00_models.ipynb #bfe8ee0d
 def conv3x3(ni: int, nf: int, stride: int = 1) -> nn.Conv2d:
@@ -35,7 +38,7 @@ class ShortcutA(nn.Module):
     def __init__(self, ni: int, nf: int, stride: int = 1):
         super().__init__()
         if nf < ni: raise ValueError(f"option A can only add channels, not drop them ({ni} -> {nf})")
-        self.ni, self.nf, self.stride = ni, nf, stride
+        store_attr()
 
     def forward(self, x):
         if self.stride > 1: x = x[:, :, ::self.stride, ::self.stride]
@@ -45,64 +48,96 @@ class ShortcutA(nn.Module):
     def extra_repr(self): return f"{self.ni}, {self.nf}, stride={self.stride}"
 
 # %% ../nbs/00_models.ipynb #4e45f7e8
-SHORTCUTS = ("A", "B", "C")
+def _projection(ni: int, nf: int, stride: int) -> nn.Sequential: return nn.Sequential(conv1x1(ni, nf, stride), nn.BatchNorm2d(nf))
+def _reshapes(ni: int, nf: int, stride: int) -> bool: return stride != 1 or ni != nf
 
-def _check_shortcut(shortcut):
-    if shortcut not in SHORTCUTS:
-        raise ValueError(f"unknown shortcut option {shortcut!r}: the paper defines 'A' (zero-padding identity), "
+SHORTCUT_OPTIONS = {  # option: (ni, nf, stride) -> the shortcut branch, `None` for the identity
+    "A": lambda ni, nf, stride: ShortcutA(ni, nf, stride) if _reshapes(ni, nf, stride) else None,   # zero-padding identity
+    "B": lambda ni, nf, stride: _projection(ni, nf, stride) if _reshapes(ni, nf, stride) else None,  # projection where the shape changes
+    "C": _projection,                                                                               # projection everywhere
+}
+SHORTCUTS = tuple(SHORTCUT_OPTIONS)
+
+def _check_option(option):
+    if option not in SHORTCUT_OPTIONS:
+        raise ValueError(f"unknown shortcut option {option!r}: the paper defines 'A' (zero-padding identity), "
                          "'B' (projection where the shape changes) and 'C' (projection everywhere)")
 
-def shortcut(option: str, ni: int, nf: int, stride: int = 1) -> nn.Module | None:
-    "The shortcut branch of a block going from `ni` to `nf` channels with `stride`; `None` means identity."
-    _check_shortcut(option)
-    reshapes = stride != 1 or ni != nf
-    if option == "C" or (option == "B" and reshapes):
-        return nn.Sequential(conv1x1(ni, nf, stride), nn.BatchNorm2d(nf))
-    if option == "A" and reshapes: return ShortcutA(ni, nf, stride)
-    return None
+def shortcut(
+    option: str,  # "A", "B" or "C": a key of `SHORTCUT_OPTIONS`
+    ni: int,  # channels of the block's input
+    nf: int,  # channels of the block's output
+    stride: int = 1,  # the block's stride: 2 where a stage starts
+) -> nn.Module | None:  # the shortcut branch; `None` means identity
+    "The shortcut branch of a block going from `ni` to `nf` channels with `stride`, built by `option`."
+    _check_option(option)
+    return SHORTCUT_OPTIONS[option](ni, nf, stride)
 
-# %% ../nbs/00_models.ipynb #60adc1b1
-class BasicBlock(nn.Module):
-    "Two 3x3 conv-BN layers with a ReLU between; the shortcut (if `residual`) is added before the last ReLU."
-    expansion = 1
-    def __init__(self, ni: int, nf: int, stride: int = 1, residual: bool = True, option: str = "A"):
+# %% ../nbs/00_models.ipynb #77dbd920
+class Block(nn.Module):
+    "A block of a plain or residual net: `relu(F(x) + shortcut(x))`, or `relu(F(x))` if not `residual`."
+    expansion = 1  # output channels per unit of width
+    def __init__(self, residual: bool = True):
         super().__init__()
-        self.residual = residual
-        self.conv1, self.bn1 = conv3x3(ni, nf, stride), nn.BatchNorm2d(nf)
-        self.conv2, self.bn2 = conv3x3(nf, nf), nn.BatchNorm2d(nf)
+        store_attr()
+
+    def add_shortcut(self, option: str, ni: int, nf: int, stride: int = 1):
+        "Create the ReLU (shared with `F(x)`, as in torchvision) and the shortcut `downsample`; call it after `F(x)`'s layers."
         self.relu = nn.ReLU(inplace=True)
-        self.downsample = shortcut(option, ni, nf, stride) if residual else None
+        self.downsample = shortcut(option, ni, nf, stride) if self.residual else None
+
+    def residual_function(self, x): raise NotImplementedError("a block defines F(x)")
 
     def forward(self, x):
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
+        out = self.residual_function(x)
         if self.residual: out = out + (x if self.downsample is None else self.downsample(x))
         return self.relu(out)
 
+# %% ../nbs/00_models.ipynb #60adc1b1
+class BasicBlock(Block):
+    "Two 3x3 conv-BN layers with a ReLU between; the shortcut (if `residual`) is added before the last ReLU."
+    expansion = 1
+    def __init__(self,
+                 ni: int,  # input channels
+                 nf: int,  # output channels
+                 stride: int = 1,  # stride of the first convolution and of the shortcut
+                 residual: bool = True,  # `False`: a block of a plain net, without shortcut
+                 option: str = "A"):  # shortcut option: a key of `SHORTCUT_OPTIONS`
+        super().__init__(residual)
+        self.conv1, self.bn1 = conv3x3(ni, nf, stride), nn.BatchNorm2d(nf)
+        self.conv2, self.bn2 = conv3x3(nf, nf), nn.BatchNorm2d(nf)
+        self.add_shortcut(option, ni, nf, stride)
+
+    def residual_function(self, x):
+        "F(x): conv-BN-ReLU-conv-BN"
+        return self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+
 # %% ../nbs/00_models.ipynb #56c0db78
-class Bottleneck(nn.Module):
+class Bottleneck(Block):
     "1x1 (reduce) - 3x3 - 1x1 (expand x4) conv-BN layers; the shortcut (if `residual`) is added before the last ReLU."
     expansion = 4
-    def __init__(self, ni: int, width: int, stride: int = 1, residual: bool = True, option: str = "B",
-                 stride_at: str = "1x1"):
-        super().__init__()
+    def __init__(self,
+                 ni: int,  # input channels
+                 width: int,  # channels of the inner 1x1 and 3x3 layers; the block outputs `4 * width`
+                 stride: int = 1,  # stride of the block (and of the shortcut)
+                 residual: bool = True,  # `False`: a block of a plain net, without shortcut
+                 option: str = "B",  # shortcut option: a key of `SHORTCUT_OPTIONS`
+                 stride_at: str = "1x1"):  # the convolution that strides: "1x1" (the paper) or "3x3" (torchvision)
+        super().__init__(residual)
         if stride_at not in ("1x1", "3x3"):
             raise ValueError(f"stride_at must be '1x1' (the paper) or '3x3' (torchvision v1.5), not {stride_at!r}")
         nf = width * self.expansion
         s1, s3 = (stride, 1) if stride_at == "1x1" else (1, stride)
-        self.residual = residual
         self.conv1, self.bn1 = conv1x1(ni, width, s1), nn.BatchNorm2d(width)
         self.conv2, self.bn2 = conv3x3(width, width, s3), nn.BatchNorm2d(width)
         self.conv3, self.bn3 = conv1x1(width, nf), nn.BatchNorm2d(nf)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = shortcut(option, ni, nf, stride) if residual else None
+        self.add_shortcut(option, ni, nf, stride)
 
-    def forward(self, x):
+    def residual_function(self, x):
+        "F(x): conv-BN-ReLU (reduce), conv-BN-ReLU, conv-BN (expand)"
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        if self.residual: out = out + (x if self.downsample is None else self.downsample(x))
-        return self.relu(out)
+        return self.bn3(self.conv3(out))
 
 # %% ../nbs/00_models.ipynb #88e8869c
 def init_weights(model: nn.Module, fan_mode: str = "fan_out") -> nn.Module:
@@ -124,19 +159,50 @@ def _keep_bn_stats(module: nn.Module):
             for m, (mean, var, n) in zip(bns, saved):
                 m.running_mean.copy_(mean); m.running_var.copy_(var); m.num_batches_tracked.copy_(n)
 
-def _run_checkpointed(block: nn.Module, x):
-    return checkpoint(block, x, use_reentrant=False,
-                      context_fn=lambda: (contextlib.nullcontext(), _keep_bn_stats(block)))
+def _run_recomputed(block: nn.Module, x):
+    "`block(x)`, keeping only `x` for the backward pass, which recomputes the block"
+    return torch.utils.checkpoint.checkpoint(block, x, use_reentrant=False,
+                                             context_fn=lambda: (contextlib.nullcontext(), _keep_bn_stats(block)))
+
+def _recompute_arg(recompute: bool, checkpoint: bool | None) -> bool:
+    "`recompute`, or what the caller gave under its deprecated name `checkpoint`"
+    if checkpoint is None: return recompute
+    if recompute: raise TypeError("give `recompute` only: `checkpoint` is its deprecated name")
+    warnings.warn("`checkpoint=` is deprecated: use `recompute=` (in this project a checkpoint is a saved run)",
+                  DeprecationWarning, stacklevel=3)
+    return checkpoint
+
+# %% ../nbs/00_models.ipynb #e40dea05
+def make_stage(
+    block: type,  # `BasicBlock` or `Bottleneck`
+    ni: int,  # channels coming into the stage
+    width: int,  # the stage's width: its blocks output `width * block.expansion` channels
+    n: int,  # number of blocks
+    stride: int = 1,  # stride of the first block: 2 halves the map where a stage starts
+    **block_kwargs,  # for every block: `residual`, `option`, and `stride_at` for `Bottleneck`
+) -> nn.Sequential:  # the blocks, named 0..n-1
+    "A stage of `n` blocks, of which only the first changes the map size (`stride`) and the channels; `block_kwargs` go to every block."
+    nf = width * block.expansion
+    return nn.Sequential(*[block(ni if j == 0 else nf, width, stride if j == 0 else 1, **block_kwargs) for j in range(n)])
 
 # %% ../nbs/00_models.ipynb #77ba6071
 class ResNet(nn.Module):
     "A plain or residual network: stem, stages of `blocks`, global average pooling and a classifier."
-    def __init__(self, block: type, blocks: list[int], widths: list[int], stem: str = "cifar",
-                 num_classes: int = 10, residual: bool = True, shortcut: str = "A",
-                 checkpoint: bool = False, fan_mode: str = "fan_out", **block_kwargs):
+    def __init__(self,
+                 block: type,  # `BasicBlock` or `Bottleneck`
+                 blocks: list[int],  # number of blocks of each stage
+                 widths: list[int],  # width of each stage; the stem outputs the first
+                 stem: str = "cifar",  # "cifar" (3x3 convolution) or "imagenet" (7x7/2 convolution and 3x3/2 max pool)
+                 num_classes: int = 10,  # outputs of the classifier
+                 residual: bool = True,  # `False`: the plain net, without shortcuts
+                 shortcut: str = "A",  # shortcut option: a key of `SHORTCUT_OPTIONS`
+                 recompute: bool = False,  # recompute each block's activations in the backward pass instead of keeping them
+                 fan_mode: str = "fan_out",  # the `init_weights` of the convolutions: "fan_out" (torchvision) or "fan_in"
+                 checkpoint: bool | None = None,  # deprecated name of `recompute`
+                 **block_kwargs):  # for every block, e.g. `stride_at` for `Bottleneck`
         super().__init__()
-        _check_shortcut(shortcut)
-        self.residual, self.shortcut, self.checkpoint = residual, shortcut, checkpoint
+        _check_option(shortcut)
+        self.residual, self.shortcut, self.recompute = residual, shortcut, _recompute_arg(recompute, checkpoint)
         ni = widths[0]
         if stem == "cifar":
             self.conv1, self.maxpool = conv3x3(3, ni), nn.Identity()
@@ -146,12 +212,9 @@ class ResNet(nn.Module):
         else: raise ValueError(f"stem must be 'cifar' or 'imagenet', not {stem!r}")
         self.bn1, self.relu = nn.BatchNorm2d(ni), nn.ReLU(inplace=True)
         for i, (n, width) in enumerate(zip(blocks, widths)):
-            stride = 1 if i == 0 else 2
-            layer = []
-            for j in range(n):
-                layer.append(block(ni, width, stride if j == 0 else 1, residual=residual, option=shortcut, **block_kwargs))
-                ni = width * block.expansion
-            setattr(self, f"layer{i+1}", nn.Sequential(*layer))
+            stage = make_stage(block, ni, width, n, stride=1 if i == 0 else 2, residual=residual, option=shortcut, **block_kwargs)
+            setattr(self, f"layer{i+1}", stage)
+            ni = width * block.expansion
         self.n_stages = len(blocks)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(ni, num_classes)
@@ -160,11 +223,18 @@ class ResNet(nn.Module):
     @property
     def stages(self): return [getattr(self, f"layer{i+1}") for i in range(self.n_stages)]
 
+    @property
+    def checkpoint(self) -> bool:
+        "Deprecated name of `recompute`"
+        return self.recompute
+    @checkpoint.setter
+    def checkpoint(self, on: bool): self.recompute = on
+
     def forward(self, x):
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        ckpt = self.checkpoint and self.training and torch.is_grad_enabled()
+        recompute = self.recompute and self.training and torch.is_grad_enabled()
         for stage in self.stages:
-            for blk in stage: x = _run_checkpointed(blk, x) if ckpt else blk(x)
+            for blk in stage: x = _run_recomputed(blk, x) if recompute else blk(x)
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 # %% ../nbs/00_models.ipynb #3a744c9e
@@ -172,32 +242,47 @@ IMAGENET_BLOCKS = {18: (BasicBlock, [2, 2, 2, 2]), 34: (BasicBlock, [3, 4, 6, 3]
                    50: (Bottleneck, [3, 4, 6, 3]), 101: (Bottleneck, [3, 4, 23, 3]),
                    152: (Bottleneck, [3, 8, 36, 3])}
 
-def cifar_model(depth: int, residual: bool = True, shortcut: str = "A", num_classes: int = 10,
-                checkpoint: bool = False, fan_mode: str = "fan_out") -> ResNet:
+def cifar_model(
+    depth: int,  # weighted layers, 6n+2: 20, 32, 44, 56, 110, 1202, ...
+    residual: bool = True,  # `False`: the plain net of the same depth
+    shortcut: str = "A",  # shortcut option (a key of `SHORTCUT_OPTIONS`); the paper's CIFAR-10 nets use A
+    num_classes: int = 10,  # outputs of the classifier
+    recompute: bool = False,  # recompute activations in the backward pass (see `ResNet`)
+    fan_mode: str = "fan_out",  # the `init_weights` of the convolutions
+    checkpoint: bool | None = None,  # deprecated name of `recompute`
+) -> ResNet:
     "The CIFAR-10 net of section 4.2 with `depth` = 6n+2 weighted layers; `residual=False` gives the plain net."
     if not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
         lo = max(8, (int(depth) - 2) // 6 * 6 + 2) if isinstance(depth, (int, float)) else 20
         raise ValueError(f"CIFAR nets have depth 6n+2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, 1202, ...); "
                          f"{depth!r} is not one. The nearest are {lo} and {lo + 6}.")
     n = (depth - 2) // 6
-    return ResNet(BasicBlock, [n] * 3, [16, 32, 64], stem="cifar", num_classes=num_classes,
-                  residual=residual, shortcut=shortcut, checkpoint=checkpoint, fan_mode=fan_mode)
+    return ResNet(BasicBlock, [n] * 3, [16, 32, 64], stem="cifar", num_classes=num_classes, residual=residual,
+                  shortcut=shortcut, recompute=_recompute_arg(recompute, checkpoint), fan_mode=fan_mode)
 
 def imagenet_shortcut(depth: int) -> str:
     "The paper's option for the ImageNet net of `depth`: A for the basic-block nets of Table 2, B for the bottleneck nets of Table 3"
     return "A" if IMAGENET_BLOCKS[depth][0] is BasicBlock else "B"
 
-def imagenet_model(depth: int, residual: bool = True, shortcut: str | None = None, num_classes: int = 1000,
-                   stride_at: str = "1x1", checkpoint: bool = False, fan_mode: str = "fan_out") -> ResNet:
-    "The ImageNet net of Table 1 with the paper's shortcut (`imagenet_shortcut`) unless told; `stride_at='3x3'` moves a bottleneck's stride as torchvision does."
+def imagenet_model(
+    depth: int,  # 18, 34, 50, 101 or 152 (Table 1)
+    residual: bool = True,  # `False`: the plain net of the same depth
+    shortcut: str | None = None,  # shortcut option; `None`: the paper's (`imagenet_shortcut`)
+    num_classes: int = 1000,  # outputs of the classifier
+    stride_at: str = "1x1",  # where a bottleneck strides: "1x1" (the paper) or "3x3" (torchvision)
+    recompute: bool = False,  # recompute activations in the backward pass (see `ResNet`)
+    fan_mode: str = "fan_out",  # the `init_weights` of the convolutions
+    checkpoint: bool | None = None,  # deprecated name of `recompute`
+) -> ResNet:
+    "The ImageNet net of Table 1 with the paper's shortcut option (`imagenet_shortcut`) unless told; `stride_at='3x3'` moves a bottleneck's stride as torchvision does."
     if depth not in IMAGENET_BLOCKS:
         raise ValueError(f"ImageNet nets have depth 18, 34, 50, 101 or 152 (Table 1), not {depth!r}; "
                          "for deeper CIFAR-10 nets such as 1202 use cifar_model")
     block, blocks = IMAGENET_BLOCKS[depth]
     if shortcut is None: shortcut = imagenet_shortcut(depth)
     kw = dict(stride_at=stride_at) if block is Bottleneck else {}
-    return ResNet(block, blocks, [64, 128, 256, 512], stem="imagenet", num_classes=num_classes,
-                  residual=residual, shortcut=shortcut, checkpoint=checkpoint, fan_mode=fan_mode, **kw)
+    return ResNet(block, blocks, [64, 128, 256, 512], stem="imagenet", num_classes=num_classes, residual=residual,
+                  shortcut=shortcut, recompute=_recompute_arg(recompute, checkpoint), fan_mode=fan_mode, **kw)
 
 # %% ../nbs/00_models.ipynb #b8849a45
 CIFAR_DEPTHS = (20, 32, 44, 56, 110, 1202)
@@ -207,7 +292,7 @@ PLAIN_IMAGENET_DEPTHS = (18, 34)
 
 def _named(builder, depth, residual):
     def make(**kwargs): return builder(depth, residual=residual, **kwargs)
-    make.__name__ = f"{'resnet' if residual else 'plain'}{depth}"
+    make.__name__ = make.__qualname__ = f"{'resnet' if residual else 'plain'}{depth}"
     make.depth, make.dataset = depth, "cifar10" if builder is cifar_model else "imagenet"
     make.shortcut = "A" if builder is cifar_model else imagenet_shortcut(depth)  # what the name means: the paper's net
     make.__doc__ = f"{'ResNet' if residual else 'Plain'}-{depth} ({builder.__name__}({depth}, residual={residual}))."
@@ -217,7 +302,27 @@ MODELS = {**{f"resnet{d}": _named(cifar_model, d, True) for d in CIFAR_DEPTHS},
           **{f"plain{d}": _named(cifar_model, d, False) for d in PLAIN_CIFAR_DEPTHS},
           **{f"resnet{d}": _named(imagenet_model, d, True) for d in IMAGENET_DEPTHS},
           **{f"plain{d}": _named(imagenet_model, d, False) for d in PLAIN_IMAGENET_DEPTHS}}
-globals().update(MODELS)
+
+# CIFAR-10 (section 4.2)
+resnet20 = MODELS["resnet20"]
+resnet32 = MODELS["resnet32"]
+resnet44 = MODELS["resnet44"]
+resnet56 = MODELS["resnet56"]
+resnet110 = MODELS["resnet110"]
+resnet1202 = MODELS["resnet1202"]
+plain20 = MODELS["plain20"]
+plain32 = MODELS["plain32"]
+plain44 = MODELS["plain44"]
+plain56 = MODELS["plain56"]
+plain110 = MODELS["plain110"]
+# ImageNet (Table 1)
+resnet18 = MODELS["resnet18"]
+resnet34 = MODELS["resnet34"]
+resnet50 = MODELS["resnet50"]
+resnet101 = MODELS["resnet101"]
+resnet152 = MODELS["resnet152"]
+plain18 = MODELS["plain18"]
+plain34 = MODELS["plain34"]
 
 def is_cifar_arch(name: str) -> bool:
     "Whether `name` is a CIFAR-10 net (as opposed to an ImageNet one)."

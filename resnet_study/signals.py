@@ -6,9 +6,11 @@ Docs: https://resnet-study.github.io/resnet_study/signals.html.md"""
 
 # %% ../nbs/05_signals.ipynb #aa447892
 from __future__ import annotations
+import contextlib
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from fastai.callback.hook import Hooks
 from .models import BasicBlock, Bottleneck, ResNet
 
 # %% auto #0
@@ -25,37 +27,42 @@ def response_layers(model: ResNet) -> list[tuple[str, nn.BatchNorm2d]]:
     return layers
 
 # %% ../nbs/05_signals.ipynb #df95bd8f
+def _response_std(module, inp, out) -> float: return out.float().std().item()
+
+@contextlib.contextmanager
+def _kept_responses(bns: list[nn.Module], keep: bool = True):
+    "Keep the output of each of `bns` with its gradient retained, and hand the next layer a copy (if `keep`)."
+    kept = [None] * len(bns)
+    def hook(i):
+        def f(mod, inp, out):
+            out.retain_grad(); kept[i] = out  # the BN output itself: its gradient is the response's
+            return out.clone()  # what the next layer gets: an in-place ReLU changes this copy, not `out`
+        return f
+    handles = [bn.register_forward_hook(hook(i)) for i, bn in enumerate(bns)] if keep else []
+    try: yield kept
+    finally:
+        for h in handles: h.remove()
+
 def layer_signals(model: ResNet, xb: torch.Tensor, yb: torch.Tensor | None = None) -> "pd.DataFrame":
     """Per response layer: std of the response and, if labels `yb` are given, std of the loss's
     gradient with respect to it (per example) and the norm of the convolution weight's gradient."""
     import pandas as pd
     layers = response_layers(model)
-    stats, outs, handles = {}, {}, []
-    def hook(name):
-        def f(mod, inp, out):
-            stats[name] = dict(response_std=out.detach().float().std().item())
-            if yb is not None:
-                out.retain_grad(); outs[name] = out  # the BN output itself: its gradient is the response's
-                return out.clone()  # what the next layer gets: an in-place ReLU changes this copy, not `out`
-        return f
-    for name, bn in layers: handles.append(bn.register_forward_hook(hook(name)))
-    try:
-        with torch.set_grad_enabled(yb is not None):
-            logits = model(xb)
-            if yb is not None:
-                model.zero_grad(set_to_none=True)
-                F.cross_entropy(logits, yb).backward()
-    finally:
-        for h in handles: h.remove()
-    convs = {bn: conv for (name, bn), conv in zip(layers, _convs_before(model, layers))}
+    bns, grads = [bn for _, bn in layers], yb is not None
+    with Hooks(bns, _response_std) as stds, _kept_responses(bns, keep=grads) as kept, torch.set_grad_enabled(grads):
+        logits = model(xb)
+        if grads:
+            model.zero_grad(set_to_none=True)
+            F.cross_entropy(logits, yb).backward()
+    convs = _convs_before(model, layers)
     rows = []
     for i, (name, bn) in enumerate(layers):
-        row = dict(layer=i + 1, name=name, **stats[name])
-        if yb is not None:
-            row["grad_std"] = (outs[name].grad.float().std() * len(xb)).item()
-            row["weight_grad_norm"] = convs[bn].weight.grad.norm().item()
+        row = dict(layer=i + 1, name=name, response_std=stds[i].stored)
+        if grads:
+            row["grad_std"] = (kept[i].grad.float().std() * len(xb)).item()
+            row["weight_grad_norm"] = convs[i].weight.grad.norm().item()
         rows.append(row)
-    if yb is not None: model.zero_grad(set_to_none=True)
+    if grads: model.zero_grad(set_to_none=True)
     return pd.DataFrame(rows).set_index("layer")
 
 def _convs_before(model, layers):
@@ -80,28 +87,31 @@ def plot_responses(signals: dict, title: str = "", figsize=(8, 6)):
     return fig
 
 # %% ../nbs/05_signals.ipynb #34dd33ac
+def _moments(module, inp, out) -> torch.Tensor:
+    "Count, sum and sum of squares of `out`, in float64 on the CPU"
+    o = out.double()
+    return torch.stack([torch.tensor(float(o.numel()), dtype=torch.float64), o.sum().cpu(), (o * o).sum().cpu()])
+
 @torch.no_grad()
 def response_stds(model: ResNet, x: torch.Tensor, bs: int = 500) -> "pd.Series":
     "Std of every response layer's output over all of `x` (model in its current mode), in network order."
     import pandas as pd
     layers = response_layers(model)
-    acc = {name: torch.zeros(3, dtype=torch.float64) for name, _ in layers}
-    def hook(name):
-        def f(mod, inp, out):
-            o = out.detach().double()
-            acc[name] += torch.stack([torch.tensor(float(o.numel()), dtype=torch.float64), o.sum().cpu(), (o * o).sum().cpu()])
-        return f
-    handles = [bn.register_forward_hook(hook(name)) for name, bn in layers]
-    try:
-        for i in range(0, len(x), bs): model(x[i:i + bs])
-    finally:
-        for h in handles: h.remove()
+    acc = torch.zeros(len(layers), 3, dtype=torch.float64)
+    with Hooks([bn for _, bn in layers], _moments) as moments:
+        for i in range(0, len(x), bs):
+            model(x[i:i + bs])
+            acc += torch.stack(list(moments.stored))
     def std(a): n, s1, s2 = a.tolist(); return ((s2 - s1 * s1 / n) / (n - 1)) ** 0.5
-    return pd.Series([std(acc[name]) for name, _ in layers], index=pd.RangeIndex(1, len(layers) + 1, name="layer"),
-                     name="response_std")
+    return pd.Series([std(a) for a in acc], index=pd.RangeIndex(1, len(layers) + 1, name="layer"), name="response_std")
 
 # %% ../nbs/05_signals.ipynb #db3c289c
-def run_signals(run_dir, data=None, device=None, n_batch: int = 500) -> "pd.DataFrame":
+def run_signals(
+    run_dir,  # a run folder of `train_run`, with its checkpoint
+    data=None,  # the CIFAR-10 data (`load_cifar10`); `None`: loaded from the run's `data` setting
+    device=None,  # where to measure; `None`: `pick_device()`
+    n_batch: int = 500,  # training images in the fixed batch that the gradients are measured on
+) -> "pd.DataFrame":  # per layer and `when` ("init", "final"): response std, gradient std, weight gradient norm
     "Signals of a run's net at initialisation and at its last checkpoint; also written to `run_dir/signals.csv`"
     import pandas as pd
     from pathlib import Path
