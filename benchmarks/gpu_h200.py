@@ -38,6 +38,7 @@ RECIPE = dict(
     device        = ("cuda",                                 "cpu"),                # --device of every process
     call_s        = (540,                                    240),                  # all files are under $OUT by then (run(timeout_s=600) leaves 60 s)
     bench_until_s = (200,                                    120),                  # phase 1 ends by then: a measurement still going is stopped
+    bench_each_s  = (100,                                    80),                   # and one measuring process (one variant) stops after this long
     stop_margin_s = (25,                                     10),                   # the runs stop this long before call_s, to pack
     check_every_s = (30,                                     10),                   # read the runs' progress, re-project, pack runs.tgz
     bs            = (128,                                    32),                   # the batch of every measurement and run (the paper's: 128)
@@ -111,12 +112,16 @@ def start(cmd: list[str], logfile: Path, env: dict) -> subprocess.Popen:
     CHILDREN.append(p)
     return p
 
-def stop(p: subprocess.Popen, grace: float = 10.0):
-    "SIGTERM to its process group (metrics.csv rows and checkpoints are written whole, so nothing is torn), then SIGKILL"
-    if p.poll() is None:
+def stop(*procs: subprocess.Popen, grace: float = 10.0):
+    """SIGTERM to each one's process group (metrics.csv rows and checkpoints are written whole, so nothing is torn),
+    then, for those still there after `grace` seconds in all, SIGKILL"""
+    live = [p for p in procs if p.poll() is None]
+    for p in live:
         try: os.killpg(p.pid, signal.SIGTERM)
         except ProcessLookupError: pass
-        try: p.wait(grace)
+    until = time.time() + grace
+    for p in live:
+        try: p.wait(max(0.0, until - time.time()))
         except subprocess.TimeoutExpired:
             try: os.killpg(p.pid, signal.SIGKILL)
             except ProcessLookupError: pass
@@ -147,7 +152,7 @@ def bench(rep: dict, work: Path, data: str, until: float, save):
             if not timed or not nets: continue
             variant = min(timed, key=lambda r: r["s_per_iter"])["variant"]
             log(f"the faster compiled variant on {archs[0]}: {variant}; measuring {', '.join(nets)} in it")
-        left = until - now()
+        left = min(until - now(), K["bench_each_s"])
         if left < 5:
             rows.extend(dict(arch=a, variant=variant, status="not started: phase 1's deadline") for a in nets); save(); continue
         logfile = work / "logs" / f"throughput-{variant}.log"
@@ -158,11 +163,11 @@ def bench(rep: dict, work: Path, data: str, until: float, save):
         seen = len(jsonl.read_text().splitlines()) if jsonl.exists() else 0
         p = start(cmd, logfile, base_env(variant))
         try: rc = p.wait(left)
-        except subprocess.TimeoutExpired: rc = None; stop(p, 3)
+        except subprocess.TimeoutExpired: rc = None; stop(p, grace=3)
         new = [json.loads(l) for l in jsonl.read_text().splitlines()[seen:]] if jsonl.exists() else []
         rows.extend(new)
         for a in nets[len(new):]:
-            why = "stopped at phase 1's deadline" if rc is None else f"failed (exit {rc}): {tail(logfile, 300).strip().splitlines()[-1:]}"
+            why = f"stopped after {left:.0f} s (phase 1's deadline or bench_each_s)" if rc is None else f"failed (exit {rc}): {tail(logfile, 300).strip().splitlines()[-1:]}"
             rows.append(dict(arch=a, variant=variant, status=why))
         for r in new:
             if "error" in r: log(f"  {r['arch']} {variant}: {r['error']}")
@@ -273,7 +278,7 @@ def train(rep: dict, work: Path, data: str, stop_at: float, save, pack):
     while now() < stop_at:
         live = [r for r in runs if r["status"] == "running"]
         if mem is not None and (mem.poll() is not None or now() > mem_until):
-            stop(mem, 3); rep["memory"] = read_json(work / "memory.json") or {"status": f"no result; {tail(work / 'logs' / 'memory.log', 300)}"}
+            stop(mem, grace=3); rep["memory"] = read_json(work / "memory.json") or {"status": f"no result; {tail(work / 'logs' / 'memory.log', 300)}"}
             mem = None
         if not live and mem is None: break
         for r in live:
@@ -292,11 +297,11 @@ def train(rep: dict, work: Path, data: str, stop_at: float, save, pack):
             recheck(runs, stop_at, iters)
             pack(final=False); save()
         time.sleep(1)
-    for r in runs:
-        if r["status"] == "running":
-            stop(r["proc"]); r["status"] = "stopped at the deadline"; log(f"{r['name']} stopped at iteration {last_iter(Path(r['dir']))}")
-    if mem is not None:
-        stop(mem, 3); rep["memory"] = read_json(work / "memory.json") or {"status": "stopped at the deadline"}
+    live = [r for r in runs if r["status"] == "running"]
+    stop(*[r["proc"] for r in live], *([mem] if mem is not None else []))
+    for r in live:
+        r["status"] = "stopped at the deadline"; log(f"{r['name']} stopped at iteration {last_iter(Path(r['dir']))}")
+    if mem is not None: rep["memory"] = read_json(work / "memory.json") or {"status": "stopped at the deadline"}
 
 def recheck(runs: list[dict], stop_at: float, iters: int):
     """Each run's rate over the last check's window (once it had started training before that window); a run is late
@@ -423,7 +428,7 @@ def main() -> int:
         log(f"stopped by {e}: packing what there is"); rep["stopped_by"] = str(e); rc = 3
     finally:
         signal.alarm(0)
-        for p in CHILDREN: stop(p, 3)
+        stop(*CHILDREN, grace=3)
         measured = {(r["arch"], r.get("variant")) for r in rep["throughput"] if "s_per_iter" in r}
         if (work / "throughput.jsonl").exists():  # rows of a measurement the watchdog interrupted
             for line in (work / "throughput.jsonl").read_text().splitlines():

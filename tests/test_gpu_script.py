@@ -100,7 +100,7 @@ def test_recheck_cuts_the_lowest_priority_late_run(tmp_path, monkeypatch):
         assert runs[1]["status"].startswith("cut") and "to give resnet20 the device" in runs[1]["status"]
         assert runs[0]["status"] == "running"
     finally:
-        for r in runs: g.stop(r["proc"], 1)
+        g.stop(*[r["proc"] for r in runs], grace=1)
 
 
 def test_check_out_names_what_the_device_tool_refuses(tmp_path):
