@@ -6,7 +6,7 @@ Docs: https://resnet-study.github.io/resnet_study/analysis.html.md"""
 
 # %% ../nbs/04_analysis.ipynb #b623f0b5
 from __future__ import annotations
-import json
+import json, sys
 from pathlib import Path
 import pandas as pd
 import matplotlib
@@ -23,13 +23,33 @@ PAPER_TABLE6_NOTE = {"resnet110": "best of 5 runs; 6.61 +/- 0.16 mean"}
 # the widely used PyTorch re-implementation (option A, 200 epochs, best epoch on the test set): not the paper
 REFERENCE_TABLE6 = {"resnet20": 8.27, "resnet32": 7.37, "resnet44": 6.90, "resnet56": 6.61, "resnet110": 6.32, "resnet1202": 6.18}
 
+def _read_metrics(f: Path) -> pd.DataFrame:
+    "metrics.csv, every column numbers; a `RunFileDamaged` naming the file and the line if it is not that"
+    from resnet_study.train import RunFileDamaged
+    try: m = pd.read_csv(f)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise RunFileDamaged(f"{f} is damaged: {str(e).strip().splitlines()[0]}") from None
+    missing = [c for c in ("iter", "train_error", "test_error") if c not in m.columns]
+    if missing: raise RunFileDamaged(f"{f} is damaged: no {', '.join(missing)} column (its first line is not the header)")
+    for c in m.columns:
+        v = pd.to_numeric(m[c], errors="coerce")
+        if (bad := v.isna() & m[c].notna()).any():
+            i = bad.idxmax()
+            raise RunFileDamaged(f"{f} is damaged: line {i + 2} has {m[c][i]!r} for {c}, not a number")
+        m[c] = v
+    return m
+
 def read_run(run_dir) -> dict:
-    "config, summary (None while the run is unfinished) and metrics of a run folder"
+    "config, summary (None while the run is unfinished) and metrics of a run folder; a damaged file is a `RunFileDamaged` that names it"
+    from resnet_study.train import RunFileDamaged, read_json
     d = Path(run_dir)
     if not (d / "config.json").exists(): raise FileNotFoundError(f"{d}: not a run folder (no config.json)")
-    summary = json.loads((d / "summary.json").read_text()) if (d / "summary.json").exists() else None
-    metrics = pd.read_csv(d / "metrics.csv") if (d / "metrics.csv").exists() else pd.DataFrame()
-    return dict(dir=d, name=d.name, config=json.loads((d / "config.json").read_text()), summary=summary, metrics=metrics)
+    config = read_json(d / "config.json")
+    if not isinstance(config.get("config"), dict) or not isinstance(config["config"].get("budget"), dict):
+        raise RunFileDamaged(f"{d / 'config.json'} is damaged: it holds no training configuration with a budget")
+    summary = read_json(d / "summary.json") if (d / "summary.json").exists() else None
+    metrics = _read_metrics(d / "metrics.csv") if (d / "metrics.csv").exists() else pd.DataFrame()
+    return dict(dir=d, name=d.name, config=config, summary=summary, metrics=metrics)
 
 def runs_table(run_dirs) -> pd.DataFrame:
     "One row per run: the measured errors and cost beside Table 6's test error"
@@ -288,9 +308,17 @@ def claims(run_dirs, min_seeds: int = 3) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("claim")
 
 # %% ../nbs/04_analysis.ipynb #e7baa2bd
-def report(run_dirs, out=None) -> str:
-    "Table 6 over seeds and one row per run, as markdown; with `out`, also write table.md, table6.csv, table.csv, claims.md and figure6.png there"
-    run_dirs = sorted(map(Path, run_dirs), key=lambda p: (run_group(p), p.name))  # the same rows in the same order every time
+def report(run_dirs, out=None, warn=None) -> str:
+    """Table 6 over seeds and one row per run, as markdown; with `out`, also write table.md, table6.csv, table.csv, claims.md and figure6.png there.
+    A run folder with a damaged file is left out and said in one line to `warn` (default: on stderr)"""
+    from resnet_study.train import RunFileDamaged
+    warn = warn or (lambda msg: print(msg, file=sys.stderr))
+    readable = []
+    for d in map(Path, run_dirs):
+        try: read_run(d); readable.append(d)
+        except RunFileDamaged as e: warn(f"{e}; {d.name} is left out of the report")
+    if run_dirs and not readable: raise RunFileDamaged("nothing to report: every run folder given has a damaged file")
+    run_dirs = sorted(readable, key=lambda p: (run_group(p), p.name))  # the same rows in the same order every time
     t6, runs = table6(run_dirs), runs_table(run_dirs)
     md = (f"{budget_line(run_dirs)}\n\n### Table 6: final errors (%), mean over seeds\n\n{markdown_table(t6)}\n\n"
           f"### Runs\n\n{markdown_table(runs)}")

@@ -74,7 +74,10 @@ def cmd_eval(args):
 def cmd_report(args):
     "Table 6 beside the measured errors of the given run folders, and Figure 6-style curves (with --out)."
     from resnet_study.analysis import report
-    print(report(args.runs, out=args.out))
+    left_out = []
+    def warn(msg): left_out.append(msg); print(f"resnet-study report: {msg}", file=sys.stderr)
+    print(report(args.runs, out=args.out, warn=warn))
+    return 2 if left_out else 0
 
 # %% ../nbs/03_cli.ipynb #129219db
 STUDY = {  # experiment: (name, arch, shortcut) of its runs, in the order a reader meets them
@@ -117,7 +120,7 @@ def cmd_signals(args):
 
 def cmd_study(args):
     "Train (or resume) the runs of the walkthrough's experiments at one budget and over seeds, measure their signals, and report."
-    from resnet_study.train import TrainConfig, budget, train_run, NonFiniteLoss, RunBusy
+    from resnet_study.train import CHECKPOINTS, TrainConfig, budget, train_run, NonFiniteLoss, RunBusy, RunFileDamaged
     from resnet_study.signals import run_signals
     from resnet_study.analysis import report
     from resnet_study.data import load_cifar10
@@ -130,7 +133,7 @@ def cmd_study(args):
     for i, (name, arch, shortcut, seed) in enumerate(runs):
         d = out / name
         if not (d / "summary.json").exists():
-            resume = (d / "checkpoint.pth").exists()
+            resume = any((d / c).exists() for c in CHECKPOINTS)  # a kill between the two renames of a save leaves only the older
             cfg = TrainConfig(arch, shortcut=shortcut, budget=budget("quick", args.iters), seed=seed,
                               compile=args.compile, data=str(args.data) if args.data else None)
             print(f"== [{i + 1}/{len(runs)}] {name}: {'resuming' if resume else 'training'} {arch}, shortcut {shortcut}, "
@@ -143,12 +146,14 @@ def cmd_study(args):
                 print(f"resnet-study study: {name}: {getattr(e, 'detail', e)}", file=sys.stderr); continue
             except RunBusy as e:  # another `study` has it: go on with the next run
                 print(f"   skipped: {e}", flush=True); continue
+            except RunFileDamaged as e:  # no usable checkpoint, a damaged config.json or metrics.csv: said, and the others go on
+                print(f"resnet-study study: {name}: {e}", file=sys.stderr); continue
             print(f"   train error {s['train_error']:.2f}%, test error {s['test_error']:.2f}%, {s['wall_seconds']:.0f} s", flush=True)
         if not (d / "signals.csv").exists():
             run_signals(d, data=get_data(), device=args.device); changed = True
     known = sorted(p for p in out.iterdir() if (p / "summary.json").exists())  # every finished run, any seed
     rewrite = changed or not (out / "report" / "table.md").exists()
-    print(report(known, out=out / "report" if rewrite else None))
+    print(report(known, out=out / "report" if rewrite else None, warn=lambda m: print(f"resnet-study study: {m}", file=sys.stderr)))
     print(f"figure: {out / 'report' / 'figure6.png'}" + ("" if rewrite else " (unchanged: every run was already finished)"))
 
 
@@ -161,7 +166,7 @@ def _recipe_values(key: str) -> str:
 
 def _parser():
     from resnet_study.train import BUDGETS
-    p = argparse.ArgumentParser(prog="resnet-study",
+    p = _Parser(prog="resnet-study",
         description="Reproduce He et al. (2016), 'Deep Residual Learning for Image Recognition'.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     m = sub.add_parser("models", help="table of every architecture: parameters and multiply-adds vs the paper",
@@ -176,25 +181,25 @@ def _parser():
                                              "ImageNet nets: a folder with train/<class>/ and val/<class>/ images (required)")
     t.add_argument("--budget", default="paper", help=f"paper (the recipe's: {_recipe_values('iters')} iterations), "
                    f"quick ({BUDGETS['quick']}) or smoke ({BUDGETS['smoke']}) (default: paper)")
-    t.add_argument("--iters", type=int, help="total iterations; CIFAR-10: the learning-rate divisions stay at 50%% and 75%%")
-    t.add_argument("--subset", type=int, help="CIFAR-10: train on a class-balanced subset of this many images")
-    t.add_argument("--patience", type=int, help="ImageNet: evaluations without improvement of the validation error before the rate is divided by 10 (default: 5 for paper, else 2)")
-    t.add_argument("--min-delta", type=float, help="ImageNet: smallest fall of the validation error (a fraction, e.g. 0.001) that counts as improvement (default: 0)")
-    t.add_argument("--size", type=int, help="ImageNet: crop size; scale augmentation and test resize scale with it (default: 224)")
-    t.add_argument("--workers", type=int, help="ImageNet: image-decoding processes per GPU/process (default: min(8, CPUs / processes))")
+    t.add_argument("--iters", type=_ranged("iters"), help="total iterations; CIFAR-10: the learning-rate divisions stay at 50%% and 75%%")
+    t.add_argument("--subset", type=_ranged("subset"), help="CIFAR-10: train on a class-balanced subset of this many images")
+    t.add_argument("--patience", type=_ranged("patience"), help="ImageNet: evaluations without improvement of the validation error before the rate is divided by 10 (default: 5 for paper, else 2)")
+    t.add_argument("--min-delta", type=_ranged("min_delta"), help="ImageNet: smallest fall of the validation error (a fraction, e.g. 0.001) that counts as improvement (default: 0)")
+    t.add_argument("--size", type=_ranged("size"), help="ImageNet: crop size; scale augmentation and test resize scale with it (default: 224)")
+    t.add_argument("--workers", type=_ranged("workers"), help="ImageNet: image-decoding processes per GPU/process (default: min(8, CPUs / processes))")
     t.add_argument("--out", type=Path, required=True, help="run folder to create (or continue with --resume)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     t.add_argument("--force", action="store_true", help="replace an existing run folder")
-    t.add_argument("--seed", type=int, default=0, help="seed of the initialisation and the data order (default: 0)")
-    t.add_argument("--bs", type=int, help=f"mini-batch size, over all GPUs together (default: the recipe's, {_recipe_values('bs')})")
-    t.add_argument("--lr", type=float, help=f"initial learning rate (default: the recipe's, {_recipe_values('lr')})")
+    t.add_argument("--seed", type=_ranged("seed"), default=0, help="seed of the initialisation and the data order (default: 0)")
+    t.add_argument("--bs", type=_ranged("bs"), help=f"mini-batch size, over all GPUs together (default: the recipe's, {_recipe_values('bs')})")
+    t.add_argument("--lr", type=_ranged("lr"), help=f"initial learning rate (default: the recipe's, {_recipe_values('lr')})")
     t.add_argument("--shortcut", choices=["A", "B", "C"], help="shortcut option (default: the paper's, A; B for resnet50/101/152)")
     t.add_argument("--warmup", action=argparse.BooleanOptionalAction, default=None,
                    help="0.01 until the training error is below 80%% (default: on for 110+ layer nets, as the paper)")
     t.add_argument("--no-wd-bn-bias", action="store_true", help="do not decay BN and bias parameters (fastai's default; the paper decays all)")
-    t.add_argument("--log-every", type=int, help="iterations per training-error row of metrics.csv")
-    t.add_argument("--eval-every", type=int, help="iterations between test-set (ImageNet: validation-set) evaluations")
-    t.add_argument("--ckpt-every", type=int, help="iterations between checkpoints")
+    t.add_argument("--log-every", type=_ranged("log_every"), help="iterations per training-error row of metrics.csv")
+    t.add_argument("--eval-every", type=_ranged("eval_every"), help="iterations between test-set (ImageNet: validation-set) evaluations")
+    t.add_argument("--ckpt-every", type=_ranged("ckpt_every"), help="iterations between checkpoints")
     t.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
     t.add_argument("--compile", action="store_true", help="wrap the model in torch.compile")
     t.add_argument("--sync-bn", action="store_true", help="several GPUs: BN statistics over the whole batch (default: per GPU, as the paper)")
@@ -224,9 +229,9 @@ def _parser():
                         description=cmd_study.__doc__)
     st.add_argument("experiments", nargs="*", help=f"any of: {', '.join(STUDY)} (default: all)")
     st.add_argument("--data", type=Path, help="CIFAR-10 (default: $RESNET_STUDY_DATA, local copies, then a download)")
-    st.add_argument("--iters", type=int, default=3200, help="iterations per run (default: 3200, a 20th of the paper's schedule, the committed CPU budget; 64000: the paper)")
+    st.add_argument("--iters", type=_ranged("iters"), default=3200, help="iterations per run (default: 3200, a 20th of the paper's schedule, the committed CPU budget; 64000: the paper)")
     st.add_argument("--out", type=Path, default=None, help="folder of the runs (default: runs/cpu-ITERS)")
-    st.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of every run (default: 0 1 2: a verdict needs 3 per side)")
+    st.add_argument("--seeds", type=_ranged("seed"), nargs="+", default=[0, 1, 2], help="seeds of every run (default: 0 1 2: a verdict needs 3 per side)")
     st.add_argument("--compile", action="store_true", help="wrap each model in torch.compile")
     st.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
     st.set_defaults(func=cmd_study)
@@ -240,11 +245,35 @@ def main(argv: list[str] | None = None) -> int:
         print(f"resnet-study {args.command}: error: only `train` runs on several processes; "
               f"run `resnet-study {args.command}` without torchrun", file=sys.stderr)
         return 2
-    try: rc = args.func(args)
+    try:
+        if getattr(args, "device", None) is not None:  # before any data is read or any folder made
+            from resnet_study.train import check_device
+            check_device(args.device, "--device")
+        rc = args.func(args)
     except (ValueError, FileNotFoundError, FileExistsError) as e:
         print(f"resnet-study {args.command}: error: {e}", file=sys.stderr)
         return 2
     return rc or 0
+
+# %% ../nbs/03_cli.ipynb #818cb00a
+def _ranged(name: str):
+    "An argparse `type`: a number that `RANGES[name]` allows (the Training chapter's table), else a usage error"
+    from resnet_study.train import RANGES
+    r = RANGES[name]
+    def read(text: str):
+        try: v = r.kind(text)
+        except ValueError: v = None
+        if v is None or not r.allows(v): raise argparse.ArgumentTypeError(f"invalid value {text!r}: must be {r}")
+        return v
+    read.range = r  # the tests walk the options by it
+    return read
+
+class _Parser(argparse.ArgumentParser):
+    "argparse's parser, except that a numeric option's bad value is one line, not the end of a screenful of usage"
+    def error(self, message):
+        ranged = ["/".join(a.option_strings) for a in self._actions if hasattr(a.type, "range")]
+        if any(message.startswith(f"argument {o}: ") for o in ranged): self.exit(2, f"{self.prog}: error: {message}\n")
+        super().error(message)
 
 # %% ../nbs/03_cli.ipynb #71306c33
 if __name__ == "__main__" and globals().get("__spec__") is not None:  # run as a module, not in this notebook

@@ -6,7 +6,7 @@ Docs: https://resnet-study.github.io/resnet_study/training.html.md"""
 
 # %% ../nbs/02_training.ipynb #05c99018
 from __future__ import annotations
-import contextlib, io, json, math, os, platform, random, sys, tempfile, time, warnings
+import contextlib, io, json, math, numbers, os, platform, random, shlex, sys, tempfile, time, warnings
 from dataclasses import dataclass, field, asdict, replace
 from functools import partial
 from pathlib import Path
@@ -15,7 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from fastai.callback.core import Callback, CancelFitException
+with warnings.catch_warnings():  # fastai scripts a function on import, which torch >= 2.10 calls deprecated: noise above every message
+    warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated", category=FutureWarning)
+    from fastai.callback.core import Callback, CancelFitException
 from fastai.callback.fp16 import MixedPrecision, AMPMode
 from fastai.callback.tracker import ReduceLROnPlateau
 from fastai.callback.progress import ProgressCallback
@@ -34,12 +36,14 @@ from .models import get_model, get_model_builder, n_params
 from .data import CIFAR10Data, CropAverage, cifar10_dls, imagenet_dls, load_cifar10, save_atomic
 
 # %% auto #0
-__all__ = ['RECIPES', 'BUDGETS', 'METRIC_COLUMNS', 'paper_sgd', 'Recipe', 'Budget', 'budget', 'step_lr', 'IterationSchedule',
-           'WarmUp', 'IterationStream', 'world', 'all_sum', 'NonFiniteLoss', 'RunLogger', 'rng_state', 'set_rng_state',
-           'load_checkpoint', 'Checkpointer', 'pick_device', 'init_distributed', 'ShardedTrainer', 'arch_dataset',
-           'paper_shortcut', 'check_arch_data', 'TrainConfig', 'run_dls', 'make_learner', 'fit_budget',
-           'synthetic_cifar', 'versions', 'RunBusy', 'RunLock', 'train_run', 'run_config', 'run_model', 'evaluate_run',
-           'PlateauSchedule', 'synthetic_image_tree']
+__all__ = ['RECIPES', 'BUDGETS', 'RANGES', 'METRIC_COLUMNS', 'CHECKPOINTS', 'paper_sgd', 'Recipe', 'Budget', 'budget', 'Range',
+           'check_range', 'step_lr', 'IterationSchedule', 'WarmUp', 'IterationStream', 'world', 'all_sum',
+           'NonFiniteLoss', 'RunLogger', 'rng_state', 'set_rng_state', 'load_checkpoint', 'Checkpointer',
+           'RunFileDamaged', 'CheckpointDamaged', 'read_json', 'metrics_end', 'find_checkpoint', 'pick_device',
+           'check_device', 'init_distributed', 'ShardedTrainer', 'arch_dataset', 'paper_shortcut', 'check_arch_data',
+           'TrainConfig', 'run_dls', 'make_learner', 'fit_budget', 'synthetic_cifar', 'versions', 'RunBusy', 'RunLock',
+           'train_run', 'run_config', 'run_checkpoint', 'run_model', 'evaluate_run', 'PlateauSchedule',
+           'synthetic_image_tree']
 
 # %% ../nbs/02_training.ipynb #cf07ea9d
 def paper_sgd(mom: float = 0.9, wd: float = 1e-4):
@@ -99,6 +103,11 @@ class Budget:
     patience: int | None = None     # plateau only
     min_delta: float = 0.0          # plateau only: a smaller fall of the validation error (a fraction) is no improvement
 
+    def __post_init__(self):  # a budget that cannot train is refused when it is made, not deep inside the first epoch
+        for k in ("iters", "log_every", "eval_every", "ckpt_every", "factor", "min_delta"): check_range(k, getattr(self, k))
+        for k in ("subset", "patience"):  # None: the whole training set; no plateau schedule
+            if getattr(self, k) is not None: check_range(k, getattr(self, k))
+
     @property
     def milestone_iters(self) -> tuple: return tuple(_milestone(f, self.iters) for f in self.milestones)
 
@@ -110,9 +119,7 @@ def budget(name: str = "paper", iters: int | None = None, subset: int | None = N
     r = RECIPES[dataset]
     if name not in BUDGETS: raise ValueError(f"unknown budget {name!r}; choose one of {', '.join(BUDGETS)} (or give iterations)")
     named = BUDGETS[name] or r.iters
-    n = named if iters is None else int(iters)
-    if n < 1: raise ValueError(f"a budget needs at least 1 iteration, not {n}")
-    if subset is not None and subset < 1: raise ValueError(f"subset must be a positive number of images, not {subset}")
+    n = named if iters is None else int(check_range("iters", iters))
     if n != named: name = f"{name}-scaled-{n}"
     paper = n == r.iters
     if dataset == "imagenet" and subset is not None:
@@ -125,9 +132,45 @@ def budget(name: str = "paper", iters: int | None = None, subset: int | None = N
     defaults.update({k: v for k, v in kw.items() if v is not None})
     if defaults.get("schedule", "steps") not in ("steps", "plateau"):
         raise ValueError(f"schedule={defaults['schedule']!r}: use 'steps' or 'plateau'")
-    if defaults.get("schedule") == "plateau" and (defaults.get("patience") or 0) < 1:
+    if defaults.get("schedule") == "plateau" and defaults.get("patience") is None:
         raise ValueError(f"the plateau schedule needs a patience of at least 1 evaluation, not {defaults.get('patience')}")
     return Budget(name, n, subset=subset, **defaults)
+
+# %% ../nbs/02_training.ipynb #65fdaccf
+def _num(x) -> str: return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+@dataclass(frozen=True)
+class Range:
+    "What a number may be: an integer (`kind=int`) or a finite number, at least `low` (more than it if `strict`), at most `high`"
+    kind: type = int
+    low: float = 1
+    strict: bool = False
+    high: float | None = None
+
+    def allows(self, v) -> bool:
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral if self.kind is int else numbers.Real): return False
+        if not math.isfinite(v): return False
+        return (v > self.low if self.strict else v >= self.low) and (self.high is None or v <= self.high)
+
+    def __str__(self):
+        s = f"{'an integer' if self.kind is int else 'a finite number'} {'>' if self.strict else '>='} {_num(self.low)}"
+        return s if self.high is None else f"{s} and <= {_num(self.high)}"
+
+RANGES = {  # every number of a run; `Budget`, `TrainConfig` and the command line's options are checked against it
+    "iters": Range(int, 1), "subset": Range(int, 1), "bs": Range(int, 1), "lr": Range(float, 0, strict=True),
+    "log_every": Range(int, 1), "eval_every": Range(int, 1), "ckpt_every": Range(int, 1),
+    "patience": Range(int, 1), "min_delta": Range(float, 0, high=1),  # a fraction of the validation error
+    "size": Range(int, 32),  # the ImageNet nets downsample 32 times
+    "workers": Range(int, 0), "seed": Range(int, 0, high=2**32 - 1), "factor": Range(float, 0, strict=True),
+    "momentum": Range(float, 0, high=1), "wd": Range(float, 0), "warmup_lr": Range(float, 0, strict=True),
+    "warmup_until": Range(float, 0, strict=True, high=1), "warmup_every": Range(int, 1),
+}
+
+def check_range(name: str, value, label: str | None = None):
+    "`value`, if `RANGES[name]` allows it; else a one-line `ValueError` naming `label` (default `name`), the value and the range"
+    r = RANGES[name]
+    if not r.allows(value): raise ValueError(f"{label or name}={value!r}: must be {r}")
+    return value
 
 # %% ../nbs/02_training.ipynb #40bc3f88
 def step_lr(it: int, iters: int = 64_000, base_lr: float = 0.1, milestones=(0.5, 0.75), gamma: float = 0.1) -> float:
@@ -175,11 +218,14 @@ class WarmUp(Callback):
     def load_state(self, d): self.done_at, self.history = d["done_at"], list(d["history"])
 
 # %% ../nbs/02_training.ipynb #5c8c7455
+def _check_full_batch(src):
+    if len(src) == 0:  # the train loaders drop a last partial batch: every iteration is a whole mini-batch
+        raise ValueError(f"the training set ({src.n} images) has no full batch of {src.bs}; use a smaller batch or more data")
+
 class IterationStream:
     "Train loader for fastai: the batches of `src` epoch after epoch, in fastai 'epochs' of `chunk` iterations, up to `total`"
     def __init__(self, src, total: int, chunk: int, pos: int = 0):
-        if len(src) == 0:
-            raise ValueError(f"the training set ({src.n} images) has no full batch of {src.bs}; use a smaller batch or more data")
+        _check_full_batch(src)
         self.src, self.total, self.chunk, self.pos = src, total, max(1, chunk), pos
 
     def __getattr__(self, k):  # everything else (device, bs, n, show_batch, ...) is the wrapped loader's
@@ -322,7 +368,9 @@ def load_checkpoint(path, device="cpu") -> dict:
 class Checkpointer(Callback):
     "Atomically write `path` every `every` iterations and after every evaluation, only while the loss is finite (the first process writes)"
     order = 70  # after RunLogger (40) and Recorder (50) have seen the batch
-    def __init__(self, path, every: int): self.path, self.every, self.saved_at, self.trained = Path(path), every, None, False
+    def __init__(self, path, every: int):
+        self.path, self.every, self.saved_at, self.trained = Path(path), every, None, False
+        self.prev = self.path.with_suffix(".prev" + self.path.suffix)  # checkpoint.prev.pth
     def before_train(self): self.trained = True
     def after_batch(self):
         # at a chunk end the checkpoint waits for the evaluation (after_epoch), so a resume never skips one
@@ -339,10 +387,102 @@ class Checkpointer(Callback):
         if logger.rank: return
         sd = self.opt.state_dict()
         warm, plateau = getattr(self.learn, "warm_up", None), getattr(self.learn, "plateau", None)
+        new = self.path.with_name(f".{self.path.name}.new")
         save_atomic(dict(iteration=self.train_iter, model=_unwrap(self.model).state_dict(),
                          opt=dict(state=sd["state"], hypers=[dict(h) for h in sd["hypers"]]),
                          rng=rng_state(), logger=logger.state(), warmup=warm.state() if warm else None,
-                         plateau=plateau.state() if plateau else None), self.path)
+                         plateau=plateau.state() if plateau else None), new)
+        if self.path.exists(): os.replace(self.path, self.prev)  # a kill between the renames leaves the previous one: a resume takes it
+        os.replace(new, self.path)
+
+# %% ../nbs/02_training.ipynb #e434708d
+CHECKPOINTS = ("checkpoint.pth", "checkpoint.prev.pth")  # newest first
+_CKPT_KEYS = ("iteration", "model", "opt", "rng", "logger", "warmup")
+
+class RunFileDamaged(ValueError):
+    "A file of a run folder is not what it should be; the message names the file and the problem"
+
+class CheckpointDamaged(RunFileDamaged):
+    "No checkpoint of a run folder can be used; the message names each one and what is wrong with it"
+
+def _first_line(e) -> str:  # of an error's message; torch adds sentences of advice after the first
+    return (str(e).strip().splitlines() or [type(e).__name__])[0].split(". ")[0]
+
+def read_json(path) -> dict:
+    "A run folder's JSON file (config.json, summary.json) as a dict; a `RunFileDamaged` naming the file if it is not one"
+    path = Path(path)
+    try: d = json.loads(path.read_bytes())
+    except ValueError as e: raise RunFileDamaged(f"{path} is damaged: not valid JSON ({_first_line(e)})") from None
+    if not isinstance(d, dict): raise RunFileDamaged(f"{path} is damaged: a JSON {type(d).__name__}, not an object")
+    return d
+
+def metrics_end(path) -> int | None:
+    "The iteration of the last whole row of metrics.csv (0: none; None: no file); a `RunFileDamaged` naming a damaged line"
+    path = Path(path)
+    if not path.exists(): return None
+    try: lines = path.read_text().split("\n")[:-1]  # what follows the last newline is a row cut short by a kill
+    except UnicodeDecodeError: raise RunFileDamaged(f"{path} is damaged: not text") from None
+    if not lines: return 0  # killed while it wrote the header
+    if lines[0] != ",".join(METRIC_COLUMNS):
+        raise RunFileDamaged(f"{path} is damaged: its first line is not the header {','.join(METRIC_COLUMNS)}")
+    end = 0
+    for i, line in enumerate(lines[1:], 2):
+        if not line: continue
+        f = line.split(",")
+        try:
+            if len(f) != len(METRIC_COLUMNS): raise ValueError(f"{len(f)} values, not {len(METRIC_COLUMNS)}")
+            it = int(f[0]); [float(v) for v in f[1:] if v]
+        except ValueError as e: raise RunFileDamaged(f"{path} is damaged: line {i} is not a row of numbers ({e})") from None
+        end = max(end, it)
+    return end
+
+def _weights_problem(sd, cfg) -> str:
+    "What keeps the state dict `sd` from loading into `cfg`'s net ('' if nothing); the net is built on the meta device: no memory, no RNG"
+    if not isinstance(sd, dict) or not torch.is_tensor(sd.get("fc.weight")): return f"holds no weights of a {cfg.arch}"
+    with torch.device("meta"): net = get_model(cfg.arch, shortcut=cfg.shortcut, num_classes=sd["fc.weight"].shape[0])
+    want = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    got = {k: tuple(v.shape) for k, v in sd.items() if torch.is_tensor(v)}
+    diff = sorted(set(want) ^ set(got)) or [k for k in want if want[k] != got[k]]
+    return f"holds the weights of another net than {cfg.arch} (e.g. {diff[0]})" if diff else ""
+
+def _read_checkpoint(path: Path, device, cfg) -> tuple[dict | None, str]:
+    "(checkpoint, '') if `path` is a whole checkpoint of `cfg`'s net (of any net if `cfg` is None), else (None, what is wrong with it)"
+    if path.stat().st_size == 0: return None, "is empty (0 bytes)"
+    try: ck = load_checkpoint(path, device)
+    except Exception as e: return None, f"cannot be read: cut short or not a checkpoint ({_first_line(e)})"
+    missing = [k for k in _CKPT_KEYS if k not in ck] if isinstance(ck, dict) else list(_CKPT_KEYS)
+    if missing: return None, f"is not a checkpoint of this program (no {', '.join(missing)} in it)"
+    it = ck["iteration"]
+    if isinstance(it, bool) or not isinstance(it, int) or it < 0: return None, f"holds no iteration count ({it!r})"
+    if cfg is not None:
+        if it > cfg.budget.iters: return None, f"is at iteration {it}, past the run's {cfg.budget.iters}"
+        if problem := _weights_problem(ck["model"], cfg): return None, problem
+    return ck, ""
+
+def _metrics_problem(ck: dict, end: int | None) -> str:
+    "'' if metrics.csv (its last row at `end`, None: missing) has every row written before the checkpoint `ck`"
+    last = ck["logger"].get("last") if isinstance(ck["logger"], dict) else None
+    need = last.get("iter") if isinstance(last, dict) else None
+    if not need or (end is not None and end >= need): return ""
+    return f"was written after the row of iteration {need} in metrics.csv, which " + ("is missing" if end is None else f"ends at iteration {end}")
+
+def find_checkpoint(run_dir, cfg=None, device="cpu", metrics: bool = False) -> tuple[dict | None, Path | None, list]:
+    """The newest usable checkpoint of `run_dir` (`CHECKPOINTS`): (checkpoint, its path, [(path, problem) of each newer one
+    that is not usable]); (None, None, []) if none was written. Usable: it loads as a checkpoint of this program, of `cfg`'s net
+    (if given) within its budget, and with `metrics` every row written before it is in metrics.csv"""
+    run_dir = Path(run_dir)
+    end = metrics_end(run_dir / "metrics.csv") if metrics else None
+    passed = []
+    for p in (run_dir / name for name in CHECKPOINTS):
+        if not p.exists(): continue
+        ck, problem = _read_checkpoint(p, device, cfg)
+        if ck is not None and metrics: problem = _metrics_problem(ck, end)
+        if not problem: return ck, p, passed
+        passed.append((p, problem))
+    return None, None, passed
+
+def _no_usable(run_dir, passed) -> CheckpointDamaged:
+    return CheckpointDamaged(f"no usable checkpoint in {run_dir}: " + "; ".join(f"{p.name} {problem}" for p, problem in passed))
 
 # %% ../nbs/02_training.ipynb #3ebdcd11
 def pick_device() -> torch.device:
@@ -351,11 +491,23 @@ def pick_device() -> torch.device:
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available(): return torch.device("mps")
     return torch.device("cpu")
 
+def check_device(device, label: str = "device") -> torch.device:
+    "`device` as a `torch.device` if this machine has it; else a one-line `ValueError` naming `label`"
+    try: d = torch.device(device)
+    except (RuntimeError, TypeError, ValueError): d = None
+    if d is None or d.type not in ("cpu", "cuda", "mps"): raise ValueError(f"{label} {device!r}: not a device; use cuda, cuda:N, mps or cpu")
+    if d.type == "cuda" and (d.index or 0) >= (n := torch.cuda.device_count()):
+        has = "no CUDA GPU" if n == 0 else f"{n} CUDA GPU{'s' if n > 1 else ''} (cuda:0{f' to cuda:{n - 1}' if n > 1 else ''})"
+        raise ValueError(f"{label} {device}: this machine has {has}; use cpu")
+    if d.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError(f"{label} {device}: this machine has no Apple GPU (MPS); use cpu")
+    return d
+
 def _on_gpu(device) -> bool: return torch.cuda.is_available() and (device is None or torch.device(device).type == "cuda")
 
 def init_distributed(device=None) -> torch.device:
     "This process's device; when launched by `torchrun`/`accelerate launch`, join the process group first (NCCL on GPUs, gloo on CPUs)"
-    if world()[1] == 1: return torch.device(device) if device is not None else pick_device()
+    if world()[1] == 1: return check_device(device) if device is not None else pick_device()
     from accelerate import PartialState
     cpu = not _on_gpu(device)
     device = PartialState(cpu=cpu).device  # one GPU per process: cuda:LOCAL_RANK
@@ -428,6 +580,9 @@ class TrainConfig:
         if self.budget is None: self.budget = budget("paper", dataset=self.dataset)
         for k in ("bs", "lr", "momentum", "wd", "warmup_lr", "warmup_until"):
             if getattr(self, k) is None: setattr(self, k, getattr(r, k))
+        for k in ("bs", "lr", "seed", "size", "momentum", "wd", "warmup_lr", "warmup_until", "warmup_every", "workers"):
+            if getattr(self, k) is not None: check_range(k, getattr(self, k))
+        if not isinstance(self.budget, Budget): raise ValueError(f"budget={self.budget!r}: must be a `Budget` (see `budget`)")
 
     @property
     def dataset(self) -> str: return arch_dataset(self.arch)
@@ -567,10 +722,13 @@ def _check_dir(out: Path, force: bool):
     if _contents(out) and not force:
         raise FileExistsError(f"{out} already exists; pass --resume to continue that run or --force to replace it")
 
-def _prepare_dir(out: Path, force: bool):
+def _clear_dir(out: Path):
     import shutil
-    _check_dir(out, force)
     for p in _contents(out): shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+
+def _prepare_dir(out: Path, force: bool):
+    _check_dir(out, force)
+    _clear_dir(out)
     out.mkdir(parents=True, exist_ok=True)
 
 def _check_processes(cfg: TrainConfig, n: int, device):
@@ -580,11 +738,39 @@ def _check_processes(cfg: TrainConfig, n: int, device):
         raise ValueError("--sync-bn needs GPUs (PyTorch's SyncBatchNorm runs on CUDA only); without it BN is per process")
 
 def _truncate_metrics(path: Path, upto: int):
-    "Drop the rows a killed process wrote after its last checkpoint at iteration `upto`"
+    "Drop the rows a killed process wrote after its last checkpoint at iteration `upto`, and a last one it cut short"
     if not path.exists(): return
-    lines = path.read_text().splitlines()
-    keep = [lines[0]] + [l for l in lines[1:] if l and int(l.split(",")[0]) <= upto]
+    lines = path.read_text().split("\n")[:-1]  # checked by `metrics_end` before: a header, then rows
+    keep = [",".join(METRIC_COLUMNS)] + [l for l in lines[1:] if l and int(l.split(",")[0]) <= upto]
     path.write_text("\n".join(keep) + "\n")
+
+def _restart_hint(out: Path) -> str:
+    "How to train the run in `out` again from the start: its own command with --force, when config.json has it"
+    try: argv = read_json(out / "config.json").get("command") or []
+    except (OSError, ValueError): argv = []
+    if len(argv) > 1 and argv[1] == "train" and all(isinstance(a, str) for a in argv):
+        return f"to train it again from the start, run: resnet-study {shlex.join(a for a in argv[1:] if a != '--force')} --force (it replaces the folder)"
+    return "to train it again from the start, use --force (it replaces the folder)"
+
+def _set_aside(p: Path) -> Path:
+    "Rename the damaged file `p` to a free name `<stem>.damaged[-n]<suffix>` beside it: kept for a look, never deleted"
+    i = 1
+    while (q := p.with_name(f"{p.stem}.damaged{'' if i == 1 else f'-{i}'}{p.suffix}")).exists(): i += 1
+    os.replace(p, q)
+    return q
+
+def _resume_checkpoint(out: Path, cfg: TrainConfig, device, rank: int) -> tuple[dict | None, Path | None]:
+    "The newest usable checkpoint of `out` and its path (None: none written yet); a newer damaged one is said and set aside"
+    try: ckpt, used, passed = find_checkpoint(out, cfg, device, metrics=True)
+    except RunFileDamaged as e: raise RunFileDamaged(f"{e}; repair it, or {_restart_hint(out)}") from None
+    if ckpt is None and passed: raise CheckpointDamaged(f"{_no_usable(out, passed)}. Nothing was changed; {_restart_hint(out)}")
+    distrib_barrier()  # every process has chosen before the first one renames a file
+    for p, problem in passed:
+        if rank == 0:
+            kept = _set_aside(p)
+            print(f"warning: {p} {problem}; kept as {kept.name}, resuming from {used.name} (iteration {ckpt['iteration']})",
+                  file=sys.stderr)
+    return ckpt, used
 
 def train_run(cfg: TrainConfig | None, out, data=None, resume: bool = False, force: bool = False,
               device=None, cbs=None, quiet: bool = False) -> dict:
@@ -592,26 +778,31 @@ def train_run(cfg: TrainConfig | None, out, data=None, resume: bool = False, for
     out = Path(out)
     if resume:
         if not (out / "config.json").exists(): raise FileNotFoundError(f"{out}: no run to resume here (no config.json)")
-        saved = json.loads((out / "config.json").read_text())
-        cfg = replace(TrainConfig.from_dict(saved["config"]), data=cfg.data if cfg is not None and cfg.data else saved["config"]["data"])
+        saved = run_config(out)  # a damaged config.json is named
+        cfg = replace(saved, data=cfg.data if cfg is not None and cfg.data else saved.data)
     rank, n_procs = world()
     if n_procs > 1: _check_processes(cfg, n_procs, device)
     if not resume: _check_dir(out, force)  # in every process, before the first one changes anything
     made = not out.exists()
     lock = RunLock(out).acquire() if rank == 0 else None  # one process at a time trains into a folder
-    try: return _train_locked(cfg, out, data, resume, force, device, cbs, quiet)
+    training = []  # `_train_locked` marks when training begins: from then on the folder holds a run
+    try: return _train_locked(cfg, out, data, resume, force, device, cbs, quiet, training)
+    except BaseException:
+        if made and lock and not training: _clear_dir(out)  # refused before training: nothing of a run to keep
+        raise
     finally:
         if lock: lock.release()
         if made and rank == 0 and out.exists() and not any(out.iterdir()): out.rmdir()  # a refused run leaves no folder
 
-def _train_locked(cfg, out, data, resume, force, device, cbs, quiet) -> dict:
+def _train_locked(cfg, out, data, resume, force, device, cbs, quiet, training) -> dict:
     t0 = time.perf_counter()
     rank, n_procs = world()
     device = init_distributed(device)
     if rank: distrib_barrier()  # the first process decodes and caches the data, the others then read its cache
     dls = run_dls(cfg, data, device)  # before touching `out`: missing or wrong data changes nothing
     if not rank: distrib_barrier()
-    ckpt = load_checkpoint(out / "checkpoint.pth", device) if resume and (out / "checkpoint.pth").exists() else None
+    _check_full_batch(dls.train)  # before `force` empties the folder
+    ckpt, used = _resume_checkpoint(out, cfg, device, rank) if resume else (None, None)
     start = ckpt["iteration"] if ckpt else 0
     if rank == 0:
         if resume: _truncate_metrics(out / "metrics.csv", start)
@@ -623,16 +814,19 @@ def _train_locked(cfg, out, data, resume, force, device, cbs, quiet) -> dict:
                                         processes=n_procs, versions=versions(), command=sys.argv,
                                         started=time.strftime("%Y-%m-%d %H:%M:%S")))
     learn.run_logger.t_start = t0  # wall time includes loading the data
-    if ckpt and not quiet and rank == 0: print(f"resuming {out} at iteration {start} of {cfg.budget.iters}")
+    if ckpt and not quiet and rank == 0:
+        print(f"resuming {out} at iteration {start} of {cfg.budget.iters}" + (f" from {used.name}" if used.name != CHECKPOINTS[0] else ""))
     status, message = "done", ""
+    training.append(True)
     try:
         if quiet:
             with learn.no_bar(), learn.no_logging(): fit_budget(learn)
         else: fit_budget(learn)
     except NonFiniteLoss as e:
-        kept = learn.checkpointer.saved_at if learn.checkpointer.saved_at is not None else start if ckpt else None
+        saved = learn.checkpointer.saved_at is not None
+        kept, where = (learn.checkpointer.saved_at, learn.checkpointer.path) if saved else (start, used) if ckpt else (None, None)
         status = "diverged"
-        message = (f"{getattr(e, 'detail', e)}; stopped. " + (f"The last good checkpoint (iteration {kept}) is kept in {out / 'checkpoint.pth'}."
+        message = (f"{getattr(e, 'detail', e)}; stopped. " + (f"The last good checkpoint (iteration {kept}) is kept in {where}."
                                         if kept is not None else "No checkpoint was written before it."))
     summary = _summary(cfg, learn, out, learn.run_logger.wall_seconds, status, message)
     if status != "done": raise _nonfinite(message)
@@ -657,13 +851,24 @@ def run_config(run_dir) -> TrainConfig:
     "The `TrainConfig` a run folder was trained with"
     f = Path(run_dir) / "config.json"
     if not f.exists(): raise FileNotFoundError(f"{run_dir}: not a run folder (no config.json)")
-    return TrainConfig.from_dict(json.loads(f.read_text())["config"])
+    saved = read_json(f)
+    try: return TrainConfig.from_dict(saved["config"])
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise RunFileDamaged(f"{f} is damaged: " + (f"no {e} entry" if isinstance(e, KeyError) else _first_line(e))) from None
 
-def run_model(run_dir, device="cpu", num_classes: int | None = None) -> tuple[nn.Module, dict]:
-    "The model of a run folder with its checkpoint's weights, and the checkpoint"
-    cfg, f = run_config(run_dir), Path(run_dir) / "checkpoint.pth"
-    if not f.exists(): raise FileNotFoundError(f"{run_dir}: no checkpoint.pth (the run was not checkpointed, or it was deleted)")
-    ckpt = load_checkpoint(f, device)
+def run_checkpoint(run_dir, cfg: TrainConfig | None = None, device="cpu") -> dict:
+    "The newest usable checkpoint of a run folder (`find_checkpoint`), to read: a damaged newer one is said on stderr and left as it is"
+    ckpt, used, passed = find_checkpoint(run_dir, cfg or run_config(run_dir), device)
+    if ckpt is None and not passed:
+        raise FileNotFoundError(f"{run_dir}: no checkpoint.pth (the run was not checkpointed, or it was deleted)")
+    if ckpt is None: raise _no_usable(run_dir, passed)
+    for p, problem in passed: print(f"warning: {p} {problem}; using {used.name} (iteration {ckpt['iteration']})", file=sys.stderr)
+    return ckpt
+
+def run_model(run_dir, device="cpu", num_classes: int | None = None, ckpt: dict | None = None) -> tuple[nn.Module, dict]:
+    "The model of a run folder with its checkpoint's weights (`ckpt`, default `run_checkpoint`'s), and the checkpoint"
+    cfg = run_config(run_dir)
+    if ckpt is None: ckpt = run_checkpoint(run_dir, cfg, device)
     if num_classes is None: num_classes = ckpt["model"]["fc.weight"].shape[0]
     model = get_model(cfg.arch, shortcut=cfg.shortcut, num_classes=num_classes)
     model.load_state_dict(ckpt["model"])
@@ -674,15 +879,16 @@ def evaluate_run(run_dir, data=None, device=None, bs: int | None = None, crop: s
     "Test loss and error (percent) of the checkpoint in `run_dir`; for ImageNet nets top-1/top-5 of `crop` 'ten' (default) or 'center'"
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").exists(): raise FileNotFoundError(f"{run_dir}: not a run folder (no config.json)")
-    if not (run_dir / "checkpoint.pth").exists(): raise FileNotFoundError(f"{run_dir}: no checkpoint.pth to evaluate")
+    if not any((run_dir / name).exists() for name in CHECKPOINTS): raise FileNotFoundError(f"{run_dir}: no checkpoint.pth to evaluate")
     cfg = run_config(run_dir)
     imagenet = cfg.dataset == "imagenet"
     if crop is not None and not imagenet:
         raise ValueError(f"{cfg.arch} is a CIFAR-10 net, tested on the single 32x32 images; --crop is for ImageNet runs")
     crop = crop or "ten"
-    device = torch.device(device) if device is not None else pick_device()
+    device = check_device(device) if device is not None else pick_device()
+    ckpt = run_checkpoint(run_dir, cfg, device)  # before the data is read: a run with no usable checkpoint is said at once
     dls = run_dls(cfg, data, device, valid_crop=crop, val_bs=bs or (50 if imagenet else 500))
-    model, ckpt = run_model(run_dir, device, num_classes=len(dls.valid.classes))
+    model, ckpt = run_model(run_dir, device, num_classes=len(dls.valid.classes), ckpt=ckpt)
     model = CropAverage(model).to(device).eval()  # 10-crop batches: the mean softmax; others go straight through
     k = min(5, len(dls.valid.classes))
     loss, wrong, wrong_k, n = 0.0, 0, 0, 0
