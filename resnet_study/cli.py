@@ -118,6 +118,33 @@ def cmd_signals(args):
         df = run_signals(run, data=data, device=args.device)
         print(f"{run}: {len(df) // 2} layers -> {Path(run) / 'signals.csv'}")
 
+def _study_workers(args, runs) -> int:
+    """Run `study` as len(devices) x per-device worker processes over the same run list: each takes the next run no one
+    holds (the run folders' locks share them out), so runs go N at a time; a progress line for the whole study as runs end"""
+    import subprocess, threading, time
+    devices = [d.strip() for d in args.devices.split(",") if d.strip()]
+    slots = [d for d in devices for _ in range(args.per_device)]
+    threads = max(1, (os.cpu_count() or 1) // len(slots))  # CPU workers share the cores instead of oversubscribing them
+    base = [sys.executable, "-m", "resnet_study.cli", "study", *args.experiments, "--iters", str(args.iters), "--out", str(args.out),
+            "--seeds", *map(str, args.seeds), "--no-report"] + (["--data", str(args.data)] if args.data else []) + (["--compile"] if args.compile else [])
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    print(f"study: {len(runs)} runs, {len(slots)} at a time on {', '.join(devices)} ({threads} thread{'s' if threads > 1 else ''} each)", flush=True)
+    procs = [subprocess.Popen(base + ["--device", dev], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for dev in slots]
+    def relay(k, p):
+        for line in p.stdout: print(f"[{k + 1}:{slots[k]}] {line}", end="", flush=True)
+    relays = [threading.Thread(target=relay, args=(k, p), daemon=True) for k, p in enumerate(procs)]
+    for t in relays: t.start()
+    done = lambda: sum((Path(args.out) / name / "summary.json").exists() for name, *_ in runs)
+    last = done()
+    while any(p.poll() is None for p in procs):
+        time.sleep(5)
+        if (now := done()) != last: last = now; print(f"study: {now}/{len(runs)} runs finished", flush=True)
+    for t in relays: t.join()
+    failed = [f"worker {k + 1} ({slots[k]}): exit {p.returncode}" for k, p in enumerate(procs) if p.returncode]
+    for f in failed: print(f"resnet-study study: {f}", file=sys.stderr)
+    return 1 if failed else 0
+
 def cmd_study(args):
     "Train (or resume) the runs of the walkthrough's experiments at one budget and over seeds, measure their signals, and report."
     from resnet_study.train import CHECKPOINTS, TrainConfig, budget, train_run, NonFiniteLoss, RunBusy, RunFileDamaged
@@ -125,7 +152,11 @@ def cmd_study(args):
     from resnet_study.analysis import report
     from resnet_study.data import load_cifar10
     runs = study_runs(args.experiments, args.seeds)
-    out, data, changed = Path(args.out), None, False
+    out, data, changed, rc = Path(args.out), None, False, 0
+    if args.devices is not None:
+        if args.device is not None: raise ValueError("--device is for one process; with --devices the runs are spread over the list")
+        rc, changed = _study_workers(args, runs), True
+        runs = []  # the workers trained and measured them
     def get_data():  # read only when a run needs it: a finished study reads no data and writes nothing
         nonlocal data
         if data is None: data = load_cifar10(args.data)
@@ -148,13 +179,15 @@ def cmd_study(args):
                 print(f"   skipped: {e}", flush=True); continue
             except RunFileDamaged as e:  # no usable checkpoint, a damaged config.json or metrics.csv: said, and the others go on
                 print(f"resnet-study study: {name}: {e}", file=sys.stderr); continue
-            print(f"   train error {s['train_error']:.2f}%, test error {s['test_error']:.2f}%, {s['wall_seconds']:.0f} s", flush=True)
+            print(f"   {name}: train error {s['train_error']:.2f}%, test error {s['test_error']:.2f}%, {s['wall_seconds']:.0f} s", flush=True)
         if not (d / "signals.csv").exists():
             run_signals(d, data=get_data(), device=args.device); changed = True
-    known = sorted(p for p in out.iterdir() if (p / "summary.json").exists())  # every finished run, any seed
+    if args.no_report: return rc
+    known = sorted(p for p in out.iterdir() if (p / "summary.json").exists()) if out.exists() else []  # every finished run, any seed
     rewrite = changed or not (out / "report" / "table.md").exists()
     print(report(known, out=out / "report" if rewrite else None, warn=lambda m: print(f"resnet-study study: {m}", file=sys.stderr)))
     print(f"figure: {out / 'report' / 'figure6.png'}" + ("" if rewrite else " (unchanged: every run was already finished)"))
+    return rc
 
 
 # %% ../nbs/03_cli.ipynb #444b3c6d
@@ -166,6 +199,7 @@ def _recipe_values(key: str) -> str:
 
 def _parser():
     from resnet_study.train import BUDGETS
+    from resnet_study.models import SHORTCUTS
     p = _Parser(prog="resnet-study",
         description="Reproduce He et al. (2016), 'Deep Residual Learning for Image Recognition'.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -193,7 +227,7 @@ def _parser():
     t.add_argument("--seed", type=_ranged("seed"), default=0, help="seed of the initialisation and the data order (default: 0)")
     t.add_argument("--bs", type=_ranged("bs"), help=f"mini-batch size, over all GPUs together (default: the recipe's, {_recipe_values('bs')})")
     t.add_argument("--lr", type=_ranged("lr"), help=f"initial learning rate (default: the recipe's, {_recipe_values('lr')})")
-    t.add_argument("--shortcut", choices=["A", "B", "C"], help="shortcut option (default: the paper's, A; B for resnet50/101/152)")
+    t.add_argument("--shortcut", choices=SHORTCUTS, help="shortcut option (default: the paper's, A; B for resnet50/101/152)")
     t.add_argument("--warmup", action=argparse.BooleanOptionalAction, default=None,
                    help="0.01 until the training error is below 80%% (default: on for 110+ layer nets, as the paper)")
     t.add_argument("--no-wd-bn-bias", action="store_true", help="do not decay BN and bias parameters (fastai's default; the paper decays all)")
@@ -234,6 +268,10 @@ def _parser():
     st.add_argument("--seeds", type=_ranged("seed"), nargs="+", default=[0, 1, 2], help="seeds of every run (default: 0 1 2: a verdict needs 3 per side)")
     st.add_argument("--compile", action="store_true", help="wrap each model in torch.compile")
     st.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
+    st.add_argument("--devices", help="run the study's runs concurrently, spread over these devices, e.g. cuda:0,cuda:1 or cpu "
+                    "(each run still its own resumable folder; a run another worker holds is skipped)")
+    st.add_argument("--per-device", type=_ranged("per_device"), default=1, help="with --devices: runs at a time on each device (default: 1)")
+    st.add_argument("--no-report", action="store_true", help=argparse.SUPPRESS)  # the workers of --devices: the parent reports
     st.set_defaults(func=cmd_study)
     return p
 
@@ -249,6 +287,10 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "device", None) is not None:  # before any data is read or any folder made
             from resnet_study.train import check_device
             check_device(args.device, "--device")
+        for d in (getattr(args, "devices", None) or "").split(","):
+            if d.strip():
+                from resnet_study.train import check_device
+                check_device(d.strip(), "--devices")
         rc = args.func(args)
     except (ValueError, FileNotFoundError, FileExistsError) as e:
         print(f"resnet-study {args.command}: error: {e}", file=sys.stderr)

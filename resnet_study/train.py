@@ -164,6 +164,7 @@ RANGES = {  # every number of a run; `Budget`, `TrainConfig` and the command lin
     "workers": Range(int, 0), "seed": Range(int, 0, high=2**32 - 1), "factor": Range(float, 0, strict=True),
     "momentum": Range(float, 0, high=1), "wd": Range(float, 0), "warmup_lr": Range(float, 0, strict=True),
     "warmup_until": Range(float, 0, strict=True, high=1), "warmup_every": Range(int, 1),
+    "per_device": Range(int, 1),  # `study --per-device`: runs at a time on one device
 }
 
 def check_range(name: str, value, label: str | None = None):

@@ -182,3 +182,21 @@ def test_one_meaning_per_name(arch):
     row, cfg = model_table([arch]).loc[arch], TrainConfig(arch)
     assert row.shortcut == ("none" if arch.startswith("plain") else cfg.shortcut)
     assert row.params == n_params(get_model(arch, shortcut=cfg.shortcut))
+
+def test_study_runs_concurrently_over_devices(tiny_data, tmp_path):
+    "--devices cpu --per-device 2: two workers, one thread each, share the runs through the run folders' locks"
+    out = tmp_path / "study"
+    args = ("study", "degradation", "--iters", "2", "--seeds", "0", "1", "--data", str(tiny_data), "--out", str(out))
+    r = run_cli(*args, "--devices", "cpu", "--per-device", "2", env=ENV)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "4 runs, 2 at a time on cpu (1 thread each)" in r.stdout
+    trained = [l for l in r.stdout.splitlines() if ": train error " in l]  # one line per run a worker finished
+    assert sorted(l.split("] ", 1)[1].split(":")[0].strip() for l in trained) == ["plain20-s0", "plain20-s1", "plain56-s0", "plain56-s1"]
+    assert {l.split("]")[0] for l in trained} == {"[1:cpu", "[2:cpu"}  # both workers trained: no run twice, none left
+    assert "study: 4/4 runs finished" in r.stdout and (out / "report" / "claims.md").exists()
+    for name in ("plain20-s0", "plain20-s1", "plain56-s0", "plain56-s1"):
+        assert json.loads((out / name / "summary.json").read_text())["iterations"] == 2 and (out / name / "signals.csv").exists()
+    again = run_cli(*args, "--devices", "cpu", "--per-device", "2", env=ENV)
+    assert again.returncode == 0 and ": training " not in again.stdout
+    r = run_cli(*args, "--devices", "cpu", "--device", "cpu", env=ENV)
+    assert r.returncode == 2 and "--device is for one process" in r.stderr
