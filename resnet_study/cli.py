@@ -23,7 +23,7 @@ def cmd_models(args):
     out["paper params (M)"] = (df.paper_params / 1e6).round(2)
     out["GMACs"] = (df.macs / 1e9).round(3)
     out["paper GMACs"] = (df.paper_macs / 1e9).round(1)
-    print(out.fillna("").to_string())
+    print(out.astype(object).where(out.notna(), "").to_string())  # blanks where the paper gives no figure
 
 # %% ../nbs/03_cli.ipynb #b3a0e239
 def train_config(args) -> "TrainConfig":
