@@ -19,6 +19,7 @@ from fastai.data.core import DataLoaders
 from fastai.losses import CrossEntropyLossFlat
 from fastai.torch_core import show_image, default_device
 from fastai.vision.data import get_grid
+from fastcore.basics import store_attr
 
 from .sources import *  # CIFAR10Data, load_cifar10, ...: the data's sources, still importable from here
 _all_ = ['HOW_TO_POINT', 'CIFAR10_ARCHIVE', 'CIFAR10_MD5', 'CIFAR10_URL', 'CIFAR10_BATCHES', 'IMAGE_EXTS', 'CACHE_VERSION',
@@ -50,7 +51,12 @@ def image_stats(x: Tensor, normalize='pixel_mean', chunk=10_000) -> tuple[Tensor
     return m.float()[:, None, None], var.clamp_min(1e-12).sqrt().float()[:, None, None]
 
 # %% ../nbs/01_data.ipynb #4b2cd38b
-def pad_crop_flip(x: Tensor, dy: Tensor, dx: Tensor, flip: Tensor, pad: int = 4) -> Tensor:
+def pad_crop_flip(x: Tensor, # a batch (B,C,H,W)
+                  dy: Tensor, # (B,) row offsets of the crops in the padded images, in [0, 2*pad]
+                  dx: Tensor, # (B,) column offsets, in [0, 2*pad]
+                  flip: Tensor, # (B,) bool: mirror these images
+                  pad: int = 4 # zero padding on each side
+                 ) -> Tensor:
     "Crop each image of `x` (B,C,H,W) from its zero-padded version at offset (`dy`,`dx`) in [0, 2*pad], mirrored where `flip`"
     B, C, H, W = x.shape
     xp = F.pad(x, (pad, pad, pad, pad))
@@ -79,7 +85,16 @@ class DeviceLoader:
     "Base of the loaders here: what fastai's `DataLoaders`, `Learner` and `show_batch` use, plus `set_epoch` and `shard`"
     n_inp = 1
     rank, world_size = 0, 1  # one process; `shard` makes a copy that yields one process's part of every batch
-    def __init__(self, n, bs, classes, mean, std, device=None, seed=0, shuffle=False, drop_last=False):
+    def __init__(self, n, # images in the data set
+                 bs, # mini-batch (over all processes: `shard` takes a part of each)
+                 classes, # the class names
+                 mean, # subtracted from the [0,1]-scaled images
+                 std, # then divided by
+                 device=None, # where the batches are made (default: the CPU)
+                 seed=0, # with the epoch, the order and the augmentation of every epoch
+                 shuffle=False, # a new order every epoch
+                 drop_last=False # no last partial batch
+                ):
         self._n, self.bs, self.classes, self.seed = n, bs, list(classes), seed
         self.shuffle, self.drop_last = shuffle, drop_last
         self.mean, self.std = mean, std
@@ -178,8 +193,19 @@ class DeviceLoader:
 # %% ../nbs/01_data.ipynb #637617e4
 class CifarLoader(DeviceLoader):
     "Batches from uint8 images held on `device`; shuffling and pad-crop-flip augmentation derived from (seed, epoch)"
-    def __init__(self, x, y, bs=128, classes=None, mean=None, std=None, shuffle=False, augment=False, pad=4,
-                 drop_last=False, seed=0, device=None):
+    def __init__(self, x, # uint8 images (N,3,32,32)
+                 y, # int64 labels (N,)
+                 bs=128, # mini-batch
+                 classes=None, # class names (default '0', '1', ...)
+                 mean=None, # default: `image_stats(x)`, the per-pixel mean image
+                 std=None, # default 1
+                 shuffle=False, # a new order every epoch
+                 augment=False, # pad, random crop and flip
+                 pad=4, # zero padding before the random crop
+                 drop_last=False, # no last partial batch
+                 seed=0, # with the epoch, the order and augmentation of every epoch
+                 device=None # where the images live and batches are made
+                ):
         self.x, self.y, self.augment, self.pad = x, y, augment, pad
         if mean is None: mean, std = image_stats(x)
         super().__init__(len(x), bs, classes if classes is not None else [str(i) for i in range(int(y.max()) + 1)],
@@ -310,7 +336,7 @@ def ten_crop(size=224, resize=256):
 
 class CropAverage(nn.Module):
     "Score a (B, n_crops, C, H, W) batch as the log of the mean softmax over crops; 4-d batches go straight to `model`"
-    def __init__(self, model): super().__init__(); self.model = model
+    def __init__(self, model): super().__init__(); store_attr()
     def forward(self, x):
         if x.dim() == 4: return self.model(x)
         b, n = x.shape[:2]
@@ -320,8 +346,18 @@ class CropAverage(nn.Module):
 # %% ../nbs/01_data.ipynb #353fdc4c
 class ImageLoader(DeviceLoader):
     "Batches from a torch DataLoader over an ImageFolder: uint8 crops to `device`, then lighting + mean subtraction there"
-    def __init__(self, ds, bs=256, classes=None, mean=None, std=None, shuffle=False, lighting_std=0.0,
-                 num_workers=0, drop_last=False, seed=0, device=None):
+    def __init__(self, ds, # a dataset of uint8 crops, e.g. an `ImageFolder` with `imagenet_train_tfms`
+                 bs=256, # mini-batch
+                 classes=None, # class names (default `ds.classes`)
+                 mean=None, # subtracted on the device from the [0,1]-scaled crops
+                 std=None, # then divided by
+                 shuffle=False, # a new order every epoch
+                 lighting_std=0.0, # PCA lighting's standard deviation (0: none)
+                 num_workers=0, # decoding processes
+                 drop_last=False, # no last partial batch
+                 seed=0, # with the epoch, the order, lighting and worker seeds of every epoch
+                 device=None # where the batches go
+                ):
         self.ds, self.lighting_std, self.num_workers = ds, lighting_std, num_workers
         super().__init__(len(ds), bs, classes if classes is not None else ds.classes, mean, std, device, seed, shuffle, drop_last)
 

@@ -315,7 +315,11 @@ def run_checkpoint(run_dir, cfg: TrainConfig | None = None, device="cpu") -> dic
     for p, problem in passed: print(f"warning: {p} {problem}; using {used.name} (iteration {ckpt['iteration']})", file=sys.stderr)
     return ckpt
 
-def run_model(run_dir, device="cpu", num_classes: int | None = None, ckpt: dict | None = None) -> tuple[nn.Module, dict]:
+def run_model(run_dir, # a run folder with config.json and a checkpoint
+              device="cpu", # where the model goes
+              num_classes: int | None = None, # the classifier's outputs (default: the checkpoint's)
+              ckpt: dict | None = None # a checkpoint already read (default `run_checkpoint(run_dir)`)
+             ) -> tuple[nn.Module, dict]:
     "The model of a run folder with its checkpoint's weights (`ckpt`, default `run_checkpoint`'s), and the checkpoint"
     cfg = run_config(run_dir)
     if ckpt is None: ckpt = run_checkpoint(run_dir, cfg, device)

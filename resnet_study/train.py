@@ -204,7 +204,11 @@ class IterationSchedule(Callback):
 class WarmUp(Callback):
     "Hold the learning rate at `lr` until the training error over the last `every` iterations is below `until`"
     order = 6  # after IterationSchedule, so it overrides the scheduled rate while warming up
-    def __init__(self, lr: float = 0.01, until: float = 0.8, every: int = 50, verbose: bool = True):
+    def __init__(self, lr: float = 0.01, # the warm-up's learning rate (the scheduled one if that is lower)
+                 until: float = 0.8, # the training error (a fraction) below which the warm-up ends
+                 every: int = 50, # iterations per training-error window
+                 verbose: bool = True # say when it ends
+                ):
         self.lr, self.until, self.every, self.verbose = lr, until, every, verbose
         self.done_at, self.history = None, []
         self._wrong, self._seen = 0, 0
@@ -293,7 +297,11 @@ METRIC_COLUMNS = ("iter", "epoch", "lr", "train_loss", "train_error", "test_loss
 class RunLogger(Callback):
     "Append training windows (every `every` iterations) and test evaluations to `path` (metrics.csv); over all processes, written by the first"
     order = 40
-    def __init__(self, path, every: int, n_train: int, state: dict | None = None):
+    def __init__(self, path, # metrics.csv
+                 every: int, # iterations per training window (a thin-curve row)
+                 n_train: int, # training images, for the epoch column
+                 state: dict | None = None # a checkpoint's logger state: totals, time and last row, to resume
+                ):
         self.path, self.every, self.n_train = Path(path), every, n_train
         self.rank, self.world_size = world()
         s = state or {}
@@ -601,7 +609,12 @@ def fit_budget(learn: Learner):
 # %% ../nbs/02_training.ipynb #9f956acd
 class PlateauSchedule(ReduceLROnPlateau):
     "fastai's `ReduceLROnPlateau` on the validation error at each evaluation; its rate drives `IterationSchedule`, its state survives a resume"
-    def __init__(self, lr: float, patience: int, factor: float = 10.0, min_delta: float = 0.0, min_lr: float = 0.0):
+    def __init__(self, lr: float, # the initial learning rate
+                 patience: int, # evaluations without a lower validation error before the rate falls
+                 factor: float = 10.0, # the rate is divided by this at each fall
+                 min_delta: float = 0.0, # a smaller fall of the validation error (a fraction) is no improvement
+                 min_lr: float = 0.0 # the rate never falls below this
+                ):
         super().__init__(monitor="error_rate", comp=np.less, min_delta=min_delta, patience=patience, factor=factor,
                          min_lr=min_lr, reset_on_fit=False)
         self.rate, self.wait, self.reductions = lr, 0, []
