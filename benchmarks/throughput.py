@@ -21,7 +21,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from resnet_study.data import load_cifar10, cifar10_dls
+from resnet_study.sources import load_cifar10
+from resnet_study.data import cifar10_dls
 from resnet_study.models import get_model, count_macs
 
 

@@ -53,7 +53,7 @@ def main(argv=None):
     import torch
     sys.path.insert(0, str(Path(__file__).parent))
     from throughput import sync, timed
-    from resnet_study.data import load_cifar10
+    from resnet_study.sources import load_cifar10
     from resnet_study.train import pick_device
     device = torch.device(a.device) if a.device else pick_device()
     if a.variant == "graphs" and device.type != "cuda": sys.exit("--variant graphs needs a GPU")

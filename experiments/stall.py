@@ -22,9 +22,10 @@ import torch.nn.functional as F
 from torch import nn
 from fastai.callback.core import Callback
 
-from resnet_study.train import TrainConfig, budget, train_run
+from resnet_study.train import TrainConfig, budget
+from resnet_study.runs import train_run
 from resnet_study.models import BasicBlock
-from resnet_study.data import load_cifar10
+from resnet_study.sources import load_cifar10
 
 ARMS = ("paper", "warmup", "fc_he", "bn_halves", "zero_gamma")
 

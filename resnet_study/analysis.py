@@ -25,7 +25,7 @@ REFERENCE_TABLE6 = {"resnet20": 8.27, "resnet32": 7.37, "resnet44": 6.90, "resne
 
 def _read_metrics(f: Path) -> pd.DataFrame:
     "metrics.csv, every column numbers; a `RunFileDamaged` naming the file and the line if it is not that"
-    from resnet_study.train import RunFileDamaged
+    from resnet_study.runs import RunFileDamaged
     try: m = pd.read_csv(f)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise RunFileDamaged(f"{f} is damaged: {str(e).strip().splitlines()[0]}") from None
@@ -41,7 +41,7 @@ def _read_metrics(f: Path) -> pd.DataFrame:
 
 def read_run(run_dir) -> dict:
     "config, summary (None while the run is unfinished) and metrics of a run folder; a damaged file is a `RunFileDamaged` that names it"
-    from resnet_study.train import RunFileDamaged, read_json
+    from resnet_study.runs import RunFileDamaged, read_json
     d = Path(run_dir)
     if not (d / "config.json").exists(): raise FileNotFoundError(f"{d}: not a run folder (no config.json)")
     config = read_json(d / "config.json")
@@ -311,7 +311,7 @@ def claims(run_dirs, min_seeds: int = 3) -> pd.DataFrame:
 def report(run_dirs, out=None, warn=None) -> str:
     """Table 6 over seeds and one row per run, as markdown; with `out`, also write table.md, table6.csv, table.csv, claims.md and figure6.png there.
     A run folder with a damaged file is left out and said in one line to `warn` (default: on stderr)"""
-    from resnet_study.train import RunFileDamaged
+    from resnet_study.runs import RunFileDamaged
     warn = warn or (lambda msg: print(msg, file=sys.stderr))
     readable = []
     for d in map(Path, run_dirs):

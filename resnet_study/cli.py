@@ -42,7 +42,8 @@ def train_config(args) -> "TrainConfig":
 
 def cmd_train(args):
     "Train a net with the paper's recipe (CIFAR-10 or ImageNet, by the net) into a run folder (metrics.csv, checkpoint.pth, summary.json)."
-    from resnet_study.train import TrainConfig, NonFiniteLoss, train_run, world
+    from resnet_study.train import TrainConfig, NonFiniteLoss, world
+    from resnet_study.runs import train_run
     if args.resume and args.force: raise ValueError("--resume continues a run and --force replaces it; choose one")
     cfg = None
     if not args.resume: cfg = train_config(args)
@@ -61,7 +62,7 @@ def cmd_train(args):
 # %% ../nbs/03_cli.ipynb #6a115c92
 def cmd_eval(args):
     "Test error of the checkpoint in a run folder (ImageNet nets: 10-crop or centre-crop top-1 and top-5)."
-    from resnet_study.train import evaluate_run
+    from resnet_study.runs import evaluate_run
     r = evaluate_run(args.run, data=args.data, device=args.device, crop=args.crop)
     if "top5_error" in r:
         print(f"{r['arch']} at iteration {r['iteration']}: {r['crop']}-crop top-1 error {r['top1_error']:.2f}%, "
@@ -111,8 +112,8 @@ def study_runs(experiments, seeds) -> list[tuple[str, str, str, int]]:
 def cmd_signals(args):
     "Per-layer response and gradient std of CIFAR-10 runs, at initialisation and at the last checkpoint (signals.csv)."
     from resnet_study.signals import run_signals
-    from resnet_study.train import run_config
-    from resnet_study.data import load_cifar10
+    from resnet_study.runs import run_config
+    from resnet_study.sources import load_cifar10
     data = load_cifar10(args.data or run_config(args.runs[0]).data)
     for run in args.runs:
         df = run_signals(run, data=data, device=args.device)
@@ -147,10 +148,11 @@ def _study_workers(args, runs) -> int:
 
 def cmd_study(args):
     "Train (or resume) the runs of the walkthrough's experiments at one budget and over seeds, measure their signals, and report."
-    from resnet_study.train import CHECKPOINTS, TrainConfig, budget, train_run, NonFiniteLoss, RunBusy, RunFileDamaged
+    from resnet_study.runs import CHECKPOINTS, train_run, RunBusy, RunFileDamaged
+    from resnet_study.train import TrainConfig, budget, NonFiniteLoss
     from resnet_study.signals import run_signals
     from resnet_study.analysis import report
-    from resnet_study.data import load_cifar10
+    from resnet_study.sources import load_cifar10
     runs = study_runs(args.experiments, args.seeds)
     out, data, changed, rc = Path(args.out), None, False, 0
     if args.devices is not None:

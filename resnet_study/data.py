@@ -1,4 +1,4 @@
-"""Load CIFAR-10 once into uint8 tensors, cache them, and augment whole batches on the training device; ImageNet-style folders with scale augmentation, PCA lighting and 10-crop testing.
+"""CIFAR-10's per-pixel mean and its pad-crop-flip augmentation done on whole batches on the training device, as fastai `DataLoaders`; ImageNet-style folders with scale augmentation, PCA lighting and 10-crop testing.
 
 Docs: https://resnet-study.github.io/resnet_study/data.html.md"""
 
@@ -7,340 +7,33 @@ Docs: https://resnet-study.github.io/resnet_study/data.html.md"""
 # %% ../nbs/01_data.ipynb #9f48d08c
 from __future__ import annotations
 
-import hashlib, math, os, pickle, re, tarfile, tempfile, time, warnings, zlib
-from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+import hashlib, math, os, tempfile, time, warnings
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
-from torchvision.io import decode_jpeg, decode_image, ImageReadMode
 
 from fastai.data.core import DataLoaders
 from fastai.losses import CrossEntropyLossFlat
 from fastai.torch_core import show_image, default_device
 from fastai.vision.data import get_grid
+from fastcore.basics import store_attr
+
+from .sources import *  # CIFAR10Data, load_cifar10, ...: the data's sources, still importable from here
+_all_ = ['HOW_TO_POINT', 'CIFAR10_ARCHIVE', 'CIFAR10_MD5', 'CIFAR10_URL', 'CIFAR10_BATCHES', 'IMAGE_EXTS', 'CACHE_VERSION',
+         'DataError', 'DataNotFoundError', 'CIFAR10Data', 'md5sum', 'find_source', 'decode_source', 'cache_path',
+         'source_signature', 'save_atomic', 'default_candidates', 'resolve_cifar10_path', 'load_cifar10']
 
 # %% auto #0
-__all__ = ['HOW_TO_POINT', 'CIFAR10_ARCHIVE', 'CIFAR10_MD5', 'CIFAR10_URL', 'CIFAR10_BATCHES', 'IMAGE_EXTS', 'CACHE_VERSION',
-           'SPLIT_SEED', 'SUBSET_SEED', 'IMAGENET_MEAN', 'IMAGENET_STD', 'IMAGENET_EIGVAL', 'IMAGENET_EIGVEC',
-           'DataError', 'DataNotFoundError', 'CIFAR10Data', 'md5sum', 'find_source', 'decode_source', 'cache_path',
-           'source_signature', 'save_atomic', 'default_candidates', 'resolve_cifar10_path', 'load_cifar10',
-           'image_stats', 'pad_crop_flip', 'crop_flip_params', 'DeviceLoader', 'CifarLoader', 'balanced_indices',
-           'cifar10_dls', 'EpochFromLearner', 'lighting', 'imagenet_train_tfms', 'center_crop', 'ten_crop',
-           'CropAverage', 'ImageLoader', 'imagenet_dls']
-
-# %% ../nbs/01_data.ipynb #ee884394
-class DataError(ValueError):
-    "Data that exists but is not what the loader expects; the message names the file and the fix."
-
-class DataNotFoundError(FileNotFoundError):
-    "No data where the loader looked; the message says where it looked and how to point at a copy."
-
-HOW_TO_POINT = ("Point the loader at a local copy: `--data PATH` on the command line or the environment variable "
-                "RESNET_STUDY_DATA=PATH, where PATH is cifar-10-python.tar.gz, its extracted cifar-10-batches-py/ folder, "
-                "a fastai-style folder (train/<class>/*.png|jpg, test/<class>/...) or a .tgz of one.")
-
-# %% ../nbs/01_data.ipynb #f330b59d
-@dataclass
-class CIFAR10Data:
-    "CIFAR-10 as tensors: uint8 images (N,3,32,32), int64 labels, and the class names."
-    x_train: Tensor
-    y_train: Tensor
-    x_test: Tensor
-    y_test: Tensor
-    classes: list
-    source: str = ''
-
-    def __repr__(self):
-        return (f"CIFAR10Data(train={tuple(self.x_train.shape)}, test={tuple(self.x_test.shape)}, "
-                f"{len(self.classes)} classes, source={self.source!r})")
-
-# %% ../nbs/01_data.ipynb #81be4c1c
-CIFAR10_ARCHIVE = 'cifar-10-python.tar.gz'
-CIFAR10_MD5 = 'c58f30108f718f92721af3b95e74349a'
-CIFAR10_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz'
-CIFAR10_BATCHES = [f'data_batch_{i}' for i in range(1, 6)] + ['test_batch', 'batches.meta']
-
-_PICKLE_OK = {(m, n) for m in ('numpy.core.multiarray', 'numpy._core.multiarray') for n in ('_reconstruct', 'scalar')} \
-           | {(m, '_frombuffer') for m in ('numpy.core.numeric', 'numpy._core.numeric')} \
-           | {('numpy', 'ndarray'), ('numpy', 'dtype'), ('_codecs', 'encode')}
-
-class _ArrayUnpickler(pickle.Unpickler):
-    def find_class(self, module, name):
-        if (module, name) in _PICKLE_OK: return super().find_class(module, name)
-        raise pickle.UnpicklingError(f'refusing to load {module}.{name}')
-
-def _unpickle(raw: bytes, name) -> dict:
-    import io
-    try: d = _ArrayUnpickler(io.BytesIO(raw), encoding='bytes').load()
-    except Exception as e:
-        raise DataError(f'{name}: not a CIFAR-10 python batch ({e}). Re-download {CIFAR10_URL}') from e
-    if not isinstance(d, dict): raise DataError(f'{name}: expected a pickled dict, got {type(d).__name__}')
-    return {(k.decode() if isinstance(k, bytes) else k): v for k, v in d.items()}
-
-def _batch_tensors(d: dict, name) -> tuple[Tensor, Tensor]:
-    if 'data' not in d or 'labels' not in d:
-        raise DataError(f"{name}: a CIFAR-10 batch needs b'data' and b'labels', found {sorted(d)}")
-    x, y = np.asarray(d['data']), np.asarray(d['labels'], dtype=np.int64)
-    if x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3 * 32 * 32 or len(x) != len(y):
-        raise DataError(f"{name}: b'data' is {x.dtype}{x.shape} for {len(y)} labels; "
-                        "CIFAR-10 batches hold (N, 3072) uint8 rows, i.e. 3x32x32 images")
-    return torch.from_numpy(x.reshape(-1, 3, 32, 32).copy()), torch.from_numpy(y.copy())
-
-def _from_batches(raw: dict, where) -> CIFAR10Data:
-    "CIFAR10Data from the official batch files' bytes, `raw[name]`"
-    missing = [n for n in CIFAR10_BATCHES if n not in raw]
-    if missing: raise DataError(f'{where}: missing {", ".join(missing)}; a complete cifar-10-batches-py has '
-                                f'{", ".join(CIFAR10_BATCHES)}. Re-download {CIFAR10_URL}')
-    tr = [_batch_tensors(_unpickle(raw[n], f'{where}/{n}'), f'{where}/{n}') for n in CIFAR10_BATCHES[:5]]
-    x_test, y_test = _batch_tensors(_unpickle(raw['test_batch'], f'{where}/test_batch'), f'{where}/test_batch')
-    meta = _unpickle(raw['batches.meta'], f'{where}/batches.meta')
-    classes = [c.decode() if isinstance(c, bytes) else str(c) for c in meta.get('label_names', [])]
-    if not classes: raise DataError(f"{where}/batches.meta has no b'label_names'")
-    x_train, y_train = torch.cat([t[0] for t in tr]), torch.cat([t[1] for t in tr])
-    for y, n in ((y_train, 'data_batch_*'), (y_test, 'test_batch')):
-        if len(y) and (y.min() < 0 or y.max() >= len(classes)):
-            raise DataError(f'{where}/{n}: labels outside 0..{len(classes)-1}')
-    return CIFAR10Data(x_train, y_train, x_test, y_test, classes, str(where))
-
-def md5sum(path, chunk=1 << 20) -> str:
-    h = hashlib.md5()
-    with open(path, 'rb') as f:
-        while b := f.read(chunk): h.update(b)
-    return h.hexdigest()
-
-# %% ../nbs/01_data.ipynb #b6accabb
-IMAGE_EXTS = ('.png', '.jpg', '.jpeg')
-
-def _decode_one(name, raw) -> Tensor:
-    try: return decode_image(torch.frombuffer(bytearray(raw), dtype=torch.uint8), mode=ImageReadMode.RGB)
-    except Exception as e:
-        raise DataError(f'{name}: cannot decode this image ({e}). Delete or replace the file.') from e
-
-def _check_size(name, im, size):
-    if tuple(im.shape[-2:]) != size:
-        raise DataError(f'{name}: image is {im.shape[-1]}x{im.shape[-2]}, expected {size[1]}x{size[0]}. '
-                        'CIFAR images are 32x32; remove the file or resize it.')
-
-def _decode_all(items: list, size=(32, 32), chunk=8192) -> Tensor:
-    "Decode `items` = [(name, bytes)] into one uint8 (N,3,H,W) tensor, naming the first file that fails"
-    out = torch.empty(len(items), 3, *size, dtype=torch.uint8)
-    jpg = [i for i, (n, _) in enumerate(items) if n.lower().endswith(('.jpg', '.jpeg'))]
-    with warnings.catch_warnings():  # torchvision 0.29 points to TorchCodec for images; decoding still works
-        warnings.filterwarnings('ignore', 'The image decoding', DeprecationWarning)
-        for s in range(0, len(jpg), chunk):  # batched JPEG decoding; file by file only to find a culprit
-            idx = jpg[s:s + chunk]
-            try: ims = decode_jpeg([torch.frombuffer(bytearray(items[i][1]), dtype=torch.uint8) for i in idx],
-                                   mode=ImageReadMode.RGB)
-            except Exception: ims = [_decode_one(*items[i]) for i in idx]
-            for i, im in zip(idx, ims): _check_size(items[i][0], im, size); out[i] = im
-        for i in sorted(set(range(len(items))) - set(jpg)):
-            im = _decode_one(*items[i]); _check_size(items[i][0], im, size); out[i] = im
-    return out
-
-def _read_labels_txt(raw: bytes, name) -> list:
-    try: names = [l.strip() for l in raw.decode('utf-8').splitlines() if l.strip()]
-    except UnicodeDecodeError as e: raise DataError(f'{name}: not a text file of class names') from e
-    if len(set(names)) != len(names): raise DataError(f'{name}: repeated class names {names}')
-    return names
-
-def _from_images(files: dict, dirs: dict, labels_txt, where) -> CIFAR10Data:
-    """CIFAR10Data from `files[split][cls] = [(name, bytes)]`; `dirs[split]` = every class folder seen
-    (so empty ones are caught); `labels_txt` = (name, bytes) or None"""
-    for split in ('train', 'test'):
-        if not dirs.get(split): raise DataError(f'{where}: no {split}/<class>/ folders with images. '
-                                                f'Expected train/<class>/*.png|jpg and test/<class>/*.png|jpg. ' + HOW_TO_POINT)
-        for c in sorted(dirs[split]):
-            if not files[split].get(c): raise DataError(f'{where}/{split}/{c}: class folder has no images '
-                                                        f'({", ".join(IMAGE_EXTS)}). Add its images or remove the folder.')
-    folders = set(dirs['train'])
-    if set(dirs['test']) != folders:
-        raise DataError(f'{where}: train/ and test/ have different class folders: '
-                        f'{sorted(folders ^ set(dirs["test"]))}. Both need the same classes.')
-    if labels_txt is not None:
-        classes = _read_labels_txt(labels_txt[1], labels_txt[0])
-        if set(classes) != folders:
-            raise DataError(f'{labels_txt[0]}: lists {classes} but the class folders are {sorted(folders)} '
-                            f'(only in labels.txt: {sorted(set(classes) - folders)}, only folders: '
-                            f'{sorted(folders - set(classes))}). Fix labels.txt or the folders.')
-    else: classes = sorted(folders)
-    res = {}
-    for split in ('train', 'test'):
-        items, ys = [], []
-        for y, c in enumerate(classes):
-            fs = sorted(files[split][c])
-            items += fs; ys += [y] * len(fs)
-        res[split] = _decode_all(items), torch.tensor(ys, dtype=torch.int64)
-    return CIFAR10Data(*res['train'], *res['test'], classes, str(where))
-
-def _split_class_file(parts):
-    "('train', cls, fname) from a path's parts ending in split/class/file, else None"
-    if len(parts) >= 3 and parts[-3] in ('train', 'test'): return parts[-3], parts[-2], parts[-1]
-
-def _read_folder(root: Path) -> CIFAR10Data:
-    files, dirs = {'train': {}, 'test': {}}, {'train': [], 'test': []}
-    for split in ('train', 'test'):
-        if not (root / split).is_dir(): continue
-        for d in sorted(p for p in (root / split).iterdir() if p.is_dir() and not p.name.startswith('.')):
-            dirs[split].append(d.name)
-            files[split][d.name] = [(str(f), f.read_bytes()) for f in sorted(d.iterdir())
-                                    if f.suffix.lower() in IMAGE_EXTS and not f.name.startswith('.')]
-    lt = root / 'labels.txt'
-    return _from_images(files, dirs, (str(lt), lt.read_bytes()) if lt.is_file() else None, root)
-
-# %% ../nbs/01_data.ipynb #4b9b0dce
-def _read_archive(path: Path) -> CIFAR10Data:
-    batches, files, dirs, labels_txt = {}, {'train': {}, 'test': {}}, {'train': set(), 'test': set()}, None
-    try:
-        with tarfile.open(path, 'r:*') as tf:
-            for m in tf:
-                parts = PurePosixPath(m.name).parts
-                if not parts or any(p.startswith('.') for p in parts): continue
-                if m.isdir():
-                    if len(parts) >= 2 and parts[-2] in ('train', 'test') and len(parts) <= 3:
-                        dirs[parts[-2]].add(parts[-1])
-                    continue
-                if not m.isfile(): continue
-                if parts[-1] in CIFAR10_BATCHES: batches[parts[-1]] = tf.extractfile(m).read()
-                elif parts[-1] == 'labels.txt' and len(parts) <= 2:
-                    labels_txt = (f'{path}:{m.name}', tf.extractfile(m).read())
-                elif (scf := _split_class_file(parts)) and len(parts) <= 4 and scf[2].lower().endswith(IMAGE_EXTS):
-                    split, c, _ = scf
-                    dirs[split].add(c)
-                    files[split].setdefault(c, []).append((f'{path}:{m.name}', tf.extractfile(m).read()))
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
-        raise DataError(f'{path}: archive is truncated or corrupt ({type(e).__name__}: {e}). '
-                        'Download it again (and check its size/MD5).') from e
-    if batches: return _from_batches(batches, path)
-    if dirs['train'] or dirs['test']: return _from_images(files, {k: sorted(v) for k, v in dirs.items()}, labels_txt, path)
-    raise DataError(f'{path}: archive holds neither cifar-10-batches-py/ nor train/<class>/ images. ' + HOW_TO_POINT)
-
-# %% ../nbs/01_data.ipynb #2449da34
-def _is_archive(p: Path): return p.name.lower().endswith(('.tar.gz', '.tgz', '.tar', '.tar.xz', '.tar.bz2'))
-
-def find_source(path) -> tuple[str, Path]:
-    "('archive'|'batches'|'folder', path) for a user-given CIFAR-10 `path`"
-    p = Path(path).expanduser()
-    if not p.exists(): raise DataNotFoundError(f'{p}: no such file or folder. ' + HOW_TO_POINT)
-    if p.is_file():
-        if _is_archive(p): return 'archive', p
-        raise DataError(f'{p}: not a .tar.gz/.tgz archive nor a folder. ' + HOW_TO_POINT)
-    def kind(d: Path):
-        if (d / 'data_batch_1').is_file() or (d / 'batches.meta').is_file(): return 'batches', d
-        if (d / 'cifar-10-batches-py').is_dir(): return 'batches', d / 'cifar-10-batches-py'
-        if (d / 'train').is_dir() or (d / 'test').is_dir(): return 'folder', d
-        if (d / CIFAR10_ARCHIVE).is_file(): return 'archive', d / CIFAR10_ARCHIVE
-    if k := kind(p): return k
-    subs = sorted(d for d in p.iterdir() if d.is_dir() and not d.name.startswith('.'))
-    found = [k for d in subs if (k := kind(d))]
-    if len(found) == 1: return found[0]
-    archives = sorted(f for f in p.iterdir() if f.is_file() and _is_archive(f))
-    if len(found) == 0 and len(archives) == 1: return 'archive', archives[0]
-    what = f'several candidates {[str(k[1]) for k in found] or [str(a) for a in archives]}' if (found or archives) else 'no images'
-    raise DataError(f'{p}: {what}; expected cifar-10-python.tar.gz, cifar-10-batches-py/, '
-                    'train/<class>/*.png|jpg + test/<class>/..., or one .tgz of them. ' + HOW_TO_POINT)
-
-def _check_md5(p: Path, check_md5):
-    if check_md5 is False or (check_md5 is None and p.name != CIFAR10_ARCHIVE): return
-    if (got := md5sum(p)) != CIFAR10_MD5:
-        raise DataError(f'{p}: MD5 is {got}, the official {CIFAR10_ARCHIVE} has {CIFAR10_MD5}. The download is '
-                        f'incomplete or a different file; download it again from {CIFAR10_URL}. '
-                        '(For a deliberately different archive rename it or pass check_md5=False.)')
-
-def decode_source(kind: str, p: Path, check_md5=None) -> CIFAR10Data:
-    "Decode a CIFAR-10 source found by `find_source` (slow path; `load_cifar10` caches the result)"
-    if kind == 'archive': _check_md5(p, check_md5); return _read_archive(p)
-    if kind == 'batches': return _from_batches({f.name: f.read_bytes() for f in p.iterdir() if f.name in CIFAR10_BATCHES}, p)
-    return _read_folder(p)
-
-# %% ../nbs/01_data.ipynb #3d93d5a4
-CACHE_VERSION = 1
-
-def _writable(d: Path) -> bool:
-    try: return d.is_dir() and os.access(d, os.W_OK) and bool(d.stat().st_mode & 0o222)
-    except OSError: return False
-
-def cache_path(src: Path, cache_dir=None) -> Path:
-    "Where the decoded tensors of `src` are cached (see above)"
-    src = Path(src).resolve()
-    d = cache_dir or os.environ.get('RESNET_STUDY_CACHE')
-    if d is None:
-        d = src.parent / '.resnet_study_cache'
-        if not (_writable(d) or (not d.exists() and _writable(src.parent))):
-            d = Path(os.environ.get('XDG_CACHE_HOME', '~/.cache')).expanduser() / 'resnet_study'
-    return Path(d).expanduser() / f'cifar10-{hashlib.sha1(str(src).encode()).hexdigest()[:16]}.pt'
-
-def source_signature(kind: str, p: Path) -> str:
-    "Cheap fingerprint of a source: changes when files are replaced, added or removed"
-    p = Path(p).resolve()
-    def st(f): s = f.stat(); return f'{f.name}:{s.st_size}:{s.st_mtime_ns}'
-    if kind == 'archive': parts = [st(p)]
-    elif kind == 'batches': parts = [st(p / n) for n in CIFAR10_BATCHES if (p / n).exists()]
-    else: parts = [f'{s}/{st(d)}' for s in ('train', 'test') if (p / s).is_dir()
-                   for d in sorted((p / s).iterdir()) if d.is_dir()] + ([st(p / 'labels.txt')] if (p / 'labels.txt').exists() else [])
-    return f'v{CACHE_VERSION}|{kind}|{p}|' + '|'.join(parts)
-
-def save_atomic(obj, dest):
-    "`torch.save` to a temporary file next to `dest`, then rename it over `dest`: never a half-written file"
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f'.{dest.name}.', suffix='.tmp')
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a cache is as readable as the data
-        with os.fdopen(fd, 'wb') as f: torch.save(obj, f); f.flush(); os.fsync(f.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
-
-def _load_cache(cp: Path, sig: str):
-    try: d = torch.load(cp, weights_only=True)
-    except Exception: return None  # unreadable cache: decode again and overwrite it
-    if not isinstance(d, dict) or d.get('signature') != sig: return None
-    return CIFAR10Data(d['x_train'], d['y_train'], d['x_test'], d['y_test'], list(d['classes']), d['source'])
-
-# %% ../nbs/01_data.ipynb #2ff731b0
-def default_candidates() -> list:
-    "Local places tried, in order, when `load_cifar10(path=None)` and RESNET_STUDY_DATA is unset"
-    fastai_data = Path(os.environ.get('FASTAI_HOME', '~/.fastai')).expanduser() / 'data'
-    return [fastai_data / 'cifar10', Path('data') / 'cifar-10-batches-py', Path('data') / CIFAR10_ARCHIVE, Path('data') / 'cifar10']
-
-def _download() -> Path:
-    from fastai.data.external import untar_data, URLs
-    try: return untar_data(URLs.CIFAR)
-    except Exception as e:
-        raise DataNotFoundError(
-            f'CIFAR-10 was not found locally (looked in {[str(c) for c in default_candidates()]}) and downloading '
-            f'{URLs.CIFAR} with fastai.untar_data failed ({type(e).__name__}: {e}); this machine probably has no '
-            'network access. ' + HOW_TO_POINT) from e
-
-def resolve_cifar10_path(path=None, download=True) -> Path:
-    "The path `load_cifar10` will read: `path`, else $RESNET_STUDY_DATA, local caches, then a download"
-    if path is not None: return Path(path).expanduser()
-    if env := os.environ.get('RESNET_STUDY_DATA'):
-        if not Path(env).expanduser().exists():
-            raise DataNotFoundError(f'RESNET_STUDY_DATA={env}: no such file or folder. ' + HOW_TO_POINT)
-        return Path(env).expanduser()
-    for c in default_candidates():
-        if c.exists(): return c
-    if not download: raise DataNotFoundError(f'CIFAR-10 not found in {[str(c) for c in default_candidates()]}. ' + HOW_TO_POINT)
-    return _download()
-
-def load_cifar10(path=None, check_md5: bool | None = None, cache: bool = True, cache_dir=None,
-                 download: bool = True) -> CIFAR10Data:
-    "CIFAR-10 as uint8 tensors from `path` (any supported format), decoded once and cached"
-    kind, src = find_source(resolve_cifar10_path(path, download))
-    cp = cache_path(src, cache_dir) if cache else None
-    if cache:
-        sig = source_signature(kind, src)
-        if cp.exists() and (d := _load_cache(cp, sig)) is not None: return d
-    data = decode_source(kind, src, check_md5)
-    if cache:
-        try: save_atomic(dict(signature=sig, source=data.source, classes=data.classes, x_train=data.x_train,
-                               y_train=data.y_train, x_test=data.x_test, y_test=data.y_test), cp)
-        except OSError as e: warnings.warn(f'could not write the CIFAR-10 cache {cp} ({e}); the next load decodes again')
-    return data
+__all__ = ['SPLIT_SEED', 'SUBSET_SEED', 'IMAGENET_MEAN', 'IMAGENET_STD', 'IMAGENET_EIGVAL', 'IMAGENET_EIGVEC', 'image_stats',
+           'pad_crop_flip', 'crop_flip_params', 'DeviceLoader', 'CifarLoader', 'balanced_indices', 'cifar10_dls',
+           'EpochFromLearner', 'lighting', 'imagenet_train_tfms', 'center_crop', 'ten_crop', 'CropAverage',
+           'ImageLoader', 'imagenet_dls', 'HOW_TO_POINT', 'CIFAR10_ARCHIVE', 'CIFAR10_MD5', 'CIFAR10_URL',
+           'CIFAR10_BATCHES', 'IMAGE_EXTS', 'CACHE_VERSION', 'DataError', 'DataNotFoundError', 'CIFAR10Data', 'md5sum',
+           'find_source', 'decode_source', 'cache_path', 'source_signature', 'save_atomic', 'default_candidates',
+           'resolve_cifar10_path', 'load_cifar10']
 
 # %% ../nbs/01_data.ipynb #421edc62
 def image_stats(x: Tensor, normalize='pixel_mean', chunk=10_000) -> tuple[Tensor, Tensor]:
@@ -358,7 +51,12 @@ def image_stats(x: Tensor, normalize='pixel_mean', chunk=10_000) -> tuple[Tensor
     return m.float()[:, None, None], var.clamp_min(1e-12).sqrt().float()[:, None, None]
 
 # %% ../nbs/01_data.ipynb #4b2cd38b
-def pad_crop_flip(x: Tensor, dy: Tensor, dx: Tensor, flip: Tensor, pad: int = 4) -> Tensor:
+def pad_crop_flip(x: Tensor, # a batch (B,C,H,W)
+                  dy: Tensor, # (B,) row offsets of the crops in the padded images, in [0, 2*pad]
+                  dx: Tensor, # (B,) column offsets, in [0, 2*pad]
+                  flip: Tensor, # (B,) bool: mirror these images
+                  pad: int = 4 # zero padding on each side
+                 ) -> Tensor:
     "Crop each image of `x` (B,C,H,W) from its zero-padded version at offset (`dy`,`dx`) in [0, 2*pad], mirrored where `flip`"
     B, C, H, W = x.shape
     xp = F.pad(x, (pad, pad, pad, pad))
@@ -387,7 +85,16 @@ class DeviceLoader:
     "Base of the loaders here: what fastai's `DataLoaders`, `Learner` and `show_batch` use, plus `set_epoch` and `shard`"
     n_inp = 1
     rank, world_size = 0, 1  # one process; `shard` makes a copy that yields one process's part of every batch
-    def __init__(self, n, bs, classes, mean, std, device=None, seed=0, shuffle=False, drop_last=False):
+    def __init__(self, n, # images in the data set
+                 bs, # mini-batch (over all processes: `shard` takes a part of each)
+                 classes, # the class names
+                 mean, # subtracted from the [0,1]-scaled images
+                 std, # then divided by
+                 device=None, # where the batches are made (default: the CPU)
+                 seed=0, # with the epoch, the order and the augmentation of every epoch
+                 shuffle=False, # a new order every epoch
+                 drop_last=False # no last partial batch
+                ):
         self._n, self.bs, self.classes, self.seed = n, bs, list(classes), seed
         self.shuffle, self.drop_last = shuffle, drop_last
         self.mean, self.std = mean, std
@@ -486,8 +193,19 @@ class DeviceLoader:
 # %% ../nbs/01_data.ipynb #637617e4
 class CifarLoader(DeviceLoader):
     "Batches from uint8 images held on `device`; shuffling and pad-crop-flip augmentation derived from (seed, epoch)"
-    def __init__(self, x, y, bs=128, classes=None, mean=None, std=None, shuffle=False, augment=False, pad=4,
-                 drop_last=False, seed=0, device=None):
+    def __init__(self, x, # uint8 images (N,3,32,32)
+                 y, # int64 labels (N,)
+                 bs=128, # mini-batch
+                 classes=None, # class names (default '0', '1', ...)
+                 mean=None, # default: `image_stats(x)`, the per-pixel mean image
+                 std=None, # default 1
+                 shuffle=False, # a new order every epoch
+                 augment=False, # pad, random crop and flip
+                 pad=4, # zero padding before the random crop
+                 drop_last=False, # no last partial batch
+                 seed=0, # with the epoch, the order and augmentation of every epoch
+                 device=None # where the images live and batches are made
+                ):
         self.x, self.y, self.augment, self.pad = x, y, augment, pad
         if mean is None: mean, std = image_stats(x)
         super().__init__(len(x), bs, classes if classes is not None else [str(i) for i in range(int(y.max()) + 1)],
@@ -531,9 +249,19 @@ def balanced_indices(y: Tensor, n: int, seed: int) -> tuple[Tensor, Tensor]:
     return chosen, mask.nonzero()[:, 0]
 
 # %% ../nbs/01_data.ipynb #2be20493
-def cifar10_dls(path=None, bs: int = 128, device=None, seed: int = 0, val_split: bool | int = False,
-                subset: int | None = None, normalize: str | None = 'pixel_mean', augment: bool = True, pad: int = 4,
-                val_bs: int | None = None, drop_last: bool = False, **load_kwargs) -> DataLoaders:
+def cifar10_dls(path=None, # a `CIFAR10Data`, or anything `load_cifar10` reads (None: its default places)
+                bs: int = 128, # training mini-batch
+                device=None, # where the images live and are augmented (default: fastai's `default_device()`)
+                seed: int = 0, # the data order and augmentation of every epoch (with the epoch number)
+                val_split: bool | int = False, # hold out 5,000 (True) or this many training images as `valid`; the test split becomes a third loader
+                subset: int | None = None, # train on a class-balanced subset of this many images
+                normalize: str | None = 'pixel_mean', # 'pixel_mean' (the paper's), 'channel' (mean and std per channel) or None
+                augment: bool = True, # pad, random crop and flip the training batches
+                pad: int = 4, # pixels of zero padding before the random 32x32 crop
+                val_bs: int | None = None, # evaluation mini-batch (default `2 * bs`)
+                drop_last: bool = False, # drop a last partial training batch (runs do: every iteration a whole batch)
+                **load_kwargs # passed to `load_cifar10` (check_md5, cache, cache_dir, download)
+               ) -> DataLoaders:
     """fastai DataLoaders for CIFAR-10 as in the paper: train (shuffled, pad-crop-flip on `device`),
     valid (test split, or the 45k/5k hold-out with `val_split`), [test when `val_split`].
     `path` is anything `load_cifar10` accepts, or a `CIFAR10Data`."""
@@ -573,8 +301,13 @@ IMAGENET_EIGVEC = ((-0.5675, 0.7192, 0.4009),
                    (-0.5808, -0.0045, -0.8140),
                    (-0.5836, -0.6948, 0.4203))
 
-def lighting(x: Tensor, alphastd: float = 0.1, eigval=IMAGENET_EIGVAL, eigvec=IMAGENET_EIGVEC, generator=None,
-             alpha: Tensor | None = None) -> Tensor:
+def lighting(x: Tensor, # a batch (B,3,H,W) in [0,1]
+             alphastd: float = 0.1, # the standard deviation of the per-image weights `alpha`
+             eigval=IMAGENET_EIGVAL, # the eigenvalues of the RGB covariance of the training pixels
+             eigvec=IMAGENET_EIGVEC, # its eigenvectors, as columns
+             generator=None, # a `torch.Generator` for `alpha`
+             alpha: Tensor | None = None # (B,3) weights to use instead of drawing them
+            ) -> Tensor:
     "AlexNet PCA lighting on a batch `x` (B,3,H,W) in [0,1]: add eigvec @ (alpha * eigval), alpha ~ N(0, alphastd) per image (or given)"
     if alpha is None:
         if alphastd == 0: return x
@@ -603,7 +336,7 @@ def ten_crop(size=224, resize=256):
 
 class CropAverage(nn.Module):
     "Score a (B, n_crops, C, H, W) batch as the log of the mean softmax over crops; 4-d batches go straight to `model`"
-    def __init__(self, model): super().__init__(); self.model = model
+    def __init__(self, model): super().__init__(); store_attr()
     def forward(self, x):
         if x.dim() == 4: return self.model(x)
         b, n = x.shape[:2]
@@ -613,8 +346,18 @@ class CropAverage(nn.Module):
 # %% ../nbs/01_data.ipynb #353fdc4c
 class ImageLoader(DeviceLoader):
     "Batches from a torch DataLoader over an ImageFolder: uint8 crops to `device`, then lighting + mean subtraction there"
-    def __init__(self, ds, bs=256, classes=None, mean=None, std=None, shuffle=False, lighting_std=0.0,
-                 num_workers=0, drop_last=False, seed=0, device=None):
+    def __init__(self, ds, # a dataset of uint8 crops, e.g. an `ImageFolder` with `imagenet_train_tfms`
+                 bs=256, # mini-batch
+                 classes=None, # class names (default `ds.classes`)
+                 mean=None, # subtracted on the device from the [0,1]-scaled crops
+                 std=None, # then divided by
+                 shuffle=False, # a new order every epoch
+                 lighting_std=0.0, # PCA lighting's standard deviation (0: none)
+                 num_workers=0, # decoding processes
+                 drop_last=False, # no last partial batch
+                 seed=0, # with the epoch, the order, lighting and worker seeds of every epoch
+                 device=None # where the batches go
+                ):
         self.ds, self.lighting_std, self.num_workers = ds, lighting_std, num_workers
         super().__init__(len(ds), bs, classes if classes is not None else ds.classes, mean, std, device, seed, shuffle, drop_last)
 
@@ -649,10 +392,21 @@ def _check_image_tree(root: Path, split: str):
             raise DataError(f'{c}: class folder has no images. Add its images or remove the folder.')
     return [c.name for c in classes]
 
-def imagenet_dls(path, bs: int = 256, device=None, seed: int = 0, size: int = 224, scale=(256, 480),
-                 resize: int = 256, valid_crop: str = 'center', lighting_std: float = 0.1,
-                 normalize: str = 'pixel_mean', num_workers: int | None = None, val_bs: int | None = None,
-                 train: str = 'train', valid: str = 'val') -> DataLoaders:
+def imagenet_dls(path, # a folder holding `train`/<class>/* and `valid`/<class>/* (ImageNet, Imagenette)
+                 bs: int = 256, # training mini-batch
+                 device=None, # where batches go for lighting and mean subtraction (default: fastai's `default_device()`)
+                 seed: int = 0, # the data order and lighting noise of every epoch
+                 size: int = 224, # the square crop the net sees
+                 scale=(256, 480), # training: the shorter side is resized to a length uniform in this range, then cropped
+                 resize: int = 256, # evaluation: the shorter side's length before the crop(s)
+                 valid_crop: str = 'center', # 'center', or 'ten' (10-crop: wrap the model in `CropAverage`)
+                 lighting_std: float = 0.1, # AlexNet PCA lighting's standard deviation (0: none)
+                 normalize: str = 'pixel_mean', # 'pixel_mean' (ImageNet's mean colour subtracted), 'channel' (and divided by the std) or None
+                 num_workers: int | None = None, # decoding processes (default: min(8, CPUs))
+                 val_bs: int | None = None, # evaluation mini-batch (default `bs`)
+                 train: str = 'train', # the training split's folder name
+                 valid: str = 'val' # the validation split's folder name
+                ) -> DataLoaders:
     """fastai DataLoaders for an ImageNet-style tree `path/train/<class>/*`, `path/val/<class>/*` with section 3.4's
     augmentation; `valid_crop` 'center' or 'ten' (batches (B,10,3,size,size): wrap the model in `CropAverage`)"""
     from torchvision.datasets import ImageFolder

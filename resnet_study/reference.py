@@ -12,7 +12,8 @@ import torch
 import torch.nn as nn
 import resnet_study
 from .models import ResNet, cifar_model
-from .data import IMAGENET_MEAN, IMAGENET_STD, CIFAR10Data, load_cifar10
+from .data import IMAGENET_MEAN, IMAGENET_STD
+from .sources import CIFAR10Data, load_cifar10
 from .signals import response_layers, response_stds
 
 # %% auto #0

@@ -116,8 +116,10 @@ def run_signals(
     import pandas as pd
     from pathlib import Path
     from resnet_study.models import get_model
-    from resnet_study.data import cifar10_dls, load_cifar10
-    from resnet_study.train import run_config, run_model, pick_device
+    from resnet_study.data import cifar10_dls
+    from resnet_study.sources import load_cifar10
+    from resnet_study.runs import run_config, run_model
+    from resnet_study.train import pick_device
     cfg = run_config(run_dir)
     if cfg.dataset != "cifar10": raise ValueError(f"{run_dir}: signals are measured for CIFAR-10 runs, not {cfg.arch}")
     device = torch.device(device) if device is not None else pick_device()

@@ -1,4 +1,4 @@
-"""The paper's recipes as fastai learners: SGD with L2 weight decay, the CIFAR iteration schedule, the ResNet-110 warm-up, the ImageNet plateau schedule and 10-crop testing, run folders that survive a kill, and the NaN stop.
+"""The paper's recipes as fastai learners: SGD with L2 weight decay, the CIFAR iteration schedule, the ResNet-110 warm-up, the ImageNet plateau schedule, the callbacks that log and checkpoint a run, several GPUs, and the NaN stop.
 
 Docs: https://resnet-study.github.io/resnet_study/training.html.md"""
 
@@ -31,18 +31,21 @@ from fastai.learner import Learner
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import error_rate
 from fastai.optimizer import SGD
+from fastcore.basics import store_attr
 
 from .models import get_model, get_model_builder, n_params
-from .data import CIFAR10Data, CropAverage, cifar10_dls, imagenet_dls, load_cifar10, save_atomic
+from .sources import CIFAR10Data, load_cifar10, save_atomic
+from .data import cifar10_dls, imagenet_dls
+from .testing import synthetic_cifar, synthetic_image_tree  # they were defined here: still importable from here
 
 # %% auto #0
-__all__ = ['RECIPES', 'BUDGETS', 'RANGES', 'METRIC_COLUMNS', 'CHECKPOINTS', 'paper_sgd', 'Recipe', 'Budget', 'budget', 'Range',
-           'check_range', 'step_lr', 'IterationSchedule', 'WarmUp', 'IterationStream', 'world', 'all_sum',
-           'NonFiniteLoss', 'RunLogger', 'rng_state', 'set_rng_state', 'load_checkpoint', 'Checkpointer',
-           'RunFileDamaged', 'CheckpointDamaged', 'read_json', 'metrics_end', 'find_checkpoint', 'pick_device',
-           'check_device', 'init_distributed', 'ShardedTrainer', 'arch_dataset', 'paper_shortcut', 'check_arch_data',
-           'TrainConfig', 'run_dls', 'make_learner', 'fit_budget', 'synthetic_cifar', 'versions', 'RunBusy', 'RunLock',
-           'train_run', 'run_config', 'run_checkpoint', 'run_model', 'evaluate_run', 'PlateauSchedule',
+__all__ = ['RECIPES', 'BUDGETS', 'RANGES', 'METRIC_COLUMNS', 'paper_sgd', 'Recipe', 'Budget', 'budget', 'Range', 'check_range',
+           'step_lr', 'IterationSchedule', 'WarmUp', 'IterationStream', 'world', 'all_sum', 'NonFiniteLoss',
+           'RunLogger', 'rng_state', 'set_rng_state', 'load_checkpoint', 'Checkpointer', 'pick_device', 'check_device',
+           'init_distributed', 'ShardedTrainer', 'arch_dataset', 'paper_shortcut', 'check_arch_data', 'TrainConfig',
+           'run_dls', 'make_learner', 'fit_budget', 'PlateauSchedule', 'CHECKPOINTS', 'RunFileDamaged',
+           'CheckpointDamaged', 'read_json', 'metrics_end', 'find_checkpoint', 'versions', 'RunBusy', 'RunLock',
+           'train_run', 'run_config', 'run_checkpoint', 'run_model', 'evaluate_run', 'synthetic_cifar',
            'synthetic_image_tree']
 
 # %% ../nbs/02_training.ipynb #cf07ea9d
@@ -111,7 +114,12 @@ class Budget:
     @property
     def milestone_iters(self) -> tuple: return tuple(_milestone(f, self.iters) for f in self.milestones)
 
-def budget(name: str = "paper", iters: int | None = None, subset: int | None = None, dataset: str = "cifar10", **kw) -> Budget:
+def budget(name: str = "paper", # a name of `BUDGETS`: paper, quick, smoke
+           iters: int | None = None, # iterations instead of the named budget's (scaled by the rule below)
+           subset: int | None = None, # class-balanced CIFAR-10 training subset (None: the whole training set)
+           dataset: str = "cifar10", # whose recipe (`RECIPES`): cifar10 or imagenet
+           **kw # any other field of `Budget` (eval_every, log_every, ckpt_every, milestones, patience, ...)
+          ) -> Budget:
     """The named budget of `BUDGETS` for `dataset`'s recipe (`RECIPES`), or `iters` iterations of it.
     The scaling rule: a budget of n iterations keeps the recipe's milestones at the same fractions of n, evaluates
     about 8 times (ImageNet: 20, for the plateaus), logs about 50 windows and checkpoints about 10 times."""
@@ -174,7 +182,12 @@ def check_range(name: str, value, label: str | None = None):
     return value
 
 # %% ../nbs/02_training.ipynb #40bc3f88
-def step_lr(it: int, iters: int = 64_000, base_lr: float = 0.1, milestones=(0.5, 0.75), gamma: float = 0.1) -> float:
+def step_lr(it: int, # the iteration (0-based: the `it`-th update)
+            iters: int = 64_000, # the schedule's length
+            base_lr: float = 0.1, # the initial rate
+            milestones=(0.5, 0.75), # fractions of `iters` where the rate falls
+            gamma: float = 0.1 # the factor at each milestone
+           ) -> float:
     "The paper's schedule: `base_lr`, times `gamma` at each milestone (a fraction of `iters`) reached"
     return base_lr * gamma ** sum(it >= _milestone(m, iters) for m in milestones)
 
@@ -182,7 +195,7 @@ def step_lr(it: int, iters: int = 64_000, base_lr: float = 0.1, milestones=(0.5,
 class IterationSchedule(Callback):
     "Set the learning rate from `sched(iteration)` before every training batch; resumes at the train stream's position"
     order = 5  # after TrainEvalCallback (-10), which resets `train_iter` in `before_fit`
-    def __init__(self, sched): self.sched = sched
+    def __init__(self, sched): store_attr()
     def before_fit(self): self.learn.train_iter = getattr(self.dls.train, "pos", 0)
     def before_batch(self):
         if self.training: self.opt.set_hyper("lr", self.sched(self.train_iter))
@@ -191,7 +204,11 @@ class IterationSchedule(Callback):
 class WarmUp(Callback):
     "Hold the learning rate at `lr` until the training error over the last `every` iterations is below `until`"
     order = 6  # after IterationSchedule, so it overrides the scheduled rate while warming up
-    def __init__(self, lr: float = 0.01, until: float = 0.8, every: int = 50, verbose: bool = True):
+    def __init__(self, lr: float = 0.01, # the warm-up's learning rate (the scheduled one if that is lower)
+                 until: float = 0.8, # the training error (a fraction) below which the warm-up ends
+                 every: int = 50, # iterations per training-error window
+                 verbose: bool = True # say when it ends
+                ):
         self.lr, self.until, self.every, self.verbose = lr, until, every, verbose
         self.done_at, self.history = None, []
         self._wrong, self._seen = 0, 0
@@ -280,7 +297,11 @@ METRIC_COLUMNS = ("iter", "epoch", "lr", "train_loss", "train_error", "test_loss
 class RunLogger(Callback):
     "Append training windows (every `every` iterations) and test evaluations to `path` (metrics.csv); over all processes, written by the first"
     order = 40
-    def __init__(self, path, every: int, n_train: int, state: dict | None = None):
+    def __init__(self, path, # metrics.csv
+                 every: int, # iterations per training window (a thin-curve row)
+                 n_train: int, # training images, for the epoch column
+                 state: dict | None = None # a checkpoint's logger state: totals, time and last row, to resume
+                ):
         self.path, self.every, self.n_train = Path(path), every, n_train
         self.rank, self.world_size = world()
         s = state or {}
@@ -395,95 +416,6 @@ class Checkpointer(Callback):
                          plateau=plateau.state() if plateau else None), new)
         if self.path.exists(): os.replace(self.path, self.prev)  # a kill between the renames leaves the previous one: a resume takes it
         os.replace(new, self.path)
-
-# %% ../nbs/02_training.ipynb #e434708d
-CHECKPOINTS = ("checkpoint.pth", "checkpoint.prev.pth")  # newest first
-_CKPT_KEYS = ("iteration", "model", "opt", "rng", "logger", "warmup")
-
-class RunFileDamaged(ValueError):
-    "A file of a run folder is not what it should be; the message names the file and the problem"
-
-class CheckpointDamaged(RunFileDamaged):
-    "No checkpoint of a run folder can be used; the message names each one and what is wrong with it"
-
-def _first_line(e) -> str:  # of an error's message; torch adds sentences of advice after the first
-    return (str(e).strip().splitlines() or [type(e).__name__])[0].split(". ")[0]
-
-def read_json(path) -> dict:
-    "A run folder's JSON file (config.json, summary.json) as a dict; a `RunFileDamaged` naming the file if it is not one"
-    path = Path(path)
-    try: d = json.loads(path.read_bytes())
-    except ValueError as e: raise RunFileDamaged(f"{path} is damaged: not valid JSON ({_first_line(e)})") from None
-    if not isinstance(d, dict): raise RunFileDamaged(f"{path} is damaged: a JSON {type(d).__name__}, not an object")
-    return d
-
-def metrics_end(path) -> int | None:
-    "The iteration of the last whole row of metrics.csv (0: none; None: no file); a `RunFileDamaged` naming a damaged line"
-    path = Path(path)
-    if not path.exists(): return None
-    try: lines = path.read_text().split("\n")[:-1]  # what follows the last newline is a row cut short by a kill
-    except UnicodeDecodeError: raise RunFileDamaged(f"{path} is damaged: not text") from None
-    if not lines: return 0  # killed while it wrote the header
-    if lines[0] != ",".join(METRIC_COLUMNS):
-        raise RunFileDamaged(f"{path} is damaged: its first line is not the header {','.join(METRIC_COLUMNS)}")
-    end = 0
-    for i, line in enumerate(lines[1:], 2):
-        if not line: continue
-        f = line.split(",")
-        try:
-            if len(f) != len(METRIC_COLUMNS): raise ValueError(f"{len(f)} values, not {len(METRIC_COLUMNS)}")
-            it = int(f[0]); [float(v) for v in f[1:] if v]
-        except ValueError as e: raise RunFileDamaged(f"{path} is damaged: line {i} is not a row of numbers ({e})") from None
-        end = max(end, it)
-    return end
-
-def _weights_problem(sd, cfg) -> str:
-    "What keeps the state dict `sd` from loading into `cfg`'s net ('' if nothing); the net is built on the meta device: no memory, no RNG"
-    if not isinstance(sd, dict) or not torch.is_tensor(sd.get("fc.weight")): return f"holds no weights of a {cfg.arch}"
-    with torch.device("meta"): net = get_model(cfg.arch, shortcut=cfg.shortcut, num_classes=sd["fc.weight"].shape[0])
-    want = {k: tuple(v.shape) for k, v in net.state_dict().items()}
-    got = {k: tuple(v.shape) for k, v in sd.items() if torch.is_tensor(v)}
-    diff = sorted(set(want) ^ set(got)) or [k for k in want if want[k] != got[k]]
-    return f"holds the weights of another net than {cfg.arch} (e.g. {diff[0]})" if diff else ""
-
-def _read_checkpoint(path: Path, device, cfg) -> tuple[dict | None, str]:
-    "(checkpoint, '') if `path` is a whole checkpoint of `cfg`'s net (of any net if `cfg` is None), else (None, what is wrong with it)"
-    if path.stat().st_size == 0: return None, "is empty (0 bytes)"
-    try: ck = load_checkpoint(path, device)
-    except Exception as e: return None, f"cannot be read: cut short or not a checkpoint ({_first_line(e)})"
-    missing = [k for k in _CKPT_KEYS if k not in ck] if isinstance(ck, dict) else list(_CKPT_KEYS)
-    if missing: return None, f"is not a checkpoint of this program (no {', '.join(missing)} in it)"
-    it = ck["iteration"]
-    if isinstance(it, bool) or not isinstance(it, int) or it < 0: return None, f"holds no iteration count ({it!r})"
-    if cfg is not None:
-        if it > cfg.budget.iters: return None, f"is at iteration {it}, past the run's {cfg.budget.iters}"
-        if problem := _weights_problem(ck["model"], cfg): return None, problem
-    return ck, ""
-
-def _metrics_problem(ck: dict, end: int | None) -> str:
-    "'' if metrics.csv (its last row at `end`, None: missing) has every row written before the checkpoint `ck`"
-    last = ck["logger"].get("last") if isinstance(ck["logger"], dict) else None
-    need = last.get("iter") if isinstance(last, dict) else None
-    if not need or (end is not None and end >= need): return ""
-    return f"was written after the row of iteration {need} in metrics.csv, which " + ("is missing" if end is None else f"ends at iteration {end}")
-
-def find_checkpoint(run_dir, cfg=None, device="cpu", metrics: bool = False) -> tuple[dict | None, Path | None, list]:
-    """The newest usable checkpoint of `run_dir` (`CHECKPOINTS`): (checkpoint, its path, [(path, problem) of each newer one
-    that is not usable]); (None, None, []) if none was written. Usable: it loads as a checkpoint of this program, of `cfg`'s net
-    (if given) within its budget, and with `metrics` every row written before it is in metrics.csv"""
-    run_dir = Path(run_dir)
-    end = metrics_end(run_dir / "metrics.csv") if metrics else None
-    passed = []
-    for p in (run_dir / name for name in CHECKPOINTS):
-        if not p.exists(): continue
-        ck, problem = _read_checkpoint(p, device, cfg)
-        if ck is not None and metrics: problem = _metrics_problem(ck, end)
-        if not problem: return ck, p, passed
-        passed.append((p, problem))
-    return None, None, passed
-
-def _no_usable(run_dir, passed) -> CheckpointDamaged:
-    return CheckpointDamaged(f"no usable checkpoint in {run_dir}: " + "; ".join(f"{p.name} {problem}" for p, problem in passed))
 
 # %% ../nbs/02_training.ipynb #3ebdcd11
 def pick_device() -> torch.device:
@@ -601,7 +533,12 @@ class TrainConfig:
         b["milestones"] = tuple(b["milestones"])
         return cls(budget=Budget(**b), **{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
-def run_dls(cfg: TrainConfig, data=None, device=None, valid_crop: str = "center", val_bs: int | None = None) -> DataLoaders:
+def run_dls(cfg: TrainConfig, # the run: its net's dataset, batch, seed, subset, ImageNet crop size and workers
+            data=None, # a `CIFAR10Data` or a path (default `cfg.data`)
+            device=None, # where the batches go
+            valid_crop: str = "center", # ImageNet: 'center' or 'ten' crops for the validation loader
+            val_bs: int | None = None # evaluation mini-batch (default: the loaders')
+           ) -> DataLoaders:
     """The data of a run, by the dataset of its net: CIFAR-10 (`data`: a `CIFAR10Data` or a path; default `cfg.data`)
     or an ImageNet-style folder (`data` or `cfg.data`), validated on `valid_crop` crops"""
     data = cfg.data if data is None else data
@@ -616,7 +553,13 @@ def run_dls(cfg: TrainConfig, data=None, device=None, valid_crop: str = "center"
     return dls
 
 # %% ../nbs/02_training.ipynb #6cee71c9
-def make_learner(cfg: TrainConfig, dls: DataLoaders, run_dir=None, ckpt: dict | None = None, cbs=None, device=None) -> Learner:
+def make_learner(cfg: TrainConfig, # the net, the recipe and the budget
+                 dls: DataLoaders, # the data (`run_dls`); the train loader is wrapped in an `IterationStream`
+                 run_dir=None, # a run folder: log metrics.csv and write checkpoints there (None: neither)
+                 ckpt: dict | None = None, # a checkpoint to resume: weights, optimizer, schedule and RNG states, iteration
+                 cbs=None, # more fastai callbacks
+                 device=None # the training device (default `pick_device()`)
+                ) -> Learner:
     "A fastai `Learner` training `cfg.arch` on `dls` with the paper's recipe; logs and checkpoints into `run_dir` if given, resumes `ckpt`"
     device = torch.device(device) if device is not None else pick_device()
     b, start = cfg.budget, ckpt["iteration"] if ckpt else 0
@@ -663,249 +606,15 @@ def fit_budget(learn: Learner):
     if n: learn.fit(n)
     return learn
 
-# %% ../nbs/02_training.ipynb #394d0fb1
-def synthetic_cifar(n_train: int = 256, n_test: int = 128, n_classes: int = 10, seed: int = 0) -> CIFAR10Data:
-    "Random 32x32 images whose class is a colour shift: learnable in a few iterations, for tests and demos"
-    g = torch.Generator().manual_seed(seed)
-    def make(n):
-        y = torch.randint(0, n_classes, (n,), generator=g)
-        x = torch.randint(0, 160, (n, 3, 32, 32), generator=g)
-        shift = torch.stack([(y * 37) % 96, (y * 59) % 96, (y * 83) % 96], 1)[:, :, None, None]
-        return (x + shift).clamp(0, 255).to(torch.uint8), y
-    (xt, yt), (xv, yv) = make(n_train), make(n_test)
-    return CIFAR10Data(xt, yt, xv, yv, [f"class{i}" for i in range(n_classes)], "synthetic")
-
-# %% ../nbs/02_training.ipynb #d9d936bb
-def versions() -> dict:
-    import fastai, torchvision, resnet_study
-    return dict(python=platform.python_version(), torch=torch.__version__, torchvision=torchvision.__version__,
-                fastai=fastai.__version__, resnet_study=resnet_study.__version__)
-
-def _json(path, obj):
-    tmp = Path(path).with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n"); os.replace(tmp, path)
-
-class RunBusy(FileExistsError):
-    "Another process is training into the same run folder (a usage error, as an existing folder is)"
-
-class RunLock:
-    "This process's claim on a run folder: an exclusive `flock` on `out/.lock`, which holds the pid; it dies with its process"
-    def __init__(self, out): self.out, self.fd = Path(out), None
-    @property
-    def path(self) -> Path: return self.out / ".lock"
-
-    def acquire(self) -> "RunLock":
-        try: import fcntl
-        except ImportError: return self  # no flock (Windows): no protection against a second process
-        self.out.mkdir(parents=True, exist_ok=True)
-        while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"; os.close(fd)
-                raise RunBusy(f"{self.out} is being trained by another process (pid {holder}); "
-                              "wait for it to end, or stop it, before you resume this run") from None
-            try: same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
-            except FileNotFoundError: same = False
-            if same: break
-            os.close(fd)  # the file we locked was removed by its holder meanwhile: lock the new one
-        os.ftruncate(fd, 0); os.write(fd, str(os.getpid()).encode()); self.fd = fd
-        return self
-
-    def release(self):
-        if self.fd is None: return
-        with contextlib.suppress(FileNotFoundError): self.path.unlink()  # while still held, so no one locks a removed file
-        os.close(self.fd); self.fd = None
-
-def _contents(out: Path) -> list: return [p for p in out.iterdir() if p.name != ".lock"] if out.exists() else []
-
-def _check_dir(out: Path, force: bool):
-    if _contents(out) and not force:
-        raise FileExistsError(f"{out} already exists; pass --resume to continue that run or --force to replace it")
-
-def _clear_dir(out: Path):
-    import shutil
-    for p in _contents(out): shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
-
-def _prepare_dir(out: Path, force: bool):
-    _check_dir(out, force)
-    _clear_dir(out)
-    out.mkdir(parents=True, exist_ok=True)
-
-def _check_processes(cfg: TrainConfig, n: int, device):
-    "Several processes: what would fail later, said before anything is started or written"
-    if cfg.bs % n: raise ValueError(f"a batch of {cfg.bs} does not split evenly over {n} processes; use a --bs divisible by {n}")
-    if cfg.sync_bn and not _on_gpu(device):
-        raise ValueError("--sync-bn needs GPUs (PyTorch's SyncBatchNorm runs on CUDA only); without it BN is per process")
-
-def _truncate_metrics(path: Path, upto: int):
-    "Drop the rows a killed process wrote after its last checkpoint at iteration `upto`, and a last one it cut short"
-    if not path.exists(): return
-    lines = path.read_text().split("\n")[:-1]  # checked by `metrics_end` before: a header, then rows
-    keep = [",".join(METRIC_COLUMNS)] + [l for l in lines[1:] if l and int(l.split(",")[0]) <= upto]
-    path.write_text("\n".join(keep) + "\n")
-
-def _restart_hint(out: Path) -> str:
-    "How to train the run in `out` again from the start: its own command with --force, when config.json has it"
-    try: argv = read_json(out / "config.json").get("command") or []
-    except (OSError, ValueError): argv = []
-    if len(argv) > 1 and argv[1] == "train" and all(isinstance(a, str) for a in argv):
-        return f"to train it again from the start, run: resnet-study {shlex.join(a for a in argv[1:] if a != '--force')} --force (it replaces the folder)"
-    return "to train it again from the start, use --force (it replaces the folder)"
-
-def _set_aside(p: Path) -> Path:
-    "Rename the damaged file `p` to a free name `<stem>.damaged[-n]<suffix>` beside it: kept for a look, never deleted"
-    i = 1
-    while (q := p.with_name(f"{p.stem}.damaged{'' if i == 1 else f'-{i}'}{p.suffix}")).exists(): i += 1
-    os.replace(p, q)
-    return q
-
-def _resume_checkpoint(out: Path, cfg: TrainConfig, device, rank: int) -> tuple[dict | None, Path | None]:
-    "The newest usable checkpoint of `out` and its path (None: none written yet); a newer damaged one is said and set aside"
-    try: ckpt, used, passed = find_checkpoint(out, cfg, device, metrics=True)
-    except RunFileDamaged as e: raise RunFileDamaged(f"{e}; repair it, or {_restart_hint(out)}") from None
-    if ckpt is None and passed: raise CheckpointDamaged(f"{_no_usable(out, passed)}. Nothing was changed; {_restart_hint(out)}")
-    distrib_barrier()  # every process has chosen before the first one renames a file
-    for p, problem in passed:
-        if rank == 0:
-            kept = _set_aside(p)
-            print(f"warning: {p} {problem}; kept as {kept.name}, resuming from {used.name} (iteration {ckpt['iteration']})",
-                  file=sys.stderr)
-    return ckpt, used
-
-def train_run(cfg: TrainConfig | None, out, data=None, resume: bool = False, force: bool = False,
-              device=None, cbs=None, quiet: bool = False) -> dict:
-    "Train `cfg` into the run folder `out` (or `resume` it) on `data` (default `cfg.data`, see `run_dls`) and return summary.json's contents"
-    out = Path(out)
-    if resume:
-        if not (out / "config.json").exists(): raise FileNotFoundError(f"{out}: no run to resume here (no config.json)")
-        saved = run_config(out)  # a damaged config.json is named
-        cfg = replace(saved, data=cfg.data if cfg is not None and cfg.data else saved.data)
-    rank, n_procs = world()
-    if n_procs > 1: _check_processes(cfg, n_procs, device)
-    if not resume: _check_dir(out, force)  # in every process, before the first one changes anything
-    made = not out.exists()
-    lock = RunLock(out).acquire() if rank == 0 else None  # one process at a time trains into a folder
-    training = []  # `_train_locked` marks when training begins: from then on the folder holds a run
-    try: return _train_locked(cfg, out, data, resume, force, device, cbs, quiet, training)
-    except BaseException:
-        if made and lock and not training: _clear_dir(out)  # refused before training: nothing of a run to keep
-        raise
-    finally:
-        if lock: lock.release()
-        if made and rank == 0 and out.exists() and not any(out.iterdir()): out.rmdir()  # a refused run leaves no folder
-
-def _train_locked(cfg, out, data, resume, force, device, cbs, quiet, training) -> dict:
-    t0 = time.perf_counter()
-    rank, n_procs = world()
-    device = init_distributed(device)
-    if rank: distrib_barrier()  # the first process decodes and caches the data, the others then read its cache
-    dls = run_dls(cfg, data, device)  # before touching `out`: missing or wrong data changes nothing
-    if not rank: distrib_barrier()
-    _check_full_batch(dls.train)  # before `force` empties the folder
-    ckpt, used = _resume_checkpoint(out, cfg, device, rank) if resume else (None, None)
-    start = ckpt["iteration"] if ckpt else 0
-    if rank == 0:
-        if resume: _truncate_metrics(out / "metrics.csv", start)
-        else: _prepare_dir(out, force)
-    learn = make_learner(cfg, dls, run_dir=out, ckpt=ckpt, cbs=cbs, device=device)
-    learn.train_iter = start  # what the summary reports if a finished run is resumed and nothing is left to train
-    if not resume and rank == 0:
-        _json(out / "config.json", dict(config=asdict(cfg), dataset=cfg.dataset, n_train=dls.train.n, n_params=n_params(learn.model), device=str(device),
-                                        processes=n_procs, versions=versions(), command=sys.argv,
-                                        started=time.strftime("%Y-%m-%d %H:%M:%S")))
-    learn.run_logger.t_start = t0  # wall time includes loading the data
-    if ckpt and not quiet and rank == 0:
-        print(f"resuming {out} at iteration {start} of {cfg.budget.iters}" + (f" from {used.name}" if used.name != CHECKPOINTS[0] else ""))
-    status, message = "done", ""
-    training.append(True)
-    try:
-        if quiet:
-            with learn.no_bar(), learn.no_logging(): fit_budget(learn)
-        else: fit_budget(learn)
-    except NonFiniteLoss as e:
-        saved = learn.checkpointer.saved_at is not None
-        kept, where = (learn.checkpointer.saved_at, learn.checkpointer.path) if saved else (start, used) if ckpt else (None, None)
-        status = "diverged"
-        message = (f"{getattr(e, 'detail', e)}; stopped. " + (f"The last good checkpoint (iteration {kept}) is kept in {where}."
-                                        if kept is not None else "No checkpoint was written before it."))
-    summary = _summary(cfg, learn, out, learn.run_logger.wall_seconds, status, message)
-    if status != "done": raise _nonfinite(message)
-    return summary
-
-def _summary(cfg, learn, out, wall, status, message) -> dict:
-    lg = learn.run_logger
-    s = dict(arch=cfg.arch, shortcut=cfg.shortcut, budget=cfg.budget.name, iterations=learn.train_iter,
-             train_error=lg.last.get("train_error"), test_error=lg.last.get("test_error"),
-             train_loss=lg.last.get("train_loss"), test_loss=lg.last.get("test_loss"),
-             wall_seconds=round(wall, 1), train_seconds=round(lg.train_seconds, 1),
-             images_per_second=round(lg.images / lg.train_seconds, 1) if lg.train_seconds else None,
-             n_params=n_params(learn.model), seed=cfg.seed, subset=cfg.budget.subset,
-             warmup_ended_at=getattr(getattr(learn, "warm_up", None), "done_at", None), processes=world()[1], status=status)
-    if hasattr(learn, "plateau"): s["lr_reductions"] = learn.plateau.reductions  # [iteration, new rate] of each fall
-    if message: s["message"] = message
-    if world()[0] == 0: _json(Path(out) / "summary.json", s)
-    return s
-
-# %% ../nbs/02_training.ipynb #dcea3251
-def run_config(run_dir) -> TrainConfig:
-    "The `TrainConfig` a run folder was trained with"
-    f = Path(run_dir) / "config.json"
-    if not f.exists(): raise FileNotFoundError(f"{run_dir}: not a run folder (no config.json)")
-    saved = read_json(f)
-    try: return TrainConfig.from_dict(saved["config"])
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise RunFileDamaged(f"{f} is damaged: " + (f"no {e} entry" if isinstance(e, KeyError) else _first_line(e))) from None
-
-def run_checkpoint(run_dir, cfg: TrainConfig | None = None, device="cpu") -> dict:
-    "The newest usable checkpoint of a run folder (`find_checkpoint`), to read: a damaged newer one is said on stderr and left as it is"
-    ckpt, used, passed = find_checkpoint(run_dir, cfg or run_config(run_dir), device)
-    if ckpt is None and not passed:
-        raise FileNotFoundError(f"{run_dir}: no checkpoint.pth (the run was not checkpointed, or it was deleted)")
-    if ckpt is None: raise _no_usable(run_dir, passed)
-    for p, problem in passed: print(f"warning: {p} {problem}; using {used.name} (iteration {ckpt['iteration']})", file=sys.stderr)
-    return ckpt
-
-def run_model(run_dir, device="cpu", num_classes: int | None = None, ckpt: dict | None = None) -> tuple[nn.Module, dict]:
-    "The model of a run folder with its checkpoint's weights (`ckpt`, default `run_checkpoint`'s), and the checkpoint"
-    cfg = run_config(run_dir)
-    if ckpt is None: ckpt = run_checkpoint(run_dir, cfg, device)
-    if num_classes is None: num_classes = ckpt["model"]["fc.weight"].shape[0]
-    model = get_model(cfg.arch, shortcut=cfg.shortcut, num_classes=num_classes)
-    model.load_state_dict(ckpt["model"])
-    return model.to(device), ckpt
-
-@torch.no_grad()
-def evaluate_run(run_dir, data=None, device=None, bs: int | None = None, crop: str | None = None) -> dict:
-    "Test loss and error (percent) of the checkpoint in `run_dir`; for ImageNet nets top-1/top-5 of `crop` 'ten' (default) or 'center'"
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.json").exists(): raise FileNotFoundError(f"{run_dir}: not a run folder (no config.json)")
-    if not any((run_dir / name).exists() for name in CHECKPOINTS): raise FileNotFoundError(f"{run_dir}: no checkpoint.pth to evaluate")
-    cfg = run_config(run_dir)
-    imagenet = cfg.dataset == "imagenet"
-    if crop is not None and not imagenet:
-        raise ValueError(f"{cfg.arch} is a CIFAR-10 net, tested on the single 32x32 images; --crop is for ImageNet runs")
-    crop = crop or "ten"
-    device = check_device(device) if device is not None else pick_device()
-    ckpt = run_checkpoint(run_dir, cfg, device)  # before the data is read: a run with no usable checkpoint is said at once
-    dls = run_dls(cfg, data, device, valid_crop=crop, val_bs=bs or (50 if imagenet else 500))
-    model, ckpt = run_model(run_dir, device, num_classes=len(dls.valid.classes), ckpt=ckpt)
-    model = CropAverage(model).to(device).eval()  # 10-crop batches: the mean softmax; others go straight through
-    k = min(5, len(dls.valid.classes))
-    loss, wrong, wrong_k, n = 0.0, 0, 0, 0
-    for x, y in dls.valid:
-        out = model(x)  # logits, or CropAverage's log-probabilities (their own log-softmax: the same cross-entropy)
-        loss += nn.functional.cross_entropy(out, y, reduction="sum"); wrong += (out.argmax(-1) != y).sum(); n += len(y)
-        wrong_k += (out.topk(k, -1).indices != y[:, None]).all(-1).sum()
-    res = dict(run=str(run_dir), arch=cfg.arch, iteration=ckpt["iteration"], test_loss=float(loss) / n,
-               test_error=100 * float(wrong) / n, n_test=n)
-    if imagenet: res.update(crop=crop, top1_error=res["test_error"], top5_error=100 * float(wrong_k) / n)
-    return res
-
 # %% ../nbs/02_training.ipynb #9f956acd
 class PlateauSchedule(ReduceLROnPlateau):
     "fastai's `ReduceLROnPlateau` on the validation error at each evaluation; its rate drives `IterationSchedule`, its state survives a resume"
-    def __init__(self, lr: float, patience: int, factor: float = 10.0, min_delta: float = 0.0, min_lr: float = 0.0):
+    def __init__(self, lr: float, # the initial learning rate
+                 patience: int, # evaluations without a lower validation error before the rate falls
+                 factor: float = 10.0, # the rate is divided by this at each fall
+                 min_delta: float = 0.0, # a smaller fall of the validation error (a fraction) is no improvement
+                 min_lr: float = 0.0 # the rate never falls below this
+                ):
         super().__init__(monitor="error_rate", comp=np.less, min_delta=min_delta, patience=patience, factor=factor,
                          min_lr=min_lr, reset_on_fit=False)
         self.rate, self.wait, self.reductions = lr, 0, []
@@ -927,17 +636,16 @@ class PlateauSchedule(ReduceLROnPlateau):
     def state(self): return dict(rate=self.rate, best=float(self.best), wait=self.wait, reductions=self.reductions)
     def load_state(self, d): self.rate, self.best, self.wait, self.reductions = d["rate"], d["best"], d["wait"], list(d["reductions"])
 
-# %% ../nbs/02_training.ipynb #2da7240f
-def synthetic_image_tree(root, n_classes: int = 3, n_train: int = 4, n_val: int = 2, seed: int = 0, sizes=(60, 300)) -> Path:
-    "An ImageNet-layout folder `root/{train,val}/<class>/*.JPEG` of random-sized noise images tinted by class, for tests and demos"
-    from PIL import Image
-    rng, root = np.random.default_rng(seed), Path(root)
-    for split, n in (("train", n_train), ("val", n_val)):
-        for c in range(n_classes):
-            d = root / split / f"n{c:08d}"; d.mkdir(parents=True, exist_ok=True)
-            tint = np.array([(c * 37) % 96, (c * 59) % 96, (c * 83) % 96], dtype=np.uint8)
-            for i in range(n):
-                h, w = (int(v) for v in rng.integers(sizes[0], sizes[1], 2))
-                im = rng.integers(0, 160, (h, w, 3), dtype=np.uint8) + tint
-                Image.fromarray(im).save(d / f"{split}_{c}_{i}.JPEG", format="JPEG")
-    return root
+# %% ../nbs/02_training.ipynb #33318289
+_RUN_NAMES = ('CHECKPOINTS', 'RunFileDamaged', 'CheckpointDamaged', 'read_json', 'metrics_end', 'find_checkpoint',
+              'versions', 'RunBusy', 'RunLock', 'train_run', 'run_config', 'run_checkpoint', 'run_model', 'evaluate_run')
+_all_ = ['CHECKPOINTS', 'RunFileDamaged', 'CheckpointDamaged', 'read_json', 'metrics_end', 'find_checkpoint',
+         'versions', 'RunBusy', 'RunLock', 'train_run', 'run_config', 'run_checkpoint', 'run_model', 'evaluate_run',
+         'synthetic_cifar', 'synthetic_image_tree']
+
+def __getattr__(name):
+    "The names that moved to `resnet_study.runs`, imported from there when asked for (a lazy import: `runs` imports this module)"
+    if name in _RUN_NAMES:
+        import importlib
+        return getattr(importlib.import_module("resnet_study.runs"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -90,7 +90,7 @@ def test_sigkill_mid_run_then_resume(tiny_data, tmp_path):
 @pytest.fixture(scope="module")
 def image_tree(tmp_path_factory):
     "3 classes x 4 train and 2 val JPEGs of random sizes (60-300 px) in the ImageNet layout"
-    from resnet_study.train import synthetic_image_tree
+    from resnet_study.testing import synthetic_image_tree
     return synthetic_image_tree(tmp_path_factory.mktemp("imnet") / "tiny")
 
 def test_imagenet_train_resume_and_eval(image_tree, tmp_path, capsys):

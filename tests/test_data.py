@@ -1,4 +1,4 @@
-"Bad-input and format tests for `resnet_study.data`, all on small data generated into `tmp_path`."
+"Bad-input and format tests for `resnet_study.sources` and `resnet_study.data`, all on small data generated into `tmp_path` (`resnet_study.testing`)."
 import hashlib, io, os, pickle, tarfile
 from pathlib import Path
 
@@ -10,10 +10,12 @@ import torch
 from PIL import Image
 
 import resnet_study.data as D
+import resnet_study.sources as S
+from resnet_study.testing import CIFAR10_CLASSES as CLASSES, cifar_batches, synthetic_image_tree, write_cifar_archive, write_tgz
+from resnet_study.testing import write_image as _write_image
 from resnet_study.data import (CIFAR10_ARCHIVE, CIFAR10Data, DataError, DataNotFoundError, cifar10_dls,
                                imagenet_dls, load_cifar10)
 
-CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']
 
 
 @pytest.fixture(autouse=True)
@@ -26,21 +28,9 @@ def isolated(tmp_path, monkeypatch):
 # ---------------------------------------------------------------- helpers that write data
 
 def write_official(dest, n=10, seed=0, prefix='cifar-10-batches-py/'):
-    """A small archive in the genuine cifar-10-python.tar.gz format: Python-2-style pickled dicts with
-    b'data' (N, 3072) uint8 rows (R, G, B planes) and b'labels'; batches.meta with b'label_names'."""
-    rng = np.random.default_rng(seed)
-    batches = {}
-    for name in [f'data_batch_{i}' for i in range(1, 6)] + ['test_batch']:
-        batches[name] = {b'batch_label': name.encode(), b'labels': [int(i) for i in rng.integers(0, 10, n)],
-                         b'data': rng.integers(0, 256, (n, 3072), dtype=np.uint8),
-                         b'filenames': [f'{i}.png'.encode() for i in range(n)]}
-    meta = {b'label_names': [c.encode() for c in CLASSES], b'num_cases_per_batch': n, b'num_vis': 3072}
-    with tarfile.open(dest, 'w:gz') as tf:
-        for name, d in list(batches.items()) + [('batches.meta', meta)]:
-            raw = pickle.dumps(d, protocol=2)
-            ti = tarfile.TarInfo(prefix + name); ti.size = len(raw)
-            tf.addfile(ti, io.BytesIO(raw))
-    return Path(dest), batches
+    "A small archive in the genuine cifar-10-python.tar.gz format (`write_cifar_archive`), and its batches' contents"
+    batches = cifar_batches(n, seed)
+    return write_cifar_archive(dest, batches, prefix), batches
 
 
 def expected(batches):
@@ -49,12 +39,7 @@ def expected(batches):
     return torch.from_numpy(x), torch.tensor(y)
 
 
-def write_image(path, size=(32, 32), seed=0):
-    rng = np.random.default_rng(seed)
-    a = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(a).save(path, quality=95) if path.suffix == '.jpg' else Image.fromarray(a).save(path)
-    return a
+def write_image(path, size=(32, 32), seed=0): return _write_image(path, size=size, seed=seed)
 
 
 def make_folder(root, classes=('cat', 'dog', 'frog'), n=2, ext='.png', labels=True):
@@ -69,9 +54,7 @@ def make_folder(root, classes=('cat', 'dog', 'frog'), n=2, ext='.png', labels=Tr
     return arrays
 
 
-def make_tgz(src, dest, arcname=None):
-    with tarfile.open(dest, 'w:gz') as tf: tf.add(src, arcname=arcname if arcname is not None else src.name)
-    return dest
+make_tgz = write_tgz
 
 
 def extract(arc, dest):
@@ -301,7 +284,7 @@ def test_cache_second_load_does_not_decode(tmp_path, monkeypatch):
     files = cache_files(tmp_path)
     assert len(files) == 1 and files[0].endswith('.pt')       # one file, no temp leftovers
     def no_decode(*a, **k): raise AssertionError('decoded again')
-    monkeypatch.setattr(D, 'decode_source', no_decode)
+    monkeypatch.setattr(S, 'decode_source', no_decode)  # what `load_cifar10` calls
     d2 = load_cifar10(arc)
     assert torch.equal(d1.x_train, d2.x_train) and d1.classes == d2.classes
     # a changed source is decoded again and overwrites the stale cache
@@ -450,14 +433,7 @@ def test_learner_trains():
 # ---------------------------------------------------------------- ImageNet-style folders
 
 def make_tree(root, classes=('cat', 'dog'), n=3, seed=0):
-    rng = np.random.default_rng(seed)
-    for split in ('train', 'val'):
-        for c in classes:
-            for k in range(n):
-                h, w = (int(v) for v in rng.integers(60, 300, 2))
-                p = root / split / c / f'{k}.JPEG'; p.parent.mkdir(parents=True, exist_ok=True)
-                Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(p, format='JPEG')
-    return root
+    return synthetic_image_tree(root, n_train=n, n_val=n, seed=seed, classes=classes)
 
 
 def test_imagenet_dls(tmp_path):

@@ -58,7 +58,7 @@ def test_usage_errors_before_anything_starts(tiny_data, tmp_path, monkeypatch, c
 
 def test_two_processes_imagenet_plateau(tmp_path):
     "An ImageNet net on two processes: the sharded folder loader, the plateau rule deciding the same falls in both"
-    from resnet_study.train import synthetic_image_tree
+    from resnet_study.testing import synthetic_image_tree
     tree, out = synthetic_image_tree(tmp_path / "tree"), tmp_path / "r18"
     r = subprocess.run(torchrun_cmd(2, "train", "--arch", "resnet18", "--data", str(tree), "--out", str(out), "--bs", "4",
                                     "--size", "32", "--workers", "0", "--iters", "6", "--eval-every", "2", "--patience", "1",

@@ -9,7 +9,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from resnet_study.data import CIFAR10Data, CifarLoader
+from resnet_study.sources import CIFAR10Data
+from resnet_study.data import CifarLoader
 from resnet_study.models import cifar_model
 from resnet_study.reference import (REFERENCE_DEPTHS, REFERENCE_NETS, ReferenceNet, WeightsError, WeightsNotFoundError,
                                     load_reference, map_reference_state_dict, measure_references, read_reference,

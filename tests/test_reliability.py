@@ -4,7 +4,9 @@ import contextlib, io, json, os, shutil, subprocess, sys
 from pathlib import Path
 import pytest, torch
 from resnet_study.cli import main, _parser
-from resnet_study.train import CHECKPOINTS, RANGES, RunLock, TrainConfig, budget, load_checkpoint, save_atomic
+from resnet_study.runs import CHECKPOINTS, RunLock
+from resnet_study.train import RANGES, TrainConfig, budget, load_checkpoint
+from resnet_study.sources import save_atomic
 
 torch.set_num_threads(1)  # CI runners have few cores; small nets gain nothing from more
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -206,7 +208,8 @@ def test_the_options_table():
         ("train", "--seed"): "an integer >= 0 and <= 4294967295", ("train", "--bs"): "an integer >= 1",
         ("train", "--lr"): "a finite number > 0", ("train", "--log-every"): "an integer >= 1",
         ("train", "--eval-every"): "an integer >= 1", ("train", "--ckpt-every"): "an integer >= 1",
-        ("study", "--iters"): "an integer >= 1", ("study", "--seeds"): "an integer >= 0 and <= 4294967295"}
+        ("study", "--iters"): "an integer >= 1", ("study", "--seeds"): "an integer >= 0 and <= 4294967295",
+        ("study", "--per-device"): "an integer >= 1"}
 
 def _allowed(r, text: str) -> bool:
     try: return r.allows(r.kind(text))
@@ -225,7 +228,7 @@ def test_every_numeric_option_refuses_bad_values(tiny_data, tmp_path):
             assert one_line(err) == f"resnet-study {cmd}: error: argument {opt}: invalid value '{value}': must be {r}\n"
             assert not out.exists()
             tried += 1
-    assert tried == 14 * 5 - 4  # 0 is a fine --workers, --min-delta, --seed and --seeds
+    assert tried == 15 * 5 - 4  # 0 is a fine --workers, --min-delta, --seed and --seeds
 
 @pytest.mark.parametrize("argv,says", [
     (("--bs", "0"), "argument --bs: invalid value '0': must be an integer >= 1"),
@@ -275,8 +278,9 @@ def test_force_with_a_bad_setting_keeps_the_old_run(run, tiny_data):
 
 def test_a_later_refusal_removes_the_folder_it_made(tmp_path, monkeypatch):
     "A refusal found after the run folder got its first files (here: made up, inside `make_learner`) removes the folder"
-    import resnet_study.train as T
-    from resnet_study.train import synthetic_cifar, train_run
+    import resnet_study.runs as T  # `train_run` calls the `make_learner` it imported
+    from resnet_study.testing import synthetic_cifar
+    from resnet_study.runs import train_run
     real = T.make_learner
     def refuse(*a, **kw):
         real(*a, **kw)  # its logger has written metrics.csv's header

@@ -5,7 +5,9 @@ from torch import nn
 from fastai.callback.core import Callback
 from resnet_study.data import cifar10_dls
 from resnet_study.train import (NonFiniteLoss, TrainConfig, WarmUp, budget, load_checkpoint, make_learner,
-                                fit_budget, paper_sgd, step_lr, synthetic_cifar, train_run)
+                                fit_budget, paper_sgd, step_lr)
+from resnet_study.runs import train_run
+from resnet_study.testing import synthetic_cifar
 
 torch.set_num_threads(1)  # CI runners have few cores; small nets gain nothing from more
 
@@ -135,7 +137,9 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny, tmp_pat
 
 # --- the ImageNet recipe, on a tiny generated ImageNet-layout tree ------------------------------------
 from types import SimpleNamespace
-from resnet_study.train import PlateauSchedule, evaluate_run, synthetic_image_tree
+from resnet_study.train import PlateauSchedule
+from resnet_study.runs import evaluate_run
+from resnet_study.testing import synthetic_image_tree
 
 class _FakeOpt:
     def __init__(self, lr): self.hypers = [dict(lr=lr)]
