@@ -223,8 +223,8 @@ def _panel(ax, curves: dict, nets: list, title: str):
               Line2D([], [], color="0.3", lw=2.4, label="test error (bold)")]
     if handles: ax.legend(handles=handles + styles, fontsize=7.5, loc="upper right")
 
-def plot_figure6(run_dirs, title: str | None = None, panels=("plain", "resnet", "deep"), figsize=None):
-    "Figure 6's panels from run folders: plain nets, ResNets, and ResNet-110 beside 1202 (or the deepest ResNet run)"
+def plot_figure6(run_dirs, title: str | None = None, panels=None, figsize=None):
+    "Figure 6's panels from run folders: plain nets, ResNets, and ResNet-110 beside 1202 (or the deepest ResNet run); `panels=None`: those with runs"
     curves = {k: v for k, v in mean_curves(run_dirs).items() if v["shortcut"] == "A" or v["arch"].startswith("plain")}
     plain = [k for k, v in curves.items() if v["arch"].startswith("plain")]
     res = [k for k, v in curves.items() if v["arch"].startswith("resnet") and _depth(v["arch"]) <= 110]
@@ -233,6 +233,7 @@ def plot_figure6(run_dirs, title: str | None = None, panels=("plain", "resnet", 
         deep = [max(res, key=lambda k: _depth(curves[k]["arch"]))]
     what = dict(plain=(plain, "plain nets"), resnet=(res, "ResNets"),
                 deep=(deep, "ResNet-110 and ResNet-1202" if len(deep) > 1 else "the deepest ResNet run"))
+    if panels is None: panels = [p for p in what if what[p][0]] or ["plain"]
     fig, axes = plt.subplots(1, len(panels), figsize=figsize or (5 * len(panels), 4.3), sharey=True, squeeze=False)
     for ax, p in zip(axes[0], panels): _panel(ax, curves, *what[p])
     runs = [read_run(d) for d in run_dirs]
