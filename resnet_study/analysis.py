@@ -14,8 +14,8 @@ import matplotlib.pyplot as plt
 
 # %% auto #0
 __all__ = ['PAPER_TABLE6', 'PAPER_TABLE6_NOTE', 'REFERENCE_TABLE6', 'DEPTH_COLORS', 'read_run', 'runs_table', 'plot_curves',
-           'markdown_table', 'budget_line', 'run_group', 'finished_runs', 'seed_stats', 'stat', 'seeds_verdict',
-           'compare', 'verdict_line', 'mean_curves', 'plot_figure6', 'table6', 'claims', 'report']
+           'markdown_table', 'budget_line', 'run_group', 'finished_runs', 'final_values', 'seed_stats', 'stat',
+           'seeds_verdict', 'compare', 'verdict_line', 'mean_curves', 'plot_figure6', 'table6', 'claims', 'report']
 
 # %% ../nbs/04_analysis.ipynb #f78da64e
 PAPER_TABLE6 = {"resnet20": 8.75, "resnet32": 7.51, "resnet44": 7.17, "resnet56": 6.97, "resnet110": 6.43, "resnet1202": 7.93}
@@ -136,15 +136,19 @@ def finished_runs(folder, *nets) -> list[Path]:
     return [p for n in nets for p in sorted(folder.glob(f"{n}-s*"), key=lambda p: p.name)
             if run_group(p) == n and (p / "summary.json").exists()]
 
-def seed_stats(run_dirs, metric: str = "test_error") -> pd.DataFrame:
-    "Per net (`run_group`): mean, std, min, max and n over the seeds of its finished runs of the final `metric`"
+def final_values(run_dirs, metric: str = "test_error") -> pd.DataFrame:
+    "One row per finished run: its net (`run_group`), arch and final `metric`"
     rows = []
     for d in run_dirs:
         r = read_run(d)
         s = r["summary"]
         if s is None or s.get("status", "done") != "done" or s.get(metric) is None: continue
         rows.append(dict(net=run_group(d), arch=r["config"]["config"]["arch"], value=float(s[metric])))
-    df = pd.DataFrame(rows, columns=["net", "arch", "value"])
+    return pd.DataFrame(rows, columns=["net", "arch", "value"])
+
+def seed_stats(run_dirs, metric: str = "test_error", values: pd.DataFrame | None = None) -> pd.DataFrame:
+    "Per net (`run_group`): mean, std, min, max and n over the seeds of its finished runs of the final `metric`"
+    df = final_values(run_dirs, metric) if values is None else values
     g = df.groupby("net", sort=False)["value"]
     out = pd.DataFrame(dict(arch=df.groupby("net", sort=False)["arch"].first(), mean=g.mean(), std=g.std(),
                             min=g.min(), max=g.max(), n=g.size()))
@@ -169,14 +173,13 @@ def seeds_verdict(lower, higher, min_seeds: int = 3) -> tuple[str, str]:
 
 def compare(run_dirs, lower: str, higher: str, metric: str = "train_error", min_seeds: int = 3) -> dict:
     "Does net `lower` end with a lower `metric` than net `higher`? 'held', 'did not hold' or 'not established', by the seeds rule"
-    s = seed_stats(run_dirs, metric)
+    vals = final_values(run_dirs, metric)  # one read of the runs for the statistics and the verdict
+    s = seed_stats(run_dirs, metric, vals)
     res = dict(lower=lower, higher=higher, metric=metric, lower_stat=stat(s, lower), higher_stat=stat(s, higher))
     if lower not in s.index or higher not in s.index:
         return dict(res, verdict="not run", why=f"no finished run of {lower if lower not in s.index else higher}")
     res["difference"] = float(s.loc[higher, "mean"] - s.loc[lower, "mean"])
-    values = lambda net: [float(read_run(d)["summary"][metric]) for d in run_dirs if run_group(d) == net
-                          and (read_run(d)["summary"] or {}).get("status", "done") == "done" and (read_run(d)["summary"] or {}).get(metric) is not None]
-    verdict, why = seeds_verdict(values(lower), values(higher), min_seeds)
+    verdict, why = seeds_verdict(vals[vals.net == lower].value, vals[vals.net == higher].value, min_seeds)
     return dict(res, verdict=verdict, why=why)
 
 def verdict_line(v: dict, what: str = "") -> str:
