@@ -14,8 +14,9 @@ import matplotlib.pyplot as plt
 
 # %% auto #0
 __all__ = ['PAPER_TABLE6', 'PAPER_TABLE6_NOTE', 'REFERENCE_TABLE6', 'DEPTH_COLORS', 'read_run', 'runs_table', 'plot_curves',
-           'markdown_table', 'budget_line', 'run_group', 'finished_runs', 'final_values', 'seed_stats', 'stat',
-           'seeds_verdict', 'compare', 'verdict_line', 'mean_curves', 'plot_figure6', 'table6', 'claims', 'report']
+           'markdown_table', 'budget_line', 'run_group', 'finished_runs', 'final_values', 'seed_stats', 'errors_table',
+           'stat', 'seeds_verdict', 'compare', 'verdict_line', 'mean_curves', 'plot_figure6', 'table6', 'claims',
+           'report']
 
 # %% ../nbs/04_analysis.ipynb #f78da64e
 PAPER_TABLE6 = {"resnet20": 8.75, "resnet32": 7.51, "resnet44": 7.17, "resnet56": 6.97, "resnet110": 6.43, "resnet1202": 7.93}
@@ -154,6 +155,12 @@ def seed_stats(run_dirs, metric: str = "test_error", values: pd.DataFrame | None
                             min=g.min(), max=g.max(), n=g.size()))
     out.index.name = "net"
     return out
+
+def errors_table(run_dirs) -> pd.DataFrame:
+    "Final training and test error (%) per net over its seeds: mean, std and number of seeds, as the walkthrough shows them"
+    tr, te = seed_stats(run_dirs, "train_error"), seed_stats(run_dirs, "test_error")
+    return pd.DataFrame({"train error (%)": tr["mean"], "std": tr["std"], "test error (%)": te["mean"], "std ": te["std"],
+                         "seeds": te["n"]}).round(1)
 
 def stat(s: pd.DataFrame, net: str, digits: int = 1) -> str:
     "`net`'s row of `seed_stats` as prose: '29.5 ± 0.4% (n = 3)', or 'not run'"
