@@ -98,10 +98,12 @@ def markdown_table(df: pd.DataFrame) -> str:
 def budget_line(run_dirs) -> str:
     "One line stating the training budget of `run_dirs`: iterations, batch, schedule, data, device and wall time"
     from resnet_study.train import RECIPES  # the paper's numbers: one place
+    from resnet_study.datasets import DATASETS
     runs = [read_run(d) for d in run_dirs]
     if not runs: return "no runs"
     c = runs[0]["config"]
-    recipe = RECIPES[c.get("dataset", "cifar10")]
+    ds = DATASETS.get(c.get("dataset") or c["config"].get("dataset") or "cifar10", DATASETS["cifar10"])
+    recipe = RECIPES[ds.recipe]
     cfg, b = c["config"], c["config"]["budget"]
     iters, bs = b["iters"], cfg["bs"]
     if b.get("schedule", "steps") == "plateau":  # the ImageNet recipe: falls decided by the validation error
@@ -111,10 +113,11 @@ def budget_line(run_dirs) -> str:
                  + ("" if falls is None else f", divided at {', '.join(map(str, falls))}" if falls else ", never divided"))
     elif b["milestones"]: sched = f"lr {cfg['lr']} divided by 10 at {', '.join(str(int(f * iters + 0.5)) for f in b['milestones'])}"
     else: sched = f"lr {cfg['lr']} throughout"
-    n_train = b.get("subset") or c.get("n_train") or (recipe.n_train if recipe.dataset == "cifar10" else None)
+    # what the run saw; else (old runs) the standard copy's, for a 32x32 set (an image tree may be a subset such as Imagenette)
+    n_train = b.get("subset") or c.get("n_train") or (ds.n_train if ds.load is not None else None)
     epochs = f"{iters * bs / n_train:.1f} epochs of {n_train:,} images; " if n_train else ""
     size = f"{epochs}the paper: {recipe.iters:,}"
-    data = Path(str(cfg.get("data") or "CIFAR-10")).name
+    data = Path(str(cfg.get("data"))).name if cfg.get("data") else ds.title
     procs = c.get("processes", 1)
     where = f"{c.get('device', '?')}" + (f", {procs} processes" if procs > 1 else "")
     done = [r for r in runs if r["summary"]]

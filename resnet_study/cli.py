@@ -27,21 +27,22 @@ def cmd_models(args):
 
 # %% ../nbs/03_cli.ipynb #b3a0e239
 def train_config(args) -> "TrainConfig":
-    "The `TrainConfig` of a `train` command line; every value not given is the recipe's of the net's dataset (`RECIPES`)"
-    from resnet_study.train import TrainConfig, budget, check_arch_data
-    dataset = check_arch_data(args.arch, args.data)  # before any data is read
+    "The `TrainConfig` of a `train` command line; every value not given is the recipe's of its data set (`DATASETS`, `RECIPES`)"
+    from resnet_study.train import TrainConfig, budget
+    from resnet_study.datasets import check_arch_data, get_dataset
+    dataset = check_arch_data(args.arch, args.data, args.dataset)  # before any data is read
     imagenet_only = [o for o, v in (("--patience", args.patience), ("--min-delta", args.min_delta), ("--size", args.size),
                                     ("--workers", args.workers)) if v is not None]
-    if dataset == "cifar10" and imagenet_only:
-        raise ValueError(f"{' and '.join(imagenet_only)}: for the ImageNet nets; {args.arch} is a CIFAR-10 net")
+    if get_dataset(dataset).load is not None and imagenet_only:
+        raise ValueError(f"{' and '.join(imagenet_only)}: for the ImageNet nets; {args.arch} is a CIFAR net")
     b = budget(args.budget, args.iters, args.subset, dataset=dataset, log_every=args.log_every, eval_every=args.eval_every,
                ckpt_every=args.ckpt_every, patience=args.patience, min_delta=args.min_delta)
     return TrainConfig(args.arch, shortcut=args.shortcut, budget=b, seed=args.seed, bs=args.bs, lr=args.lr,
                        wd_bn_bias=not args.no_wd_bn_bias, warmup=args.warmup, compile=args.compile, sync_bn=args.sync_bn,
-                       data=str(args.data) if args.data else None, size=args.size or 224, workers=args.workers)
+                       dataset=dataset, data=str(args.data) if args.data else None, size=args.size or 224, workers=args.workers)
 
 def cmd_train(args):
-    "Train a net with the paper's recipe (CIFAR-10 or ImageNet, by the net) into a run folder (metrics.csv, checkpoint.pth, summary.json)."
+    "Train a net with the paper's recipe (CIFAR-10's or ImageNet's, by the data set) into a run folder (metrics.csv, checkpoint.pth, summary.json)."
     from resnet_study.train import TrainConfig, NonFiniteLoss, world
     from resnet_study.runs import train_run
     if args.resume and args.force: raise ValueError("--resume continues a run and --force replaces it; choose one")
@@ -110,11 +111,12 @@ def study_runs(experiments, seeds) -> list[tuple[str, str, str, int]]:
     return list(dict.fromkeys((run_name(n, s), a, sc, s) for g in groups for s in seeds for n, a, sc in g))
 
 def cmd_signals(args):
-    "Per-layer response and gradient std of CIFAR-10 runs, at initialisation and at the last checkpoint (signals.csv)."
+    "Per-layer response and gradient std of CIFAR-net runs, at initialisation and at the last checkpoint (signals.csv)."
     from resnet_study.signals import run_signals
     from resnet_study.runs import run_config
-    from resnet_study.sources import load_cifar10
-    data = load_cifar10(args.data or run_config(args.runs[0]).data)
+    from resnet_study.datasets import load_data
+    first = run_config(args.runs[0])
+    data = load_data(first.dataset, args.data or first.data)
     for run in args.runs:
         df = run_signals(run, data=data, device=args.device)
         print(f"{run}: {len(df) // 2} layers -> {Path(run) / 'signals.csv'}")
@@ -127,7 +129,7 @@ def _study_workers(args, runs) -> int:
     slots = [d for d in devices for _ in range(args.per_device)]
     threads = max(1, (os.cpu_count() or 1) // len(slots))  # CPU workers share the cores instead of oversubscribing them
     base = [sys.executable, "-m", "resnet_study.cli", "study", *args.experiments, "--iters", str(args.iters), "--out", str(args.out),
-            "--seeds", *map(str, args.seeds), "--no-report"] + (["--data", str(args.data)] if args.data else []) + (["--compile"] if args.compile else [])
+            "--seeds", *map(str, args.seeds), "--no-report"] + (["--data", str(args.data)] if args.data else []) + (["--dataset", args.dataset] if args.dataset else []) + (["--compile"] if args.compile else [])
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     print(f"study: {len(runs)} runs, {len(slots)} at a time on {', '.join(devices)} ({threads} thread{'s' if threads > 1 else ''} each)", flush=True)
     procs = [subprocess.Popen(base + ["--device", dev], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -152,8 +154,9 @@ def cmd_study(args):
     from resnet_study.train import TrainConfig, budget, NonFiniteLoss
     from resnet_study.signals import run_signals
     from resnet_study.analysis import report
-    from resnet_study.sources import load_cifar10
+    from resnet_study.datasets import check_dataset, load_data
     runs = study_runs(args.experiments, args.seeds)
+    dataset = check_dataset("resnet20", args.dataset).name  # the study's nets are the CIFAR nets
     out, data, changed, rc = Path(args.out), None, False, 0
     if args.devices is not None:
         if args.device is not None: raise ValueError("--device is for one process; with --devices the runs are spread over the list")
@@ -161,14 +164,14 @@ def cmd_study(args):
         runs = []  # the workers trained and measured them
     def get_data():  # read only when a run needs it: a finished study reads no data and writes nothing
         nonlocal data
-        if data is None: data = load_cifar10(args.data)
+        if data is None: data = load_data(dataset, args.data)
         return data
     for i, (name, arch, shortcut, seed) in enumerate(runs):
         d = out / name
         if not (d / "summary.json").exists():
             resume = any((d / c).exists() for c in CHECKPOINTS)  # a kill between the two renames of a save leaves only the older
             cfg = TrainConfig(arch, shortcut=shortcut, budget=budget("quick", args.iters), seed=seed,
-                              compile=args.compile, data=str(args.data) if args.data else None)
+                              compile=args.compile, dataset=dataset, data=str(args.data) if args.data else None)
             print(f"== [{i + 1}/{len(runs)}] {name}: {'resuming' if resume else 'training'} {arch}, shortcut {shortcut}, "
                   f"seed {seed}, {args.iters} iterations", flush=True)
             # replace only a run folder of ours that died before its first checkpoint, never anything else
@@ -202,6 +205,7 @@ def _recipe_values(key: str) -> str:
 def _parser():
     from resnet_study.train import BUDGETS
     from resnet_study.models import SHORTCUTS
+    from resnet_study.datasets import DATASETS
     p = _Parser(prog="resnet-study",
         description="Reproduce He et al. (2016), 'Deep Residual Learning for Image Recognition'.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -215,6 +219,8 @@ def _parser():
     t.add_argument("--arch", default="resnet20", help="model name, e.g. resnet20, resnet110, plain56 (CIFAR-10) or resnet50, plain34 (ImageNet) (default: resnet20)")
     t.add_argument("--data", type=Path, help="CIFAR-10: archive, batches folder or fastai-style folder (default: $RESNET_STUDY_DATA, local copies); "
                                              "ImageNet nets: a folder with train/<class>/ and val/<class>/ images (required)")
+    t.add_argument("--dataset", choices=list(DATASETS), help="the data set (default: the net's own, cifar10 or imagenet); "
+                   "its recipe trains it: cifar100 and folder32 (any train/<class>/ + test/<class>/ folder of 32x32 images) train the CIFAR nets")
     t.add_argument("--budget", default="paper", help=f"paper (the recipe's: {_recipe_values('iters')} iterations), "
                    f"quick ({BUDGETS['quick']}) or smoke ({BUDGETS['smoke']}) (default: paper)")
     t.add_argument("--iters", type=_ranged("iters"), help="total iterations; CIFAR-10: the learning-rate divisions stay at 50%% and 75%%")
@@ -264,7 +270,9 @@ def _parser():
     st = sub.add_parser("study", help="train the walkthrough's runs at one budget, measure their signals, report",
                         description=cmd_study.__doc__)
     st.add_argument("experiments", nargs="*", help=f"any of: {', '.join(STUDY)} (default: all)")
-    st.add_argument("--data", type=Path, help="CIFAR-10 (default: $RESNET_STUDY_DATA, local copies, then a download)")
+    st.add_argument("--data", type=Path, help="CIFAR-10 (default: $RESNET_STUDY_DATA, local copies, then a download), or the --dataset's data")
+    st.add_argument("--dataset", choices=[n for n, d in DATASETS.items() if d.nets == "cifar10"],
+                    help="the study's data set (default: cifar10): cifar100 or folder32 run the same study on other 32x32 images")
     st.add_argument("--iters", type=_ranged("iters"), default=3200, help="iterations per run (default: 3200, a 20th of the paper's schedule, the committed CPU budget; 64000: the paper)")
     st.add_argument("--out", type=Path, default=None, help="folder of the runs (default: runs/cpu-ITERS)")
     st.add_argument("--seeds", type=_ranged("seed"), nargs="+", default=[0, 1, 2], help="seeds of every run (default: 0 1 2: a verdict needs 3 per side)")

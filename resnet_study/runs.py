@@ -17,6 +17,7 @@ from fastai.torch_core import distrib_barrier
 from .models import get_model, n_params
 from .sources import save_atomic
 from .data import CropAverage
+from .datasets import get_dataset
 from .train import (METRIC_COLUMNS, NonFiniteLoss, TrainConfig, check_device, fit_budget, init_distributed,
                                 load_checkpoint, make_learner, pick_device, run_dls, world, _check_full_batch, _nonfinite, _on_gpu)
 
@@ -340,9 +341,9 @@ def evaluate_run(run_dir, # a run folder with config.json and a checkpoint
     if not (run_dir / "config.json").exists(): raise FileNotFoundError(f"{run_dir}: not a run folder (no config.json)")
     if not any((run_dir / name).exists() for name in CHECKPOINTS): raise FileNotFoundError(f"{run_dir}: no checkpoint.pth to evaluate")
     cfg = run_config(run_dir)
-    imagenet = cfg.dataset == "imagenet"
+    imagenet = get_dataset(cfg.dataset).load is None  # an image tree, tested on crops
     if crop is not None and not imagenet:
-        raise ValueError(f"{cfg.arch} is a CIFAR-10 net, tested on the single 32x32 images; --crop is for ImageNet runs")
+        raise ValueError(f"{cfg.arch} is a CIFAR net, tested on the single 32x32 images; --crop is for ImageNet runs")
     crop = crop or "ten"
     device = check_device(device) if device is not None else pick_device()
     ckpt = run_checkpoint(run_dir, cfg, device)  # before the data is read: a run with no usable checkpoint is said at once

@@ -117,13 +117,13 @@ def run_signals(
     from pathlib import Path
     from resnet_study.models import get_model
     from resnet_study.data import cifar10_dls
-    from resnet_study.sources import load_cifar10
+    from resnet_study.datasets import get_dataset, load_data
     from resnet_study.runs import run_config, run_model
     from resnet_study.train import pick_device
     cfg = run_config(run_dir)
-    if cfg.dataset != "cifar10": raise ValueError(f"{run_dir}: signals are measured for CIFAR-10 runs, not {cfg.arch}")
+    if get_dataset(cfg.dataset).load is None: raise ValueError(f"{run_dir}: signals are measured for the CIFAR nets' runs, not {cfg.arch}")
     device = torch.device(device) if device is not None else pick_device()
-    data = data if data is not None else load_cifar10(cfg.data)
+    data = data if data is not None else load_data(cfg.dataset, cfg.data)
     dls = cifar10_dls(data, bs=n_batch, val_bs=1000, device=device, seed=cfg.seed, subset=cfg.budget.subset, augment=False)
     xb, yb = dls.train.one_batch()
     x_test = torch.cat([x for x, _ in dls.valid])

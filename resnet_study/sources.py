@@ -17,9 +17,11 @@ from torch import Tensor
 from torchvision.io import decode_jpeg, decode_image, ImageReadMode
 
 # %% auto #0
-__all__ = ['HOW_TO_POINT', 'CIFAR10_ARCHIVE', 'CIFAR10_MD5', 'CIFAR10_URL', 'CIFAR10_BATCHES', 'IMAGE_EXTS', 'CACHE_VERSION',
-           'DataError', 'DataNotFoundError', 'CIFAR10Data', 'md5sum', 'find_source', 'decode_source', 'cache_path',
-           'source_signature', 'save_atomic', 'default_candidates', 'resolve_cifar10_path', 'load_cifar10']
+__all__ = ['HOW_TO_POINT', 'CIFAR10_ARCHIVE', 'CIFAR10_MD5', 'CIFAR10_URL', 'CIFAR10_BATCHES', 'CIFAR100_ARCHIVE', 'CIFAR100_MD5',
+           'CIFAR100_URL', 'CIFAR100_FILES', 'OFFICIAL_MD5', 'OFFICIAL_FOLDERS', 'IMAGE_EXTS', 'CACHE_VERSION',
+           'CIFAR100_CANDIDATES', 'DataError', 'DataNotFoundError', 'CIFAR10Data', 'md5sum', 'find_source',
+           'decode_source', 'cache_path', 'source_signature', 'save_atomic', 'default_candidates',
+           'resolve_cifar10_path', 'load_cifar10', 'load_cifar100', 'load_image_folder']
 
 # %% ../nbs/01a_sources.ipynb #ee884394
 class DataError(ValueError):
@@ -52,6 +54,12 @@ CIFAR10_ARCHIVE = 'cifar-10-python.tar.gz'
 CIFAR10_MD5 = 'c58f30108f718f92721af3b95e74349a'
 CIFAR10_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz'
 CIFAR10_BATCHES = [f'data_batch_{i}' for i in range(1, 6)] + ['test_batch', 'batches.meta']
+CIFAR100_ARCHIVE = 'cifar-100-python.tar.gz'
+CIFAR100_MD5 = 'eb9058c3a382ffc7106e4002c42a8d85'
+CIFAR100_URL = 'https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz'
+CIFAR100_FILES = ['train', 'test', 'meta']  # in cifar-100-python/: labels b'fine_labels', names b'fine_label_names'
+OFFICIAL_MD5 = {CIFAR10_ARCHIVE: CIFAR10_MD5, CIFAR100_ARCHIVE: CIFAR100_MD5}
+OFFICIAL_FOLDERS = {'cifar10': ('cifar-10-batches-py', CIFAR10_ARCHIVE), 'cifar100': ('cifar-100-python', CIFAR100_ARCHIVE)}
 
 _PICKLE_OK = {(m, n) for m in ('numpy.core.multiarray', 'numpy._core.multiarray') for n in ('_reconstruct', 'scalar')} \
            | {(m, '_frombuffer') for m in ('numpy.core.numeric', 'numpy._core.numeric')} \
@@ -70,30 +78,47 @@ def _unpickle(raw: bytes, name) -> dict:
     if not isinstance(d, dict): raise DataError(f'{name}: expected a pickled dict, got {type(d).__name__}')
     return {(k.decode() if isinstance(k, bytes) else k): v for k, v in d.items()}
 
-def _batch_tensors(d: dict, name) -> tuple[Tensor, Tensor]:
-    if 'data' not in d or 'labels' not in d:
-        raise DataError(f"{name}: a CIFAR-10 batch needs b'data' and b'labels', found {sorted(d)}")
-    x, y = np.asarray(d['data']), np.asarray(d['labels'], dtype=np.int64)
+def _batch_tensors(d: dict, name, labels: str = 'labels') -> tuple[Tensor, Tensor]:
+    if 'data' not in d or labels not in d:
+        raise DataError(f"{name}: a CIFAR batch needs b'data' and b'{labels}', found {sorted(d)}")
+    x, y = np.asarray(d['data']), np.asarray(d[labels], dtype=np.int64)
     if x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3 * 32 * 32 or len(x) != len(y):
         raise DataError(f"{name}: b'data' is {x.dtype}{x.shape} for {len(y)} labels; "
                         "CIFAR-10 batches hold (N, 3072) uint8 rows, i.e. 3x32x32 images")
     return torch.from_numpy(x.reshape(-1, 3, 32, 32).copy()), torch.from_numpy(y.copy())
 
+def _class_names(meta: dict, key: str, where) -> list:
+    classes = [c.decode() if isinstance(c, bytes) else str(c) for c in meta.get(key, [])]
+    if not classes: raise DataError(f"{where} has no b'{key}'")
+    return classes
+
+def _checked(x_train, y_train, x_test, y_test, classes, where, names=('train', 'test')) -> CIFAR10Data:
+    for y, n in ((y_train, names[0]), (y_test, names[1])):
+        if len(y) and (y.min() < 0 or y.max() >= len(classes)):
+            raise DataError(f'{where}/{n}: labels outside 0..{len(classes)-1}')
+    return CIFAR10Data(x_train, y_train, x_test, y_test, classes, str(where))
+
+def _from_cifar100(raw: dict, where) -> CIFAR10Data:
+    "CIFAR10Data from CIFAR-100's official files' bytes: its 100 fine classes (the coarse 20 are not used)"
+    missing = [n for n in CIFAR100_FILES if n not in raw]
+    if missing: raise DataError(f'{where}: missing {", ".join(missing)}; a complete cifar-100-python has '
+                                f'{", ".join(CIFAR100_FILES)}. Re-download {CIFAR100_URL}')
+    (x_train, y_train), (x_test, y_test) = (_batch_tensors(_unpickle(raw[n], f'{where}/{n}'), f'{where}/{n}', 'fine_labels')
+                                            for n in ('train', 'test'))
+    classes = _class_names(_unpickle(raw['meta'], f'{where}/meta'), 'fine_label_names', f'{where}/meta')
+    return _checked(x_train, y_train, x_test, y_test, classes, where)
+
 def _from_batches(raw: dict, where) -> CIFAR10Data:
-    "CIFAR10Data from the official batch files' bytes, `raw[name]`"
+    "CIFAR10Data from the official batch files' bytes, `raw[name]` (CIFAR-10's, or CIFAR-100's `train`, `test`, `meta`)"
+    if 'meta' in raw and not any(n in raw for n in CIFAR10_BATCHES): return _from_cifar100(raw, where)
     missing = [n for n in CIFAR10_BATCHES if n not in raw]
     if missing: raise DataError(f'{where}: missing {", ".join(missing)}; a complete cifar-10-batches-py has '
                                 f'{", ".join(CIFAR10_BATCHES)}. Re-download {CIFAR10_URL}')
     tr = [_batch_tensors(_unpickle(raw[n], f'{where}/{n}'), f'{where}/{n}') for n in CIFAR10_BATCHES[:5]]
     x_test, y_test = _batch_tensors(_unpickle(raw['test_batch'], f'{where}/test_batch'), f'{where}/test_batch')
-    meta = _unpickle(raw['batches.meta'], f'{where}/batches.meta')
-    classes = [c.decode() if isinstance(c, bytes) else str(c) for c in meta.get('label_names', [])]
-    if not classes: raise DataError(f"{where}/batches.meta has no b'label_names'")
+    classes = _class_names(_unpickle(raw['batches.meta'], f'{where}/batches.meta'), 'label_names', f'{where}/batches.meta')
     x_train, y_train = torch.cat([t[0] for t in tr]), torch.cat([t[1] for t in tr])
-    for y, n in ((y_train, 'data_batch_*'), (y_test, 'test_batch')):
-        if len(y) and (y.min() < 0 or y.max() >= len(classes)):
-            raise DataError(f'{where}/{n}: labels outside 0..{len(classes)-1}')
-    return CIFAR10Data(x_train, y_train, x_test, y_test, classes, str(where))
+    return _checked(x_train, y_train, x_test, y_test, classes, where, ('data_batch_*', 'test_batch'))
 
 def md5sum(path, chunk=1 << 20) -> str:
     h = hashlib.md5()
@@ -194,6 +219,8 @@ def _read_archive(path: Path) -> CIFAR10Data:
                     continue
                 if not m.isfile(): continue
                 if parts[-1] in CIFAR10_BATCHES: batches[parts[-1]] = tf.extractfile(m).read()
+                elif len(parts) >= 2 and parts[-2] == 'cifar-100-python' and parts[-1] in CIFAR100_FILES:
+                    batches[parts[-1]] = tf.extractfile(m).read()
                 elif parts[-1] == 'labels.txt' and len(parts) <= 2:
                     labels_txt = (f'{path}:{m.name}', tf.extractfile(m).read())
                 elif (scf := _split_class_file(parts)) and len(parts) <= 4 and scf[2].lower().endswith(IMAGE_EXTS):
@@ -205,13 +232,16 @@ def _read_archive(path: Path) -> CIFAR10Data:
                         'Download it again (and check its size/MD5).') from e
     if batches: return _from_batches(batches, path)
     if dirs['train'] or dirs['test']: return _from_images(files, {k: sorted(v) for k, v in dirs.items()}, labels_txt, path)
-    raise DataError(f'{path}: archive holds neither cifar-10-batches-py/ nor train/<class>/ images. ' + HOW_TO_POINT)
+    raise DataError(f'{path}: archive holds neither cifar-10-batches-py/, cifar-100-python/ nor train/<class>/ images. ' + HOW_TO_POINT)
 
 # %% ../nbs/01a_sources.ipynb #2449da34
 def _is_archive(p: Path): return p.name.lower().endswith(('.tar.gz', '.tgz', '.tar', '.tar.xz', '.tar.bz2'))
 
-def find_source(path) -> tuple[str, Path]:
-    "('archive'|'batches'|'folder', path) for a user-given CIFAR-10 `path`"
+def find_source(path, # what the user named: an archive, a folder of one, or a folder holding one
+                official: str = 'cifar10' # in a folder holding several: the official files looked for first ('cifar10', 'cifar100')
+               ) -> tuple[str, Path]:
+    "('archive'|'batches'|'folder', path) for a user-given CIFAR `path`"
+    order = [OFFICIAL_FOLDERS[official]] + [v for k, v in OFFICIAL_FOLDERS.items() if k != official]
     p = Path(path).expanduser()
     if not p.exists(): raise DataNotFoundError(f'{p}: no such file or folder. ' + HOW_TO_POINT)
     if p.is_file():
@@ -219,9 +249,12 @@ def find_source(path) -> tuple[str, Path]:
         raise DataError(f'{p}: not a .tar.gz/.tgz archive nor a folder. ' + HOW_TO_POINT)
     def kind(d: Path):
         if (d / 'data_batch_1').is_file() or (d / 'batches.meta').is_file(): return 'batches', d
-        if (d / 'cifar-10-batches-py').is_dir(): return 'batches', d / 'cifar-10-batches-py'
+        if (d / 'meta').is_file() and (d / 'train').is_file(): return 'batches', d  # cifar-100-python/
+        for folder, _ in order:
+            if (d / folder).is_dir(): return 'batches', d / folder
         if (d / 'train').is_dir() or (d / 'test').is_dir(): return 'folder', d
-        if (d / CIFAR10_ARCHIVE).is_file(): return 'archive', d / CIFAR10_ARCHIVE
+        for _, archive in order:
+            if (d / archive).is_file(): return 'archive', d / archive
     if k := kind(p): return k
     subs = sorted(d for d in p.iterdir() if d.is_dir() and not d.name.startswith('.'))
     found = [k for d in subs if (k := kind(d))]
@@ -229,20 +262,23 @@ def find_source(path) -> tuple[str, Path]:
     archives = sorted(f for f in p.iterdir() if f.is_file() and _is_archive(f))
     if len(found) == 0 and len(archives) == 1: return 'archive', archives[0]
     what = f'several candidates {[str(k[1]) for k in found] or [str(a) for a in archives]}' if (found or archives) else 'no images'
-    raise DataError(f'{p}: {what}; expected cifar-10-python.tar.gz, cifar-10-batches-py/, '
+    raise DataError(f'{p}: {what}; expected cifar-10-python.tar.gz, cifar-10-batches-py/, cifar-100-python(.tar.gz), '
                     'train/<class>/*.png|jpg + test/<class>/..., or one .tgz of them. ' + HOW_TO_POINT)
 
 def _check_md5(p: Path, check_md5):
-    if check_md5 is False or (check_md5 is None and p.name != CIFAR10_ARCHIVE): return
-    if (got := md5sum(p)) != CIFAR10_MD5:
-        raise DataError(f'{p}: MD5 is {got}, the official {CIFAR10_ARCHIVE} has {CIFAR10_MD5}. The download is '
-                        f'incomplete or a different file; download it again from {CIFAR10_URL}. '
+    if check_md5 is False or (check_md5 is None and p.name not in OFFICIAL_MD5): return
+    name = p.name if p.name in OFFICIAL_MD5 else CIFAR10_ARCHIVE
+    url = CIFAR100_URL if name == CIFAR100_ARCHIVE else CIFAR10_URL
+    if (got := md5sum(p)) != OFFICIAL_MD5[name]:
+        raise DataError(f'{p}: MD5 is {got}, the official {name} has {OFFICIAL_MD5[name]}. The download is '
+                        f'incomplete or a different file; download it again from {url}. '
                         '(For a deliberately different archive rename it or pass check_md5=False.)')
 
 def decode_source(kind: str, p: Path, check_md5=None) -> CIFAR10Data:
-    "Decode a CIFAR-10 source found by `find_source` (slow path; `load_cifar10` caches the result)"
+    "Decode a CIFAR source found by `find_source` (slow path; `load_cifar10` caches the result)"
     if kind == 'archive': _check_md5(p, check_md5); return _read_archive(p)
-    if kind == 'batches': return _from_batches({f.name: f.read_bytes() for f in p.iterdir() if f.name in CIFAR10_BATCHES}, p)
+    if kind == 'batches':
+        return _from_batches({f.name: f.read_bytes() for f in p.iterdir() if f.name in CIFAR10_BATCHES + CIFAR100_FILES and f.is_file()}, p)
     return _read_folder(p)
 
 # %% ../nbs/01a_sources.ipynb #3d93d5a4
@@ -267,7 +303,7 @@ def source_signature(kind: str, p: Path) -> str:
     p = Path(p).resolve()
     def st(f): s = f.stat(); return f'{f.name}:{s.st_size}:{s.st_mtime_ns}'
     if kind == 'archive': parts = [st(p)]
-    elif kind == 'batches': parts = [st(p / n) for n in CIFAR10_BATCHES if (p / n).exists()]
+    elif kind == 'batches': parts = [st(p / n) for n in CIFAR10_BATCHES + CIFAR100_FILES if (p / n).is_file()]
     else: parts = [f'{s}/{st(d)}' for s in ('train', 'test') if (p / s).is_dir()
                    for d in sorted((p / s).iterdir()) if d.is_dir()] + ([st(p / 'labels.txt')] if (p / 'labels.txt').exists() else [])
     return f'v{CACHE_VERSION}|{kind}|{p}|' + '|'.join(parts)
@@ -317,14 +353,9 @@ def resolve_cifar10_path(path=None, download=True) -> Path:
     if not download: raise DataNotFoundError(f'CIFAR-10 not found in {[str(c) for c in default_candidates()]}. ' + HOW_TO_POINT)
     return _download()
 
-def load_cifar10(path=None, # any format `find_source` knows; None: $RESNET_STUDY_DATA, then the usual places (`resolve_cifar10_path`)
-                 check_md5: bool | None = None, # None: check an archive named cifar-10-python.tar.gz; True/False: always/never
-                 cache: bool = True, # read and write the decoded tensors' cache (`cache_path`)
-                 cache_dir=None, # where the cache goes (default: $RESNET_STUDY_CACHE, beside the data, or ~/.cache)
-                 download: bool = True # with no local copy, let fastai's `untar_data` download one
-                ) -> CIFAR10Data:
-    "CIFAR-10 as uint8 tensors from `path` (any supported format), decoded once and cached"
-    kind, src = find_source(resolve_cifar10_path(path, download))
+def _load(path, official: str, check_md5, cache: bool, cache_dir) -> CIFAR10Data:
+    "Decode the source at `path` once, or read its cache"
+    kind, src = find_source(path, official)
     cp = cache_path(src, cache_dir) if cache else None
     if cache:
         sig = source_signature(kind, src)
@@ -333,5 +364,54 @@ def load_cifar10(path=None, # any format `find_source` knows; None: $RESNET_STUD
     if cache:
         try: save_atomic(dict(signature=sig, source=data.source, classes=data.classes, x_train=data.x_train,
                                y_train=data.y_train, x_test=data.x_test, y_test=data.y_test), cp)
-        except OSError as e: warnings.warn(f'could not write the CIFAR-10 cache {cp} ({e}); the next load decodes again')
+        except OSError as e: warnings.warn(f'could not write the data cache {cp} ({e}); the next load decodes again')
     return data
+
+def load_cifar10(path=None, # any format `find_source` knows; None: $RESNET_STUDY_DATA, then the usual places (`resolve_cifar10_path`)
+                 check_md5: bool | None = None, # None: check an archive named cifar-10-python.tar.gz; True/False: always/never
+                 cache: bool = True, # read and write the decoded tensors' cache (`cache_path`)
+                 cache_dir=None, # where the cache goes (default: $RESNET_STUDY_CACHE, beside the data, or ~/.cache)
+                 download: bool = True # with no local copy, let fastai's `untar_data` download one
+                ) -> CIFAR10Data:
+    "CIFAR-10 as uint8 tensors from `path` (any supported format), decoded once and cached"
+    return _load(resolve_cifar10_path(path, download), 'cifar10', check_md5, cache, cache_dir)
+
+
+# %% ../nbs/01a_sources.ipynb #3c0d3084
+CIFAR100_CANDIDATES = [Path('data') / 'cifar-100-python', Path('data') / CIFAR100_ARCHIVE]
+
+def _download_cifar100(root: Path = Path('data')) -> Path:
+    from torchvision.datasets import CIFAR100
+    try: CIFAR100(str(root), download=True)
+    except Exception as e:
+        raise DataNotFoundError(
+            f'CIFAR-100 was not found locally (looked in {[str(c) for c in CIFAR100_CANDIDATES]}) and downloading '
+            f'{CIFAR100_URL} with torchvision failed ({type(e).__name__}: {e}); this machine probably has no network '
+            f'access. Give --data PATH: {CIFAR100_ARCHIVE} or its extracted cifar-100-python/ folder.') from e
+    return root / 'cifar-100-python'
+
+def load_cifar100(path=None, # cifar-100-python.tar.gz, its cifar-100-python/ folder, or a folder holding one; None: ./data, then a download
+                  check_md5: bool | None = None, # None: check an archive named cifar-100-python.tar.gz; True/False: always/never
+                  cache: bool = True, # read and write the decoded tensors' cache (`cache_path`)
+                  cache_dir=None, # where the cache goes (default: $RESNET_STUDY_CACHE, beside the data, or ~/.cache)
+                  download: bool = True # with no local copy, let torchvision's `CIFAR100` download one into ./data
+                 ) -> CIFAR10Data:
+    "CIFAR-100 (its 100 fine classes) as uint8 tensors, decoded once and cached"
+    if path is None:
+        path = next((c for c in CIFAR100_CANDIDATES if c.exists()), None)
+        if path is None:
+            if not download: raise DataNotFoundError(f'CIFAR-100 not found in {[str(c) for c in CIFAR100_CANDIDATES]}; '
+                                                     f'give --data PATH: {CIFAR100_ARCHIVE} or cifar-100-python/')
+            path = _download_cifar100()
+    return _load(Path(path).expanduser(), 'cifar100', check_md5, cache, cache_dir)
+
+def load_image_folder(path=None, # a folder (or .tgz of one) of train/<class>/*.png|jpg and test/<class>/... 32x32 images
+                      check_md5: bool | None = None, # for an official archive given here: as `load_cifar10`
+                      cache: bool = True, # read and write the decoded tensors' cache (`cache_path`)
+                      cache_dir=None, # where the cache goes (default: $RESNET_STUDY_CACHE, beside the data, or ~/.cache)
+                      download: bool = False # unused: there is nothing to download
+                     ) -> CIFAR10Data:
+    "Any 32x32 image folder as uint8 tensors, one class per folder, decoded once and cached"
+    if path is None: raise DataNotFoundError('a folder of 32x32 images has no default place: give --data PATH, a folder '
+                                             '(or .tgz) with train/<class>/*.png|jpg and test/<class>/...')
+    return _load(Path(path).expanduser(), 'cifar10', check_md5, cache, cache_dir)

@@ -15,8 +15,8 @@ import torch
 from .sources import CIFAR10Data, CIFAR10_BATCHES
 
 # %% auto #0
-__all__ = ['CIFAR10_CLASSES', 'synthetic_cifar', 'cifar_batches', 'write_cifar_archive', 'write_tgz', 'write_image',
-           'write_image_folder', 'synthetic_image_tree']
+__all__ = ['CIFAR10_CLASSES', 'synthetic_cifar', 'cifar_batches', 'cifar100_files', 'write_cifar_archive', 'write_tgz',
+           'write_image', 'write_image_folder', 'synthetic_image_tree']
 
 # %% ../nbs/09_testing.ipynb #943207f3
 CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']
@@ -46,6 +46,17 @@ def cifar_batches(n: int = 10, seed: int = 0, classes=CIFAR10_CLASSES) -> dict:
                      b'data': rng.integers(0, 256, (n, 3072), dtype=np.uint8),
                      b'filenames': [f'{i}.png'.encode() for i in range(n)]}
     out['batches.meta'] = {b'label_names': [c.encode() for c in classes], b'num_cases_per_batch': n, b'num_vis': 3072}
+    return out
+
+def cifar100_files(n: int = 10, seed: int = 0, n_classes: int = 100) -> dict:
+    "Random contents of CIFAR-100's official files: {file name: dict} for train and test (`n` images each) and meta"
+    rng = np.random.default_rng(seed)
+    out = {name: {b'filenames': [f'{i}.png'.encode() for i in range(n)], b'batch_label': name.encode(),
+                  b'fine_labels': [int(i) for i in rng.integers(0, n_classes, n)],
+                  b'coarse_labels': [int(i) for i in rng.integers(0, 20, n)],
+                  b'data': rng.integers(0, 256, (n, 3072), dtype=np.uint8)} for name in ('train', 'test')}
+    out['meta'] = {b'fine_label_names': [f'fine{c}'.encode() for c in range(n_classes)],
+                   b'coarse_label_names': [f'coarse{c}'.encode() for c in range(20)]}
     return out
 
 def write_cifar_archive(dest, batches: dict | None = None, prefix: str = 'cifar-10-batches-py/') -> Path:

@@ -36,17 +36,17 @@ from fastcore.basics import store_attr
 from .models import get_model, get_model_builder, n_params
 from .sources import CIFAR10Data, load_cifar10, save_atomic
 from .data import cifar10_dls, imagenet_dls
+from .datasets import DATASETS, get_dataset, arch_dataset, check_dataset, check_arch_data, load_data
 from .testing import synthetic_cifar, synthetic_image_tree  # they were defined here: still importable from here
 
 # %% auto #0
 __all__ = ['RECIPES', 'BUDGETS', 'RANGES', 'METRIC_COLUMNS', 'paper_sgd', 'Recipe', 'Budget', 'budget', 'Range', 'check_range',
            'step_lr', 'IterationSchedule', 'WarmUp', 'IterationStream', 'world', 'all_sum', 'NonFiniteLoss',
            'RunLogger', 'rng_state', 'set_rng_state', 'load_checkpoint', 'Checkpointer', 'pick_device', 'check_device',
-           'init_distributed', 'ShardedTrainer', 'arch_dataset', 'paper_shortcut', 'check_arch_data', 'TrainConfig',
-           'run_dls', 'make_learner', 'fit_budget', 'PlateauSchedule', 'CHECKPOINTS', 'RunFileDamaged',
-           'CheckpointDamaged', 'read_json', 'metrics_end', 'find_checkpoint', 'versions', 'RunBusy', 'RunLock',
-           'train_run', 'run_config', 'run_checkpoint', 'run_model', 'evaluate_run', 'synthetic_cifar',
-           'synthetic_image_tree']
+           'init_distributed', 'ShardedTrainer', 'paper_shortcut', 'TrainConfig', 'run_dls', 'make_learner',
+           'fit_budget', 'PlateauSchedule', 'CHECKPOINTS', 'RunFileDamaged', 'CheckpointDamaged', 'read_json',
+           'metrics_end', 'find_checkpoint', 'versions', 'RunBusy', 'RunLock', 'train_run', 'run_config',
+           'run_checkpoint', 'run_model', 'evaluate_run', 'synthetic_cifar', 'synthetic_image_tree']
 
 # %% ../nbs/02_training.ipynb #cf07ea9d
 def paper_sgd(mom: float = 0.9, wd: float = 1e-4):
@@ -117,21 +117,21 @@ class Budget:
 def budget(name: str = "paper", # a name of `BUDGETS`: paper, quick, smoke
            iters: int | None = None, # iterations instead of the named budget's (scaled by the rule below)
            subset: int | None = None, # class-balanced CIFAR-10 training subset (None: the whole training set)
-           dataset: str = "cifar10", # whose recipe (`RECIPES`): cifar10 or imagenet
+           dataset: str = "cifar10", # a name of `DATASETS`: its recipe (`RECIPES`) and its kind of data
            **kw # any other field of `Budget` (eval_every, log_every, ckpt_every, milestones, patience, ...)
           ) -> Budget:
-    """The named budget of `BUDGETS` for `dataset`'s recipe (`RECIPES`), or `iters` iterations of it.
+    """The named budget of `BUDGETS` for the recipe of `dataset` (`DATASETS`, `RECIPES`), or `iters` iterations of it.
     The scaling rule: a budget of n iterations keeps the recipe's milestones at the same fractions of n, evaluates
     about 8 times (ImageNet: 20, for the plateaus), logs about 50 windows and checkpoints about 10 times."""
-    if dataset not in RECIPES: raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(RECIPES)}")
-    r = RECIPES[dataset]
+    ds = get_dataset(dataset)
+    r = RECIPES[ds.recipe]
     if name not in BUDGETS: raise ValueError(f"unknown budget {name!r}; choose one of {', '.join(BUDGETS)} (or give iterations)")
     named = BUDGETS[name] or r.iters
     n = named if iters is None else int(check_range("iters", iters))
     if n != named: name = f"{name}-scaled-{n}"
     paper = n == r.iters
-    if dataset == "imagenet" and subset is not None:
-        raise ValueError("--subset is for CIFAR-10; for a smaller ImageNet run use a smaller tree (e.g. Imagenette) or fewer iterations")
+    if ds.load is None and subset is not None:
+        raise ValueError("--subset is for the 32x32 data sets; for a smaller ImageNet run use a smaller tree (e.g. Imagenette) or fewer iterations")
     defaults = dict(milestones=r.milestones, schedule=r.schedule, factor=r.factor,
                     log_every=r.log_every if paper else max(1, min(r.log_every, n // 50)),
                     eval_every=r.eval_every if paper else max(1, math.ceil(n / (20 if r.schedule == "plateau" else 8))),
@@ -454,38 +454,13 @@ class ShardedTrainer(DistributedTrainer):
         # every process tests with the first one's BN statistics, the ones its checkpoint keeps
         for b in _unwrap(self.model).buffers(): torch.distributed.broadcast(b, 0)
 
-def arch_dataset(arch: str) -> str:
-    "'cifar10' or 'imagenet': the data `arch` is built for (an unknown name is a clear error)"
-    return get_model_builder(arch).dataset
-
 def paper_shortcut(arch: str) -> str:
     "The option the name `arch` means (the models chapter's): B for the bottleneck ImageNet nets (Table 3), A for the others (Table 2, section 4.2)"
     return get_model_builder(arch).shortcut
 
-_IMAGENET_NETS = "resnet18/34/50/101/152, plain18/34"
-_IMAGENET_TREE = "a folder with train/<class>/*.JPEG and val/<class>/* (ImageNet, Imagenette)"
-
-def check_arch_data(arch: str, data=None) -> str:
-    "The dataset of `arch`; a clear error when the path `data` is plainly the other dataset's (nothing is read)"
-    dataset = arch_dataset(arch)
-    if data is None or isinstance(data, CIFAR10Data):
-        if dataset == "imagenet" and data is None: raise ValueError(f"{arch} is an ImageNet net: give --data, {_IMAGENET_TREE}")
-        if dataset == "imagenet": raise ValueError(f"{arch} is an ImageNet net and cannot train on CIFAR-10 data; give {_IMAGENET_TREE}")
-        return dataset
-    p = Path(data).expanduser()
-    if not p.exists(): return dataset  # the loaders say what is missing
-    tree = p.is_dir() and (p / "train").is_dir() and (p / "val").is_dir()
-    if dataset == "imagenet" and not tree:
-        raise ValueError(f"{arch} is an ImageNet net, but {p} is not {_IMAGENET_TREE}; CIFAR-10 data is for the "
-                         "CIFAR nets (resnet20..1202, plain20..110)")
-    if dataset == "cifar10" and tree and not (p / "test").is_dir():
-        raise ValueError(f"{arch} is a CIFAR-10 net, but {p} is an ImageNet-style tree (train/ and val/); "
-                         f"train an ImageNet net ({_IMAGENET_NETS}) on it")
-    return dataset
-
 @dataclass
 class TrainConfig:
-    "Everything that defines a training run (saved as config.json); `None` means the paper's value for the net's dataset (`RECIPES`)"
+    "Everything that defines a training run (saved as config.json); `None` means the paper's value for the data set (`RECIPES`)"
     arch: str = "resnet20"          # a name of `MODELS`, or any 6n+2 CIFAR depth such as resnet8
     shortcut: str | None = None     # the net's own option (`paper_shortcut`): A, or B for the bottleneck ImageNet nets
     budget: Budget | None = None    # the recipe's full schedule (`budget("paper", dataset=...)`)
@@ -503,11 +478,13 @@ class TrainConfig:
     bf16: bool | None = None           # None: on GPU
     compile: bool = False           # wrap the model in `torch.compile`
     sync_bn: bool = False           # several GPUs: BN statistics per GPU (the paper's), or over the whole batch
+    dataset: str | None = None      # a name of `DATASETS` (None: the net's own, cifar10 or imagenet); it picks the recipe
     data: str | None = None         # the data's path (default: see `run_dls`)
     size: int = 224                 # ImageNet crop; the shorter side is drawn from [256, 480] * size/224, tested at 256 * size/224
     workers: int | None = None      # ImageNet decoding processes per training process (None: min(8, CPUs / processes))
 
     def __post_init__(self):
+        self.dataset = check_dataset(self.arch, self.dataset).name  # first: the recipe and the budget follow from it
         r = self.recipe
         if self.shortcut is None: self.shortcut = paper_shortcut(self.arch)
         if self.budget is None: self.budget = budget("paper", dataset=self.dataset)
@@ -518,9 +495,7 @@ class TrainConfig:
         if not isinstance(self.budget, Budget): raise ValueError(f"budget={self.budget!r}: must be a `Budget` (see `budget`)")
 
     @property
-    def dataset(self) -> str: return arch_dataset(self.arch)
-    @property
-    def recipe(self) -> Recipe: return RECIPES[self.dataset]
+    def recipe(self) -> Recipe: return RECIPES[DATASETS[self.dataset].recipe]
 
     @property
     def use_warmup(self) -> bool:
@@ -533,17 +508,17 @@ class TrainConfig:
         b["milestones"] = tuple(b["milestones"])
         return cls(budget=Budget(**b), **{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
-def run_dls(cfg: TrainConfig, # the run: its net's dataset, batch, seed, subset, ImageNet crop size and workers
+def run_dls(cfg: TrainConfig, # the run: its data set, batch, seed, subset, ImageNet crop size and workers
             data=None, # a `CIFAR10Data` or a path (default `cfg.data`)
             device=None, # where the batches go
             valid_crop: str = "center", # ImageNet: 'center' or 'ten' crops for the validation loader
             val_bs: int | None = None # evaluation mini-batch (default: the loaders')
            ) -> DataLoaders:
-    """The data of a run, by the dataset of its net: CIFAR-10 (`data`: a `CIFAR10Data` or a path; default `cfg.data`)
-    or an ImageNet-style folder (`data` or `cfg.data`), validated on `valid_crop` crops"""
+    """The data of a run, by its data set (`DATASETS`): a 32x32 set read whole (`data`: a `CIFAR10Data` or a path;
+    default `cfg.data`) or an ImageNet-style folder (`data` or `cfg.data`), validated on `valid_crop` crops"""
     data = cfg.data if data is None else data
-    if check_arch_data(cfg.arch, data) == "cifar10":
-        if not isinstance(data, CIFAR10Data): data = load_cifar10(data)
+    if get_dataset(check_arch_data(cfg.arch, data, cfg.dataset)).load is not None:
+        if not isinstance(data, CIFAR10Data): data = load_data(cfg.dataset, data)
         return cifar10_dls(data, bs=cfg.bs, val_bs=val_bs, device=device, seed=cfg.seed, subset=cfg.budget.subset, drop_last=True)
     scaled = lambda px: round(px * cfg.size / 224)
     dls = imagenet_dls(data, bs=cfg.bs, device=device, seed=cfg.seed, size=cfg.size, scale=(scaled(256), scaled(480)),

@@ -122,7 +122,7 @@ def test_arch_and_data_mismatch_is_a_usage_error(image_tree, tiny_data, tmp_path
     rc, e = err("train", "--arch", "resnet18", "--data", str(tiny_data), "--out", str(tmp_path / "a"))
     assert rc == 2 and "resnet18 is an ImageNet net" in e and "val/" in e
     rc, e = err("train", "--arch", "resnet8", "--data", str(image_tree), "--out", str(tmp_path / "b"))
-    assert rc == 2 and "resnet8 is a CIFAR-10 net" in e and "ImageNet-style tree" in e
+    assert rc == 2 and "resnet8 is a CIFAR net" in e and "ImageNet-style tree" in e
     rc, e = err("train", "--arch", "resnet50", "--out", str(tmp_path / "c"))
     assert rc == 2 and "give --data" in e
     rc, e = err("train", "--arch", "resnet8", "--data", str(tiny_data), "--patience", "3", "--out", str(tmp_path / "d"))
@@ -200,3 +200,38 @@ def test_study_runs_concurrently_over_devices(tiny_data, tmp_path):
     assert again.returncode == 0 and ": training " not in again.stdout
     r = run_cli(*args, "--devices", "cpu", "--device", "cpu", env=ENV)
     assert r.returncode == 2 and "--device is for one process" in r.stderr
+
+# --- a data set is a row of DATASETS: --dataset picks it, the net's own by default ---------------------
+def test_dataset_cifar100_and_a_folder_train_the_cifar_nets(tmp_path, capsys):
+    "CIFAR-100's official format and a 3-class folder of 32x32 images train a CIFAR net; the run says what it saw"
+    from resnet_study.cli import main
+    from resnet_study.testing import cifar100_files, write_cifar_archive, synthetic_cifar, write_image_folder
+    from resnet_study.analysis import budget_line
+    c100 = write_cifar_archive(tmp_path / "c100.tgz", cifar100_files(n=64), prefix="cifar-100-python/")
+    out = tmp_path / "r100"
+    assert main(["train", "--arch", "resnet8", "--dataset", "cifar100", "--data", str(c100), "--out", str(out),
+                 "--bs", "16", "--iters", "2", "--device", "cpu", "--quiet"]) == 0, capsys.readouterr().err
+    cfg = json.loads((out / "config.json").read_text())
+    assert (cfg["dataset"], cfg["config"]["dataset"], cfg["n_train"], cfg["config"]["bs"]) == ("cifar100", "cifar100", 64, 16)
+    from resnet_study.runs import run_model
+    assert run_model(out, "cpu", num_classes=100)[0].fc.out_features == 100
+    assert "0.5 epochs of 64 images" in budget_line([out])
+    three = write_image_folder(tmp_path / "three", synthetic_cifar(48, 12, n_classes=3, balanced=True))
+    out = tmp_path / "r3"
+    assert main(["train", "--arch", "resnet8", "--dataset", "folder32", "--data", str(three), "--out", str(out),
+                 "--bs", "16", "--iters", "2", "--device", "cpu", "--quiet"]) == 0, capsys.readouterr().err
+    assert json.loads((out / "summary.json").read_text())["iterations"] == 2
+    assert "0.7 epochs of 48 images" in budget_line([out])
+
+def test_dataset_mismatches_are_usage_errors(tmp_path, tiny_data, image_tree, capsys):
+    from resnet_study.cli import main
+    def err(*args):
+        rc = main(list(args)); return rc, capsys.readouterr().err
+    rc, e = err("train", "--arch", "resnet18", "--dataset", "cifar100", "--data", str(image_tree), "--out", str(tmp_path / "a"))
+    assert rc == 2 and "resnet18 is an ImageNet net; --dataset cifar100 is for the CIFAR nets" in e and "Choose one of imagenet" in e
+    rc, e = err("train", "--arch", "resnet8", "--dataset", "cifar100", "--data", str(tiny_data), "--out", str(tmp_path / "b"),
+                "--iters", "2", "--device", "cpu")
+    assert rc == 2 and "10 classes, but CIFAR-100 has 100" in e
+    r = run_cli("train", "--arch", "resnet8", "--dataset", "mnist", "--out", str(tmp_path / "c"), env=ENV)
+    assert r.returncode == 2 and "invalid choice: 'mnist'" in r.stderr
+    assert not any((tmp_path / d).exists() for d in "abc")
