@@ -15,8 +15,8 @@ import matplotlib.pyplot as plt
 # %% auto #0
 __all__ = ['PAPER_TABLE6', 'PAPER_TABLE6_NOTE', 'REFERENCE_TABLE6', 'DEPTH_COLORS', 'read_run', 'runs_table', 'plot_curves',
            'markdown_table', 'budget_line', 'run_group', 'finished_runs', 'final_values', 'seed_stats', 'errors_table',
-           'stat', 'seeds_verdict', 'compare', 'verdict_line', 'mean_curves', 'plot_figure6', 'table6', 'claims',
-           'report']
+           'stat', 'seeds_verdict', 'compare', 'verdict_line', 'mean_curves', 'plot_figure6', 'table6', 'signal_values',
+           'response_stds', 'response_verdict', 'claims', 'report']
 
 # %% ../nbs/04_analysis.ipynb #f78da64e
 PAPER_TABLE6 = {"resnet20": 8.75, "resnet32": 7.51, "resnet44": 7.17, "resnet56": 6.97, "resnet110": 6.43, "resnet1202": 7.93}
@@ -267,7 +267,7 @@ def table6(run_dirs) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["net", "arch", "test_error", "test_std", "n", "train_error", "paper", "reference"]).set_index("net")
 
 # %% ../nbs/04_analysis.ipynb #a24f8a5e
-def _signal_values(run_dirs, net: str, fn) -> list:
+def signal_values(run_dirs, net: str, fn) -> list:
     "`fn(final signals)` for each finished seed of `net` that has a signals.csv"
     out = []
     for d in run_dirs:
@@ -275,6 +275,18 @@ def _signal_values(run_dirs, net: str, fn) -> list:
             s = pd.read_csv(Path(d) / "signals.csv")
             out.append(fn(s[s["when"] == "final"]))
     return out
+
+def response_stds(run_dirs, net: str) -> list:
+    "Figure 7's measure, one number per seed of `net`: the mean over its 3x3 layers of the response std at the end of training"
+    return signal_values(run_dirs, net, lambda s: s.response_std.mean())
+
+def response_verdict(run_dirs, lower: str, higher: str, min_seeds: int = 3) -> dict:
+    "Whether `lower` responds less than `higher` (`response_stds` over seeds, the seeds rule of `seeds_verdict`), with its numbers"
+    a, b = response_stds(run_dirs, lower), response_stds(run_dirs, higher)
+    verdict, why = seeds_verdict(a, b, min_seeds) if a and b else ("not run", "no measured runs of one of them")
+    mean = lambda v: sum(v) / len(v) if v else float("nan")
+    return dict(lower=lower, higher=higher, verdict=verdict, why=why, lower_values=a, higher_values=b,
+                text=f"mean response std {lower} {mean(a):.2f} vs {higher} {mean(b):.2f} (n = {len(a)}, {len(b)}): {verdict}")
 
 def _row(claim: str, verdict: str, evidence: str) -> dict: return dict(claim=claim, verdict=verdict, evidence=evidence)
 
@@ -305,16 +317,10 @@ def claims(run_dirs, min_seeds: int = 3) -> pd.DataFrame:
     v = cmp("resnet110", "resnet1202", "test_error")
     rows.append(_row("C5 ResNet-1202 tests worse than ResNet-110 (overfitting)", {"held": "did not hold", "did not hold": "held"}.get(v["verdict"], v["verdict"]),
                      ev(v) if v["verdict"] != "not run" else "ResNet-1202 not run (see the Depth notebook for its cost)"))
-    mean_std = lambda s: s.response_std.mean()
-    parts = []
-    for lo, hi in (("resnet20", "plain20"), ("resnet56", "plain56"), ("resnet56", "resnet20")):
-        a, b = _signal_values(runs, lo, mean_std), _signal_values(runs, hi, mean_std)
-        verdict, why = seeds_verdict(a, b, min_seeds) if a and b else ("not run", "no signals")
-        parts.append((verdict, f"mean response std {lo} {sum(a) / len(a) if a else float('nan'):.2f} vs {hi} "
-                               f"{sum(b) / len(b) if b else float('nan'):.2f} (n = {len(a)}, {len(b)}): {verdict}"))
+    parts = [response_verdict(runs, lo, hi, min_seeds) for lo, hi in (("resnet20", "plain20"), ("resnet56", "plain56"), ("resnet56", "resnet20"))]
     rows.append(_row("C6 ResNets respond less than plain nets, and less the deeper (Figure 7)",
-                     _chain([dict(verdict=p[0]) for p in parts]), "; ".join(p[1] for p in parts)))
-    ratios = _signal_values(runs, "plain56", lambda s: s.grad_std.min() / s.grad_std.max())
+                     _chain(parts), "; ".join(p["text"] for p in parts)))
+    ratios = signal_values(runs, "plain56", lambda s: s.grad_std.min() / s.grad_std.max())
     if len(ratios) < min_seeds: verdict = "not established" if ratios else "not run"
     else: verdict = "held" if min(ratios) > 0.01 else "did not hold"
     rows.append(_row("C7 not vanishing gradients: no layer of trained plain-56 gets under 1/100 of the largest gradient std", verdict,
