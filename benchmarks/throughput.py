@@ -3,7 +3,8 @@
     python benchmarks/throughput.py --data ../shared/data/cifar10-jpeg.tgz
 
 For each architecture (ResNet-20 and ResNet-56 by default) at batch 128 it measures images/second of
-  1. ours:      this project's training path (`resnet_study.train`, the Learner the CLI uses);
+  1. ours:      this project's training path (`resnet_study.train`, the Learner the CLI uses), float32 on a CPU;
+     ours-bf16: the same with `bf16=True` (`--bf16`): bf16 autocast on a CPU too (a GPU's default already);
   2. reference: the widely used PyTorch CIFAR trainer style: a dataset of PIL images with per-image
                 RandomCrop(32, 4), RandomHorizontalFlip, ToTensor, Normalize, a DataLoader with
                 worker processes, an NCHW float32 model and torch.optim.SGD;
@@ -11,7 +12,7 @@ For each architecture (ResNet-20 and ResNet-56 by default) at batch 128 it measu
                 `aug_transforms`, training the same model;
   4. ceiling:   the model step alone (ours, same settings as 1) on one fixed batch;
 and the machine's float32 matrix-multiply rate (the physical limit) against the model's FLOPs per image.
-It prints a table with the ratios 1/2, 1/3, 1/4 and writes it as JSON. Nothing here is a test:
+It prints a table with the ratios ours/reference, ours-bf16/reference, ours/fastai, ours/ceiling and writes it as JSON. Nothing here is a test:
 the numbers depend on the machine and on whatever else runs on it.
 """
 from __future__ import annotations
@@ -96,10 +97,10 @@ def learner_throughput(learn, n_warmup, n_steps, device) -> float:
     return timer.dt
 
 
-def ours_learner(data, arch, bs, device, run_dir):
+def ours_learner(data, arch, bs, device, run_dir, bf16=None):
     "The Learner `resnet-study train` builds, logging into `run_dir`, with a budget too long to end here."
     from resnet_study.train import TrainConfig, budget, make_learner
-    cfg = TrainConfig(arch=arch, bs=bs, budget=budget("paper", eval_every=10 ** 6, ckpt_every=10 ** 6))
+    cfg = TrainConfig(arch=arch, bs=bs, budget=budget("paper", eval_every=10 ** 6, ckpt_every=10 ** 6), bf16=bf16)
     dls = cifar10_dls(data, bs=bs, device=device, seed=cfg.seed, drop_last=True)
     return make_learner(cfg, dls, run_dir=run_dir, device=device)
 
@@ -132,7 +133,7 @@ def main(argv=None):
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="DataLoader workers of the reference")
-    p.add_argument("--paths", nargs="+", default=["ours", "reference", "fastai", "ceiling"])
+    p.add_argument("--paths", nargs="+", default=["ours", "ours-bf16", "reference", "fastai", "ceiling"])
     p.add_argument("--device", default=None)
     p.add_argument("--out", default="benchmarks/results/throughput.json")
     a = p.parse_args(argv)
@@ -158,9 +159,10 @@ def main(argv=None):
         sec = {}
         for path in a.paths:
             torch.manual_seed(0)
-            if path == "ours":
+            if path in ("ours", "ours-bf16"):
                 with tempfile.TemporaryDirectory() as run_dir:
-                    sec[path] = learner_throughput(ours_learner(data, arch, a.bs, device, run_dir), a.warmup, a.steps, device)
+                    learn = ours_learner(data, arch, a.bs, device, run_dir, bf16=True if path == "ours-bf16" else None)
+                    sec[path] = learner_throughput(learn, a.warmup, a.steps, device)
             elif path == "reference":
                 sec[path] = timed(reference_loop(data, arch, a.bs, device, a.workers), a.warmup, a.steps, device)
             elif path == "fastai":
@@ -181,17 +183,19 @@ def main(argv=None):
         row = dict(arch=arch, batch=a.bs, gmacs_per_image=macs / 1e9, images_per_second=ips)
         for other in ("reference", "fastai", "ceiling"):
             if "ours" in ips and other in ips: row[f"ours/{other}"] = ips["ours"] / ips[other]
+        if "ours-bf16" in ips and "reference" in ips: row["ours-bf16/reference"] = ips["ours-bf16"] / ips["reference"]
         if "ceiling" in ips: row["ceiling_fraction_of_matmul_limit"] = ips["ceiling"] * flops_per_image / limit
         # the paper's CIFAR schedule is 64k iterations at batch 128 (evaluations not included)
         if "ours" in ips: row["paper_schedule_hours_projected"] = 64_000 * a.bs / ips["ours"] / 3600
         rows.append(row)
 
-    cols = [c for c in ("ours", "reference", "fastai", "ceiling") if c in a.paths]
+    cols = [c for c in ("ours", "ours-bf16", "reference", "fastai", "ceiling") if c in a.paths]
+    ratios = ("ours/reference", "ours-bf16/reference", "ours/fastai", "ours/ceiling")
     print("\nimages/second at batch", a.bs, "on", machine["gpu"] or machine["processor"], f"({machine['cpus']} cpus)")
-    print(f"{'arch':10s}" + "".join(f"{c:>11s}" for c in cols) + "".join(f"{r:>16s}" for r in ("ours/reference", "ours/fastai", "ours/ceiling")) + f"{'ceiling/matmul':>16s}")
+    print(f"{'arch':10s}" + "".join(f"{c:>11s}" for c in cols) + "".join(f"{r:>20s}" for r in ratios) + f"{'ceiling/matmul':>16s}")
     for r in rows:
         print(f"{r['arch']:10s}" + "".join(f"{r['images_per_second'][c]:11.1f}" for c in cols)
-              + "".join(f"{r.get('ours/' + o, float('nan')):16.2f}" for o in ("reference", "fastai", "ceiling"))
+              + "".join(f"{r.get(o, float('nan')):20.2f}" for o in ratios)
               + f"{r.get('ceiling_fraction_of_matmul_limit', float('nan')):16.2f}")
     for r in rows:
         if "paper_schedule_hours_projected" in r:

@@ -38,7 +38,7 @@ def train_config(args) -> "TrainConfig":
     b = budget(args.budget, args.iters, args.subset, dataset=dataset, log_every=args.log_every, eval_every=args.eval_every,
                ckpt_every=args.ckpt_every, patience=args.patience, min_delta=args.min_delta)
     return TrainConfig(args.arch, shortcut=args.shortcut, budget=b, seed=args.seed, bs=args.bs, lr=args.lr,
-                       wd_bn_bias=not args.no_wd_bn_bias, warmup=args.warmup, compile=args.compile, sync_bn=args.sync_bn,
+                       wd_bn_bias=not args.no_wd_bn_bias, warmup=args.warmup, compile=args.compile, bf16=args.bf16, sync_bn=args.sync_bn,
                        dataset=dataset, data=str(args.data) if args.data else None, size=args.size or 224, workers=args.workers)
 
 def cmd_train(args):
@@ -129,7 +129,7 @@ def _study_workers(args, runs) -> int:
     slots = [d for d in devices for _ in range(args.per_device)]
     threads = max(1, (os.cpu_count() or 1) // len(slots))  # CPU workers share the cores instead of oversubscribing them
     base = [sys.executable, "-m", "resnet_study.cli", "study", *args.experiments, "--iters", str(args.iters), "--out", str(args.out),
-            "--seeds", *map(str, args.seeds), "--no-report"] + (["--data", str(args.data)] if args.data else []) + (["--dataset", args.dataset] if args.dataset else []) + (["--compile"] if args.compile else [])
+            "--seeds", *map(str, args.seeds), "--no-report"] + (["--data", str(args.data)] if args.data else []) + (["--dataset", args.dataset] if args.dataset else []) + (["--bf16"] if args.bf16 else []) + (["--compile"] if args.compile else [])
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     print(f"study: {len(runs)} runs, {len(slots)} at a time on {', '.join(devices)} ({threads} thread{'s' if threads > 1 else ''} each)", flush=True)
     procs = [subprocess.Popen(base + ["--device", dev], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -171,7 +171,7 @@ def cmd_study(args):
         if not (d / "summary.json").exists():
             resume = any((d / c).exists() for c in CHECKPOINTS)  # a kill between the two renames of a save leaves only the older
             cfg = TrainConfig(arch, shortcut=shortcut, budget=budget("quick", args.iters), seed=seed,
-                              compile=args.compile, dataset=dataset, data=str(args.data) if args.data else None)
+                              compile=args.compile, bf16=args.bf16 or None, dataset=dataset, data=str(args.data) if args.data else None)
             print(f"== [{i + 1}/{len(runs)}] {name}: {'resuming' if resume else 'training'} {arch}, shortcut {shortcut}, "
                   f"seed {seed}, {args.iters} iterations", flush=True)
             # replace only a run folder of ours that died before its first checkpoint, never anything else
@@ -244,6 +244,8 @@ def _parser():
     t.add_argument("--ckpt-every", type=_ranged("ckpt_every"), help="iterations between checkpoints")
     t.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
     t.add_argument("--compile", action="store_true", help="wrap the model in torch.compile")
+    t.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
+                   help="bf16 autocast (default: on a GPU only; --bf16 on a CPU with AVX512-BF16 steps about 1.8x faster)")
     t.add_argument("--sync-bn", action="store_true", help="several GPUs: BN statistics over the whole batch (default: per GPU, as the paper)")
     t.add_argument("--quiet", action="store_true", help="no progress bars or tables")
     t.set_defaults(func=cmd_train)
@@ -277,6 +279,7 @@ def _parser():
     st.add_argument("--out", type=Path, default=None, help="folder of the runs (default: runs/cpu-ITERS)")
     st.add_argument("--seeds", type=_ranged("seed"), nargs="+", default=[0, 1, 2], help="seeds of every run (default: 0 1 2: a verdict needs 3 per side)")
     st.add_argument("--compile", action="store_true", help="wrap each model in torch.compile")
+    st.add_argument("--bf16", action="store_true", help="bf16 autocast on a CPU too (a GPU always uses it); the committed CPU study is float32")
     st.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
     st.add_argument("--devices", help="run the study's runs concurrently, spread over these devices, e.g. cuda:0,cuda:1 or cpu "
                     "(each run still its own resumable folder; a run another worker holds is skipped)")

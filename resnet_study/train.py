@@ -43,9 +43,9 @@ from .testing import synthetic_cifar, synthetic_image_tree  # they were defined 
 __all__ = ['RECIPES', 'BUDGETS', 'RANGES', 'METRIC_COLUMNS', 'paper_sgd', 'Recipe', 'Budget', 'budget', 'Range', 'check_range',
            'step_lr', 'IterationSchedule', 'WarmUp', 'IterationStream', 'world', 'all_sum', 'NonFiniteLoss',
            'RunLogger', 'rng_state', 'set_rng_state', 'load_checkpoint', 'Checkpointer', 'pick_device', 'check_device',
-           'init_distributed', 'ShardedTrainer', 'paper_shortcut', 'TrainConfig', 'run_dls', 'make_learner',
-           'fit_budget', 'PlateauSchedule', 'CHECKPOINTS', 'RunFileDamaged', 'CheckpointDamaged', 'read_json',
-           'metrics_end', 'find_checkpoint', 'versions', 'RunBusy', 'RunLock', 'train_run', 'run_config',
+           'init_distributed', 'ShardedTrainer', 'paper_shortcut', 'TrainConfig', 'run_dls', 'BF16OnCPU',
+           'make_learner', 'fit_budget', 'PlateauSchedule', 'CHECKPOINTS', 'RunFileDamaged', 'CheckpointDamaged',
+           'read_json', 'metrics_end', 'find_checkpoint', 'versions', 'RunBusy', 'RunLock', 'train_run', 'run_config',
            'run_checkpoint', 'run_model', 'evaluate_run', 'synthetic_cifar', 'synthetic_image_tree']
 
 # %% ../nbs/02_training.ipynb #cf07ea9d
@@ -475,7 +475,7 @@ class TrainConfig:
     warmup_until: float | None = None  # 0.8: back to `lr` when the training error falls below it
     warmup_every: int = 50          # iterations per training-error window of the warm-up
     channels_last: bool | None = None  # None: on (GPU and CPU)
-    bf16: bool | None = None           # None: on GPU
+    bf16: bool | None = None           # bf16 autocast; None: on a GPU only (True: on a CPU too, `BF16OnCPU`)
     compile: bool = False           # wrap the model in `torch.compile`
     sync_bn: bool = False           # several GPUs: BN statistics per GPU (the paper's), or over the whole batch
     dataset: str | None = None      # a name of `DATASETS` (None: the net's own, cifar10 or imagenet); it picks the recipe
@@ -528,6 +528,14 @@ def run_dls(cfg: TrainConfig, # the run: its data set, batch, seed, subset, Imag
     return dls
 
 # %% ../nbs/02_training.ipynb #6cee71c9
+class BF16OnCPU(Callback):
+    "bf16 autocast of the forward pass and the loss on a CPU (fastai's `MixedPrecision` autocasts CUDA only); weights and SGD stay float32"
+    order = 10  # as `MixedPrecision`: before the batch reaches the model
+    def before_batch(self): self.autocast = torch.autocast("cpu", dtype=torch.bfloat16); self.autocast.__enter__()
+    def after_pred(self): self.learn.pred = self.pred.float()  # the loss and the metrics in float32
+    def after_loss(self): self.autocast.__exit__(None, None, None)
+    def after_cancel_batch(self): self.autocast.__exit__(None, None, None)
+
 def make_learner(cfg: TrainConfig, # the net, the recipe and the budget
                  dls: DataLoaders, # the data (`run_dls`); the train loader is wrapped in an `IterationStream`
                  run_dir=None, # a run folder: log metrics.csv and write checkpoints there (None: neither)
@@ -562,6 +570,7 @@ def make_learner(cfg: TrainConfig, # the net, the recipe and the budget
     # channels-last pays on CPUs too (oneDNN's convolutions: ResNet-20's step about 20% faster on this machine)
     if cfg.channels_last is not False: learn.to_channelslast(use_amp=False)
     if device.type == "cuda" and cfg.bf16 is not False: learn.to_bf16()
+    elif device.type == "cpu" and cfg.bf16: learn.add_cb(BF16OnCPU())
     if cfg.compile: learn.model = torch.compile(learn.model)
     if n_procs > 1:
         learn.add_cb(ShardedTrainer(cfg.sync_bn, cpu=device.type == "cpu"))
