@@ -219,8 +219,9 @@ def test_dataset_cifar100_and_a_folder_train_the_cifar_nets(tmp_path, capsys):
     three = write_image_folder(tmp_path / "three", synthetic_cifar(48, 12, n_classes=3, balanced=True))
     out = tmp_path / "r3"
     assert main(["train", "--arch", "resnet8", "--dataset", "folder32", "--data", str(three), "--out", str(out),
-                 "--bs", "16", "--iters", "2", "--device", "cpu", "--quiet"]) == 0, capsys.readouterr().err
+                 "--bs", "16", "--iters", "2", "--device", "cpu", "--quiet", "--bf16"]) == 0, capsys.readouterr().err
     assert json.loads((out / "summary.json").read_text())["iterations"] == 2
+    assert json.loads((out / "config.json").read_text())["config"]["bf16"] is True  # bf16 autocast on the CPU, asked for
     assert "0.7 epochs of 48 images" in budget_line([out])
 
 def test_dataset_mismatches_are_usage_errors(tmp_path, tiny_data, image_tree, capsys):
