@@ -34,6 +34,17 @@ def train(arch: str, iters: int, data: str, out: Path, threads: int, compiled: b
                 first_window_images_per_second=rates[0][1], test_error=s["test_error"], load_average=os.getloadavg())
 
 
+def compare(eager: dict, comp: dict, iters: int, bs: int, window: int | None = None) -> dict:
+    """compiled/eager for the wall time and the steady rate; the compile overhead as the extra time of the compiled run's
+    first logging window (where the compilation happens); the iterations after which compiling pays back (None: never)"""
+    window = window or max(1, min(100, iters // 50))  # the CLI's logging window for `iters` (`budget`'s rule)
+    overhead = window * bs / comp["first_window_images_per_second"] - window * bs / eager["first_window_images_per_second"]
+    saving = bs / eager["steady_images_per_second"] - bs / comp["steady_images_per_second"]  # seconds per iteration
+    return dict(wall_compiled_over_eager=round(comp["wall_seconds"] / eager["wall_seconds"], 3),
+                steady_compiled_over_eager=round(comp["steady_images_per_second"] / eager["steady_images_per_second"], 3),
+                compile_overhead_seconds=round(overhead, 1), break_even_iterations=round(overhead / saving) if saving > 0 else None)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", default=os.environ.get("RESNET_STUDY_DATA", "../shared/data/cifar10-jpeg.tgz"))
@@ -48,20 +59,13 @@ def main(argv=None):
         for arch in a.archs:
             eager = train(arch, a.iters, a.data, Path(tmp) / f"{arch}-eager", a.threads, False)
             comp = train(arch, a.iters, a.data, Path(tmp) / f"{arch}-compiled", a.threads, True)
-            step_eager, step_comp = a.bs / eager["steady_images_per_second"], a.bs / comp["steady_images_per_second"]
-            overhead = comp["wall_seconds"] - step_comp * a.iters - (eager["wall_seconds"] - step_eager * a.iters)
-            saving = step_eager - step_comp  # seconds per iteration
-            row = dict(arch=arch, iterations=a.iters, threads=a.threads, eager=eager, compiled=comp,
-                       wall_compiled_over_eager=round(comp["wall_seconds"] / eager["wall_seconds"], 3),
-                       steady_compiled_over_eager=round(comp["steady_images_per_second"] / eager["steady_images_per_second"], 3),
-                       compile_overhead_seconds=round(overhead, 1),
-                       break_even_iterations=round(overhead / saving) if saving > 0 else None)
+            row = dict(arch=arch, iterations=a.iters, threads=a.threads, eager=eager, compiled=comp, **compare(eager, comp, a.iters, a.bs))
             rows.append(row)
             print(f"{arch}, {a.iters} iterations, {a.threads} thread(s): eager {eager['wall_seconds']:.0f} s "
                   f"(steady {eager['steady_images_per_second']:.0f} img/s), compiled {comp['wall_seconds']:.0f} s "
                   f"(steady {comp['steady_images_per_second']:.0f} img/s, first window {comp['first_window_images_per_second']:.0f}); "
                   f"compiled/eager: wall {row['wall_compiled_over_eager']:.2f}, steady rate {row['steady_compiled_over_eager']:.2f}; "
-                  f"compile overhead about {overhead:.0f} s; "
+                  f"compile overhead about {row['compile_overhead_seconds']:.0f} s; "
                   + (f"pays after {row['break_even_iterations']} iterations" if row["break_even_iterations"] else "never pays back"),
                   flush=True)
     import torch
