@@ -245,7 +245,7 @@ def _parser():
     t.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
     t.add_argument("--compile", action="store_true", help="wrap the model in torch.compile")
     t.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
-                   help="bf16 autocast (default: on a GPU only; --bf16 on a CPU with AVX512-BF16 steps about 1.8x faster)")
+                   help="bf16 autocast (default: on a GPU only; --bf16 on a CPU with AVX512-BF16 trains about 1.6x faster)")
     t.add_argument("--sync-bn", action="store_true", help="several GPUs: BN statistics over the whole batch (default: per GPU, as the paper)")
     t.add_argument("--quiet", action="store_true", help="no progress bars or tables")
     t.set_defaults(func=cmd_train)
