@@ -114,7 +114,7 @@ def budget_line(run_dirs) -> str:
     elif b["milestones"]: sched = f"lr {cfg['lr']} divided by 10 at {', '.join(str(int(f * iters + 0.5)) for f in b['milestones'])}"
     else: sched = f"lr {cfg['lr']} throughout"
     # what the run saw; else (old runs) the standard copy's, for a 32x32 set (an image tree may be a subset such as Imagenette)
-    n_train = b.get("subset") or c.get("n_train") or (ds.n_train if ds.load is not None else None)
+    n_train = b.get("subset") or c.get("n_train") or (None if ds.tree else ds.n_train)
     epochs = f"{iters * bs / n_train:.1f} epochs of {n_train:,} images; " if n_train else ""
     size = f"{epochs}the paper: {recipe.iters:,}"
     data = Path(str(cfg.get("data"))).name if cfg.get("data") else ds.title

@@ -33,7 +33,7 @@ def train_config(args) -> "TrainConfig":
     dataset = check_arch_data(args.arch, args.data, args.dataset)  # before any data is read
     imagenet_only = [o for o, v in (("--patience", args.patience), ("--min-delta", args.min_delta), ("--size", args.size),
                                     ("--workers", args.workers)) if v is not None]
-    if get_dataset(dataset).load is not None and imagenet_only:
+    if not get_dataset(dataset).tree and imagenet_only:
         raise ValueError(f"{' and '.join(imagenet_only)}: for the ImageNet nets; {args.arch} is a CIFAR net")
     b = budget(args.budget, args.iters, args.subset, dataset=dataset, log_every=args.log_every, eval_every=args.eval_every,
                ckpt_every=args.ckpt_every, patience=args.patience, min_delta=args.min_delta)
@@ -154,9 +154,9 @@ def cmd_study(args):
     from resnet_study.train import TrainConfig, budget, NonFiniteLoss
     from resnet_study.signals import run_signals
     from resnet_study.analysis import report
-    from resnet_study.datasets import check_dataset, load_data
+    from resnet_study.datasets import load_data
     runs = study_runs(args.experiments, args.seeds)
-    dataset = check_dataset("resnet20", args.dataset).name  # the study's nets are the CIFAR nets
+    dataset = args.dataset or "cifar10"  # the parser offers only the CIFAR nets' data sets
     out, data, changed, rc = Path(args.out), None, False, 0
     if args.devices is not None:
         if args.device is not None: raise ValueError("--device is for one process; with --devices the runs are spread over the list")

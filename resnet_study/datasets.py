@@ -30,6 +30,11 @@ class Dataset:
     load: Callable | None  # path -> `CIFAR10Data` for the 32x32 sets; None: a train/ + val/ tree read as it trains
     data: str              # what `--data` names
 
+    @property
+    def tree(self) -> bool:
+        "Read from an image tree as it trains (the ImageNet nets' data), rather than loaded whole as tensors"
+        return self.load is None
+
 DATASETS = {d.name: d for d in [
     Dataset("cifar10", "CIFAR-10", "cifar10", 32, 10, 50_000, "cifar10", load_cifar10,
             "cifar-10-python.tar.gz, cifar-10-batches-py/, or a train/<class>/ + test/<class>/ folder (or .tgz) of its images"),
@@ -75,16 +80,16 @@ def check_arch_data(arch: str, # a net's name
                    ) -> str:
     "The data set a run of `arch` trains on; a clear error when the net, the data set and `data` do not fit (nothing is read)"
     ds = check_dataset(arch, dataset)
-    if ds.load is None and data is None: raise ValueError(f"{arch} is an ImageNet net: give --data, {ds.data}")
-    if ds.load is None and isinstance(data, CIFAR10Data):
+    if ds.tree and data is None: raise ValueError(f"{arch} is an ImageNet net: give --data, {ds.data}")
+    if ds.tree and isinstance(data, CIFAR10Data):
         raise ValueError(f"{arch} is an ImageNet net and cannot train on CIFAR data; give {ds.data}")
     if data is None or isinstance(data, CIFAR10Data): return ds.name
     p = Path(data).expanduser()
     if not p.exists(): return ds.name  # the loaders say what is missing
-    tree = p.is_dir() and (p / "train").is_dir() and (p / "val").is_dir()
-    if ds.load is None and not tree:
+    looks_like_tree = p.is_dir() and (p / "train").is_dir() and (p / "val").is_dir()
+    if ds.tree and not looks_like_tree:
         raise ValueError(f"{arch} is an ImageNet net, but {p} is not {ds.data}; 32x32 data is for {_NETS['cifar10']}")
-    if ds.load is not None and tree and not (p / "test").is_dir():
+    if not ds.tree and looks_like_tree and not (p / "test").is_dir():
         raise ValueError(f"{arch} is a CIFAR net, but {p} is an ImageNet-style tree (train/ and val/); "
                          f"train one of {_NETS['imagenet']} on it")
     return ds.name
@@ -95,10 +100,10 @@ def load_data(dataset: str, # a name of `DATASETS` whose images are 32x32
              ) -> CIFAR10Data:
     "The 32x32 data set `dataset` from `path` as tensors, its number of classes checked against the table"
     ds = get_dataset(dataset)
-    if ds.load is None: raise ValueError(f"{ds.title} is read as it trains (`imagenet_dls`), not loaded whole")
+    if ds.tree: raise ValueError(f"{ds.title} is read as it trains (`imagenet_dls`), not loaded whole")
     data = ds.load(path, **kwargs)
     if ds.classes is not None and len(data.classes) != ds.classes:
-        fits = [d.name for d in DATASETS.values() if d.load is not None and d.classes in (len(data.classes), None) and d is not ds]
+        fits = [d.name for d in DATASETS.values() if not d.tree and d.classes in (len(data.classes), None) and d is not ds]
         raise DataError(f"{data.source}: {len(data.classes)} classes, but {ds.title} has {ds.classes}; "
                         f"for these data give --dataset {' or '.join(fits)}")
     return data

@@ -341,7 +341,7 @@ def evaluate_run(run_dir, # a run folder with config.json and a checkpoint
     if not (run_dir / "config.json").exists(): raise FileNotFoundError(f"{run_dir}: not a run folder (no config.json)")
     if not any((run_dir / name).exists() for name in CHECKPOINTS): raise FileNotFoundError(f"{run_dir}: no checkpoint.pth to evaluate")
     cfg = run_config(run_dir)
-    imagenet = get_dataset(cfg.dataset).load is None  # an image tree, tested on crops
+    imagenet = get_dataset(cfg.dataset).tree  # an image tree, tested on crops
     if crop is not None and not imagenet:
         raise ValueError(f"{cfg.arch} is a CIFAR net, tested on the single 32x32 images; --crop is for ImageNet runs")
     crop = crop or "ten"

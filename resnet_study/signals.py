@@ -121,7 +121,7 @@ def run_signals(
     from resnet_study.runs import run_config, run_model
     from resnet_study.train import pick_device
     cfg = run_config(run_dir)
-    if get_dataset(cfg.dataset).load is None: raise ValueError(f"{run_dir}: signals are measured for the CIFAR nets' runs, not {cfg.arch}")
+    if get_dataset(cfg.dataset).tree: raise ValueError(f"{run_dir}: signals are measured for the CIFAR nets' runs, not {cfg.arch}")
     device = torch.device(device) if device is not None else pick_device()
     data = data if data is not None else load_data(cfg.dataset, cfg.data)
     dls = cifar10_dls(data, bs=n_batch, val_bs=1000, device=device, seed=cfg.seed, subset=cfg.budget.subset, augment=False)

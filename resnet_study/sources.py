@@ -408,8 +408,7 @@ def load_cifar100(path=None, # cifar-100-python.tar.gz, its cifar-100-python/ fo
 def load_image_folder(path=None, # a folder (or .tgz of one) of train/<class>/*.png|jpg and test/<class>/... 32x32 images
                       check_md5: bool | None = None, # for an official archive given here: as `load_cifar10`
                       cache: bool = True, # read and write the decoded tensors' cache (`cache_path`)
-                      cache_dir=None, # where the cache goes (default: $RESNET_STUDY_CACHE, beside the data, or ~/.cache)
-                      download: bool = False # unused: there is nothing to download
+                      cache_dir=None # where the cache goes (default: $RESNET_STUDY_CACHE, beside the data, or ~/.cache)
                      ) -> CIFAR10Data:
     "Any 32x32 image folder as uint8 tensors, one class per folder, decoded once and cached"
     if path is None: raise DataNotFoundError('a folder of 32x32 images has no default place: give --data PATH, a folder '

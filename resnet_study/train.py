@@ -130,7 +130,7 @@ def budget(name: str = "paper", # a name of `BUDGETS`: paper, quick, smoke
     n = named if iters is None else int(check_range("iters", iters))
     if n != named: name = f"{name}-scaled-{n}"
     paper = n == r.iters
-    if ds.load is None and subset is not None:
+    if ds.tree and subset is not None:
         raise ValueError("--subset is for the 32x32 data sets; for a smaller ImageNet run use a smaller tree (e.g. Imagenette) or fewer iterations")
     defaults = dict(milestones=r.milestones, schedule=r.schedule, factor=r.factor,
                     log_every=r.log_every if paper else max(1, min(r.log_every, n // 50)),
@@ -517,7 +517,7 @@ def run_dls(cfg: TrainConfig, # the run: its data set, batch, seed, subset, Imag
     """The data of a run, by its data set (`DATASETS`): a 32x32 set read whole (`data`: a `CIFAR10Data` or a path;
     default `cfg.data`) or an ImageNet-style folder (`data` or `cfg.data`), validated on `valid_crop` crops"""
     data = cfg.data if data is None else data
-    if get_dataset(check_arch_data(cfg.arch, data, cfg.dataset)).load is not None:
+    if not get_dataset(check_arch_data(cfg.arch, data, cfg.dataset)).tree:
         if not isinstance(data, CIFAR10Data): data = load_data(cfg.dataset, data)
         return cifar10_dls(data, bs=cfg.bs, val_bs=val_bs, device=device, seed=cfg.seed, subset=cfg.budget.subset, drop_last=True)
     scaled = lambda px: round(px * cfg.size / 224)
@@ -531,10 +531,13 @@ def run_dls(cfg: TrainConfig, # the run: its data set, batch, seed, subset, Imag
 class BF16OnCPU(Callback):
     "bf16 autocast of the forward pass and the loss on a CPU (fastai's `MixedPrecision` autocasts CUDA only); weights and SGD stay float32"
     order = 10  # as `MixedPrecision`: before the batch reaches the model
+    autocast = None
     def before_batch(self): self.autocast = torch.autocast("cpu", dtype=torch.bfloat16); self.autocast.__enter__()
     def after_pred(self): self.learn.pred = self.pred.float()  # the loss and the metrics in float32
-    def after_loss(self): self.autocast.__exit__(None, None, None)
-    def after_cancel_batch(self): self.autocast.__exit__(None, None, None)
+    def after_loss(self): self._leave()
+    def after_cancel_batch(self): self._leave()  # a batch cancelled before its loss leaves autocast too, once
+    def _leave(self):
+        if self.autocast is not None: self.autocast.__exit__(None, None, None); self.autocast = None
 
 def make_learner(cfg: TrainConfig, # the net, the recipe and the budget
                  dls: DataLoaders, # the data (`run_dls`); the train loader is wrapped in an `IterationStream`
