@@ -298,6 +298,20 @@ def _chain(vs: list) -> str:
     if "did not hold" in got: return "did not hold"
     return "not established"
 
+def _depth_chain(runs, min_seeds: int) -> tuple[str, str]:
+    "C4's (verdict, evidence): each ResNet of 20-110 layers against the next deeper one, among those with `min_seeds` seeds"
+    s = seed_stats(runs, "test_error")
+    nets = [f"resnet{d}" for d in (20, 32, 44, 56, 110) if f"resnet{d}" in s.index]
+    if not nets: return "not run", "not run"
+    # a depth with fewer seeds cannot carry a verdict; skipping it still compares the depths on either side of it
+    judged = [n for n in nets if s.loc[n, "n"] >= min_seeds]
+    steps = [compare(runs, deeper, shallower, "test_error", min_seeds) for shallower, deeper in zip(judged, judged[1:])]
+    text = [f"{v['lower']} {v['lower_stat']} vs {v['higher']} {v['higher_stat']}: {v['verdict']}" for v in steps]
+    if thin := [n for n in nets if n not in judged]:
+        text.append(f"{', '.join(f'{n} {stat(s, n)}' for n in thin)}: fewer than {min_seeds} seeds, not judged")
+    if len(judged) < 2: return "not established", "; ".join(text + [f"fewer than two depths with {min_seeds} seeds"])
+    return _chain(steps), "; ".join(text)
+
 def claims(run_dirs, min_seeds: int = 3) -> pd.DataFrame:
     "The paper's claims C1-C7 with a verdict and its numbers, from the finished runs in `run_dirs` (every seed)"
     runs = [Path(d) for d in run_dirs if (Path(d) / "summary.json").exists()]
@@ -311,9 +325,7 @@ def claims(run_dirs, min_seeds: int = 3) -> pd.DataFrame:
     v = cmp("resnet56", "plain56"); rows.append(_row("C2 shortcuts fix it: ResNet-56 trains better than plain-56", v["verdict"], ev(v)))
     for lo, hi, what in (("resnet20-B", "resnet20", "B better than A"), ("resnet20-C", "resnet20-B", "C better than B")):
         v = cmp(lo, hi, "test_error"); rows.append(_row(f"C3 options: {what} (ResNet-20)", v["verdict"], ev(v)))
-    steps = [cmp(f"resnet{b}", f"resnet{a}", "test_error") for a, b in ((20, 32), (32, 44), (44, 56), (56, 110))]
-    rows.append(_row("C4 deeper ResNets are better, 20 to 110 (test error)", _chain(steps),
-                     "; ".join(f"{s['lower']} {s['lower_stat']}: {s['verdict']}" for s in steps if s["verdict"] != "not run") or "not run"))
+    rows.append(_row("C4 deeper ResNets are better, 20 to 110 (test error)", *_depth_chain(runs, min_seeds)))
     v = cmp("resnet110", "resnet1202", "test_error")
     rows.append(_row("C5 ResNet-1202 tests worse than ResNet-110 (overfitting)", {"held": "did not hold", "did not hold": "held"}.get(v["verdict"], v["verdict"]),
                      ev(v) if v["verdict"] != "not run" else "ResNet-1202 not run (see the Depth notebook for its cost)"))

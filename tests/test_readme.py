@@ -16,6 +16,11 @@ def test_readme_verdicts_are_computed_from_the_runs():
     want = committed_claims()
     assert block == want, ("README's claims table is stale; replace the block between the markers with:\n\n" + want)
 
+def test_committed_report_is_computed_from_the_runs():
+    "runs/cpu-3200/report/ (what `resnet-study report` wrote) says the same verdicts as the committed runs"
+    got = (ROOT / "runs" / "cpu-3200" / "report" / "claims.md").read_text().strip()
+    assert got == committed_claims(), "runs/cpu-3200/report is stale: resnet-study report runs/cpu-3200/*-s* --out runs/cpu-3200/report"
+
 if __name__ == "__main__":  # python tests/test_readme.py: rewrite the block from the committed runs
     p = ROOT / "README.md"
     head, rest = p.read_text().split(START, 1)
