@@ -329,7 +329,9 @@ def claims(run_dirs, min_seeds: int = 3) -> pd.DataFrame:
     v = cmp("resnet110", "resnet1202", "test_error")
     rows.append(_row("C5 ResNet-1202 tests worse than ResNet-110 (overfitting)", {"held": "did not hold", "did not hold": "held"}.get(v["verdict"], v["verdict"]),
                      ev(v) if v["verdict"] != "not run" else "ResNet-1202 not run (see the Depth notebook for its cost)"))
-    parts = [response_verdict(runs, lo, hi, min_seeds) for lo, hi in (("resnet20", "plain20"), ("resnet56", "plain56"), ("resnet56", "resnet20"))]
+    pairs = [("resnet20", "plain20"), ("resnet56", "plain56"), ("resnet56", "resnet20")]
+    if response_stds(runs, "resnet110"): pairs.append(("resnet110", "resnet56"))  # Figure 7's deepest net, once it has run
+    parts = [response_verdict(runs, lo, hi, min_seeds) for lo, hi in pairs]
     rows.append(_row("C6 ResNets respond less than plain nets, and less the deeper (Figure 7)",
                      _chain(parts), "; ".join(p["text"] for p in parts)))
     ratios = signal_values(runs, "plain56", lambda s: s.grad_std.min() / s.grad_std.max())
