@@ -15,8 +15,8 @@ import matplotlib.pyplot as plt
 # %% auto #0
 __all__ = ['PAPER_TABLE6', 'PAPER_TABLE6_NOTE', 'REFERENCE_TABLE6', 'DEPTH_COLORS', 'read_run', 'runs_table', 'plot_curves',
            'markdown_table', 'budget_line', 'run_group', 'finished_runs', 'final_values', 'seed_stats', 'errors_table',
-           'stat', 'seeds_verdict', 'compare', 'verdict_line', 'mean_curves', 'plot_figure6', 'table6', 'signal_values',
-           'response_stds', 'response_verdict', 'claims', 'report']
+           'stat', 'seeds_verdict', 'compare', 'verdict_line', 'mean_curves', 'plot_figure6', 'table6', 'cost_table',
+           'signal_values', 'response_stds', 'response_verdict', 'claims', 'report']
 
 # %% ../nbs/04_analysis.ipynb #f78da64e
 PAPER_TABLE6 = {"resnet20": 8.75, "resnet32": 7.51, "resnet44": 7.17, "resnet56": 6.97, "resnet110": 6.43, "resnet1202": 7.93}
@@ -256,15 +256,37 @@ def plot_figure6(run_dirs, title: str | None = None, panels=None, figsize=None):
     fig.suptitle(title, fontsize=10); fig.tight_layout()
     return fig
 
+def _net_order(stats: pd.DataFrame) -> list:
+    "Nets in Table 6's order: plain before residual, option A before B/C, then by depth"
+    return sorted(stats.index, key=lambda n: (not stats.loc[n, "arch"].startswith("plain"), n != stats.loc[n, "arch"],
+                                              _depth(stats.loc[n, "arch"]), n))
+
 def table6(run_dirs) -> pd.DataFrame:
     "Table 6: our final test (and training) error over seeds beside the paper's and the widely used re-implementation's"
     te, tr = seed_stats(run_dirs, "test_error"), seed_stats(run_dirs, "train_error")
-    nets = sorted(te.index, key=lambda n: (not te.loc[n, "arch"].startswith("plain"), n != te.loc[n, "arch"], _depth(te.loc[n, "arch"]), n))
+    nets = _net_order(te)
     rows = [dict(net=n, arch=te.loc[n, "arch"], test_error=te.loc[n, "mean"], test_std=te.loc[n, "std"], n=int(te.loc[n, "n"]),
                  train_error=tr.loc[n, "mean"] if n in tr.index else None) for n in nets]
     # the paper's and the reference's numbers belong to the option-A nets of those names, not to -B/-C
     rows = [dict(r, paper=PAPER_TABLE6.get(r["net"]), reference=REFERENCE_TABLE6.get(r["net"])) for r in rows]
     return pd.DataFrame(rows, columns=["net", "arch", "test_error", "test_std", "n", "train_error", "paper", "reference"]).set_index("net")
+
+# %% ../nbs/04_analysis.ipynb #37834393
+def cost_table(run_dirs) -> pd.DataFrame:
+    "Per net: finished seeds, iterations, and the lowest-highest wall minutes and training images/s over its seeds (from summary.json)"
+    runs = [(run_group(d), r) for d in run_dirs if (r := read_run(d))["summary"] and r["summary"].get("status", "done") == "done"]
+    if not runs: return pd.DataFrame(columns=["seeds", "iterations", "wall minutes", "images/s", "device"])
+    df = pd.DataFrame([dict(net=n, arch=r["config"]["config"]["arch"], iterations=r["summary"].get("iterations"),
+                            minutes=(r["summary"].get("wall_seconds") or float("nan")) / 60,
+                            rate=r["summary"].get("images_per_second") or float("nan"), device=r["config"].get("device"))
+                       for n, r in runs])
+    span = lambda s: "" if s.isna().all() else (f"{s.min():.0f}" if round(s.min()) == round(s.max()) else f"{s.min():.0f}-{s.max():.0f}")
+    g = df.groupby("net", sort=False)
+    out = pd.DataFrame({"arch": g["arch"].first(), "seeds": g.size(),
+                        "iterations": g["iterations"].agg(lambda s: ", ".join(f"{int(v):,}" for v in sorted(set(s.dropna())))),
+                        "wall minutes": g["minutes"].agg(span), "images/s": g["rate"].agg(span),
+                        "device": g["device"].agg(lambda s: ", ".join(sorted(set(s.dropna().astype(str))))) })
+    return out.loc[_net_order(out)].drop(columns="arch")
 
 # %% ../nbs/04_analysis.ipynb #a24f8a5e
 def signal_values(run_dirs, net: str, fn) -> list:
@@ -355,6 +377,7 @@ def report(run_dirs, out=None, warn=None) -> str:
     run_dirs = sorted(readable, key=lambda p: (run_group(p), p.name))  # the same rows in the same order every time
     t6, runs = table6(run_dirs), runs_table(run_dirs)
     md = (f"{budget_line(run_dirs)}\n\n### Table 6: final errors (%), mean over seeds\n\n{markdown_table(t6)}\n\n"
+          f"### Cost per net (lowest-highest over seeds)\n\n{markdown_table(cost_table(run_dirs))}\n\n"
           f"### Runs\n\n{markdown_table(runs)}")
     if out is not None:
         out = Path(out); out.mkdir(parents=True, exist_ok=True)
