@@ -234,7 +234,7 @@ def _panel(ax, curves: dict, nets: list, title: str):
     handles, _ = ax.get_legend_handles_labels()
     styles = [Line2D([], [], color="0.3", lw=0.9, label="training error (thin)"),
               Line2D([], [], color="0.3", lw=2.4, label="test error (bold)")]
-    if handles: ax.legend(handles=handles + styles, fontsize=7.5, loc="upper right")
+    if handles: ax.legend(handles=handles + styles, fontsize=7.5, loc="best")  # where no curve runs: a fixed corner hid plain-110, flat at 90%
 
 def plot_figure6(run_dirs, title: str | None = None, panels=None, figsize=None):
     "Figure 6's panels from run folders: plain nets, ResNets, and ResNet-110 beside 1202 (or the deepest ResNet run); `panels=None`: those with runs"
