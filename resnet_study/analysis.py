@@ -6,21 +6,22 @@ Docs: https://resnet-study.github.io/resnet_study/analysis.html.md"""
 
 # %% ../nbs/04_analysis.ipynb #b623f0b5
 from __future__ import annotations
-import json, sys
+import json, math, sys
 from pathlib import Path
 import pandas as pd
 import matplotlib
 import matplotlib.pyplot as plt
 
 # %% auto #0
-__all__ = ['PAPER_TABLE6', 'PAPER_TABLE6_NOTE', 'REFERENCE_TABLE6', 'DEPTH_COLORS', 'read_run', 'runs_table', 'plot_curves',
-           'markdown_table', 'budget_line', 'run_group', 'finished_runs', 'final_values', 'seed_stats', 'errors_table',
-           'stat', 'seeds_verdict', 'compare', 'verdict_line', 'mean_curves', 'plot_figure6', 'table6', 'cost_table',
-           'signal_values', 'response_stds', 'response_verdict', 'claims', 'report']
+__all__ = ['PAPER_TABLE6', 'REFERENCE_TABLE6', 'DEPTH_COLORS', 'read_run', 'runs_table', 'plot_curves', 'markdown_table',
+           'budget_line', 'net_name', 'run_config', 'run_group', 'run_seed', 'run_iters', 'finished_runs',
+           'final_values', 'seed_stats', 'errors_table', 'stat', 'seeds_verdict', 'compare', 'verdict_line',
+           'mean_curves', 'plot_figure6', 'table6', 'cost_table', 'gap_by_budget', 'plot_budget_axis',
+           'gradient_ratios', 'plot_gradient_ratios', 'signal_values']
 
 # %% ../nbs/04_analysis.ipynb #f78da64e
-PAPER_TABLE6 = {"resnet20": 8.75, "resnet32": 7.51, "resnet44": 7.17, "resnet56": 6.97, "resnet110": 6.43, "resnet1202": 7.93}
-PAPER_TABLE6_NOTE = {"resnet110": "best of 5 runs; 6.61 +/- 0.16 mean"}
+# ResNet-110's 6.43 is the best of 5 runs; a study built on seeds quotes the paper's mean of those runs (6.61 +/- 0.16)
+PAPER_TABLE6 = {"resnet20": 8.75, "resnet32": 7.51, "resnet44": 7.17, "resnet56": 6.97, "resnet110": 6.61, "resnet1202": 7.93}
 # the widely used PyTorch re-implementation (option A, 200 epochs, best epoch on the test set): not the paper
 REFERENCE_TABLE6 = {"resnet20": 8.27, "resnet32": 7.37, "resnet44": 6.90, "resnet56": 6.61, "resnet110": 6.32, "resnet1202": 6.18}
 
@@ -128,17 +129,46 @@ def budget_line(run_dirs) -> str:
             f"{wall / 60:.0f} min of wall time in all.")
 
 # %% ../nbs/04_analysis.ipynb #3b46166a
-def run_group(run_dir) -> str:
-    "The net a run trains, without its seed: the folder name less `-sN` (`resnet20-B-s1` -> `resnet20-B`)"
-    name = Path(run_dir).name
-    base, _, seed = name.rpartition("-s")
-    return base if base and seed.isdigit() else name
+def _depth(arch: str) -> int: return int("".join(ch for ch in arch if ch.isdigit()) or 0)
 
-def finished_runs(folder, *nets) -> list[Path]:
-    "The finished run folders (with `summary.json`) of `nets` in a study folder, every seed (`NET-sSEED`), in the order of `nets`"
+def net_name(arch: str, # a name of `MODELS`
+             shortcut: str | None = None # the ResNet's shortcut option; None (or a plain net): none to name
+            ) -> str:
+    "The study's name of a net: its arch, with `-OPTION` where a ResNet's shortcut is not the paper's (`resnet20-B`)"
+    from resnet_study.models import is_cifar_arch, imagenet_shortcut
+    if arch.startswith("plain") or shortcut in (None, "none"): return arch  # old configs wrote 'A' for plain nets too
+    paper = "A" if is_cifar_arch(arch) else imagenet_shortcut(_depth(arch))
+    return arch if shortcut == paper else f"{arch}-{shortcut}"
+
+def run_config(run_dir) -> dict:
+    "The training configuration a run folder's config.json records (a `RunFileDamaged` if it holds none)"
+    from resnet_study.runs import RunFileDamaged, read_json
+    f = Path(run_dir) / "config.json"
+    c = read_json(f).get("config")
+    if not isinstance(c, dict) or not isinstance(c.get("budget"), dict):
+        raise RunFileDamaged(f"{f} is damaged: it holds no training configuration with a budget")
+    return c
+
+def run_group(run_dir) -> str:
+    "The net a run trains, read from its config.json (`resnet20-B`), never from the folder's name"
+    c = run_config(run_dir)
+    return net_name(c["arch"], c.get("shortcut"))
+
+def run_seed(run_dir) -> int: return int(run_config(run_dir).get("seed", 0))
+def run_iters(run_dir) -> int: return int(run_config(run_dir)["budget"]["iters"])
+
+def finished_runs(folder, # a run folder, or a folder of them (searched two levels down)
+                  *nets: str, # study names of nets (`resnet20-B`); none: every net
+                  iters: int | None = None, # only runs of this many iterations
+                  finished: bool = True # only finished runs (with a summary.json)
+                 ) -> list[Path]:
+    "The run folders under `folder`, found by their config.json whatever their names: of `nets`, in their order, then by seed"
     folder = Path(folder)
-    return [p for n in nets for p in sorted(folder.glob(f"{n}-s*"), key=lambda p: p.name)
-            if run_group(p) == n and (p / "summary.json").exists()]
+    found = sorted({f.parent for pat in ("config.json", "*/config.json", "*/*/config.json") for f in folder.glob(pat)})
+    found = [d for d in found if (not finished or (d / "summary.json").exists()) and (iters is None or run_iters(d) == iters)]
+    order = {n: i for i, n in enumerate(nets)}
+    found = [d for d in found if not nets or run_group(d) in order]
+    return sorted(found, key=lambda d: (order.get(run_group(d), 0), run_seed(d), d.name))
 
 def final_values(run_dirs, metric: str = "test_error") -> pd.DataFrame:
     "One row per finished run: its net (`run_group`), arch and final `metric`"
@@ -201,8 +231,6 @@ def verdict_line(v: dict, what: str = "") -> str:
 # %% ../nbs/04_analysis.ipynb #011f0684
 DEPTH_COLORS = {8: "C7", 14: "C8", 20: "C0", 32: "C1", 44: "C2", 56: "C3", 110: "C4", 1202: "C5"}
 
-def _depth(arch: str) -> int: return int("".join(ch for ch in arch if ch.isdigit()) or 0)
-
 def mean_curves(run_dirs) -> dict:
     "Per net (`run_group`): `{'arch', 'n', 'train', 'test'}`, the last two DataFrames of mean/min/max error by iteration over seeds"
     by = {}
@@ -234,11 +262,11 @@ def _panel(ax, curves: dict, nets: list, title: str):
     handles, _ = ax.get_legend_handles_labels()
     styles = [Line2D([], [], color="0.3", lw=0.9, label="training error (thin)"),
               Line2D([], [], color="0.3", lw=2.4, label="test error (bold)")]
-    if handles: ax.legend(handles=handles + styles, fontsize=7.5, loc="best")  # where no curve runs: a fixed corner hid plain-110, flat at 90%
+    if handles: ax.legend(handles=handles + styles, fontsize=8.5, loc="best")  # where no curve runs: a fixed corner hid plain-110, flat at 90%
 
 def plot_figure6(run_dirs, title: str | None = None, panels=None, figsize=None):
     "Figure 6's panels from run folders: plain nets, ResNets, and ResNet-110 beside 1202 (or the deepest ResNet run); `panels=None`: those with runs"
-    curves = {k: v for k, v in mean_curves(run_dirs).items() if v["shortcut"] == "A" or v["arch"].startswith("plain")}
+    curves = {k: v for k, v in mean_curves(run_dirs).items() if k == v["arch"]}  # the paper's option only: not -B/-C
     plain = [k for k, v in curves.items() if v["arch"].startswith("plain")]
     res = [k for k, v in curves.items() if v["arch"].startswith("resnet") and _depth(v["arch"]) <= 110]
     deep = [k for k, v in curves.items() if v["arch"].startswith("resnet") and _depth(v["arch"]) >= 110]
@@ -247,12 +275,15 @@ def plot_figure6(run_dirs, title: str | None = None, panels=None, figsize=None):
     what = dict(plain=(plain, "plain nets"), resnet=(res, "ResNets"),
                 deep=(deep, "ResNet-110 and ResNet-1202" if len(deep) > 1 else "the deepest ResNet run"))
     if panels is None: panels = [p for p in what if what[p][0]] or ["plain"]
-    fig, axes = plt.subplots(1, len(panels), figsize=figsize or (5 * len(panels), 4.3), sharey=True, squeeze=False)
-    for ax, p in zip(axes[0], panels): _panel(ax, curves, *what[p])
+    # sized for a notebook column: at most two panels a row, so that legends stay readable at 100%
+    cols = min(2, len(panels)); rows = math.ceil(len(panels) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=figsize or (4.6 * cols, 3.9 * rows), sharey=True, squeeze=False)
+    for ax, p in zip(axes.flat, panels): _panel(ax, curves, *what[p])
+    for ax in list(axes.flat)[len(panels):]: ax.set_visible(False)
     runs = [read_run(d) for d in run_dirs]
     if title is None and runs:
         c = runs[0]["config"]["config"]
-        title = f"CIFAR-10, {c['budget']['iters']:,} iterations at batch {c['bs']} (the paper: 64,000), mean and range over seeds"
+        title = f"CIFAR-10, {c['budget']['iters']:,} iterations at batch {c['bs']} (the paper: 64,000),\nmean and range over seeds"
     fig.suptitle(title, fontsize=10); fig.tight_layout()
     return fig
 
@@ -261,32 +292,105 @@ def _net_order(stats: pd.DataFrame) -> list:
     return sorted(stats.index, key=lambda n: (not stats.loc[n, "arch"].startswith("plain"), n != stats.loc[n, "arch"],
                                               _depth(stats.loc[n, "arch"]), n))
 
-def table6(run_dirs) -> pd.DataFrame:
-    "Table 6: our final test (and training) error over seeds beside the paper's and the widely used re-implementation's"
-    te, tr = seed_stats(run_dirs, "test_error"), seed_stats(run_dirs, "train_error")
-    nets = _net_order(te)
-    rows = [dict(net=n, arch=te.loc[n, "arch"], test_error=te.loc[n, "mean"], test_std=te.loc[n, "std"], n=int(te.loc[n, "n"]),
-                 train_error=tr.loc[n, "mean"] if n in tr.index else None) for n in nets]
+def table6(run_dirs, # finished runs, of one budget or several (one row per net and budget)
+           published: dict | None = None # test errors of the published fully trained nets on our test copy, by net
+          ) -> pd.DataFrame:
+    "Table 6: our final test (and training) error over seeds, per budget, beside the paper's and the re-implementation's"
+    rows = []
+    for iters in sorted({run_iters(d) for d in run_dirs}):
+        runs = [d for d in run_dirs if run_iters(d) == iters]
+        te, tr = seed_stats(runs, "test_error"), seed_stats(runs, "train_error")
+        rows += [dict(net=n, arch=te.loc[n, "arch"], iterations=iters, test_error=te.loc[n, "mean"], test_std=te.loc[n, "std"],
+                      n=int(te.loc[n, "n"]), train_error=tr.loc[n, "mean"] if n in tr.index else None) for n in _net_order(te)]
     # the paper's and the reference's numbers belong to the option-A nets of those names, not to -B/-C
-    rows = [dict(r, paper=PAPER_TABLE6.get(r["net"]), reference=REFERENCE_TABLE6.get(r["net"])) for r in rows]
-    return pd.DataFrame(rows, columns=["net", "arch", "test_error", "test_std", "n", "train_error", "paper", "reference"]).set_index("net")
+    rows = [dict(r, paper=PAPER_TABLE6.get(r["net"]), reference=REFERENCE_TABLE6.get(r["net"]),
+                 published=(published or {}).get(r["net"])) for r in rows]
+    cols = ["net", "arch", "iterations", "test_error", "test_std", "n", "train_error", "paper", "reference", "published"]
+    t = pd.DataFrame(rows, columns=cols)
+    if published is None: t = t.drop(columns="published")
+    order = {n: i for i, n in enumerate(_net_order(t.drop_duplicates("net").set_index("net")))} if len(t) else {}
+    return t.sort_values(["net", "iterations"], key=lambda c: c.map(order) if c.name == "net" else c,
+                         kind="stable").set_index("net")
 
 # %% ../nbs/04_analysis.ipynb #37834393
 def cost_table(run_dirs) -> pd.DataFrame:
     "Per net: finished seeds, iterations, and the lowest-highest wall minutes and training images/s over its seeds (from summary.json)"
     runs = [(run_group(d), r) for d in run_dirs if (r := read_run(d))["summary"] and r["summary"].get("status", "done") == "done"]
-    if not runs: return pd.DataFrame(columns=["seeds", "iterations", "wall minutes", "images/s", "device"])
+    if not runs: return pd.DataFrame(columns=["seeds", "iterations", "wall minutes", "images/s"])
     df = pd.DataFrame([dict(net=n, arch=r["config"]["config"]["arch"], iterations=r["summary"].get("iterations"),
                             minutes=(r["summary"].get("wall_seconds") or float("nan")) / 60,
-                            rate=r["summary"].get("images_per_second") or float("nan"), device=r["config"].get("device"))
+                            rate=r["summary"].get("images_per_second") or float("nan"))
                        for n, r in runs])
     span = lambda s: "" if s.isna().all() else (f"{s.min():.0f}" if round(s.min()) == round(s.max()) else f"{s.min():.0f}-{s.max():.0f}")
     g = df.groupby("net", sort=False)
     out = pd.DataFrame({"arch": g["arch"].first(), "seeds": g.size(),
                         "iterations": g["iterations"].agg(lambda s: ", ".join(f"{int(v):,}" for v in sorted(set(s.dropna())))),
-                        "wall minutes": g["minutes"].agg(span), "images/s": g["rate"].agg(span),
-                        "device": g["device"].agg(lambda s: ", ".join(sorted(set(s.dropna().astype(str))))) })
+                        "wall minutes": g["minutes"].agg(span), "images/s": g["rate"].agg(span)})
     return out.loc[_net_order(out)].drop(columns="arch")
+
+# %% ../nbs/04_analysis.ipynb #5db47ef6
+def gap_by_budget(run_dirs, # finished runs of any budgets
+                  deep: str, # the deeper net (`plain56`)
+                  shallow: str, # the shallower net (`plain20`)
+                  metric: str = "train_error" # a final value of summary.json
+                 ) -> pd.DataFrame:
+    "Per budget: `deep`'s mean final `metric` minus `shallow`'s, and the lowest and highest gap their seeds allow"
+    rows = []
+    for iters in sorted({run_iters(d) for d in run_dirs}):
+        v = final_values([d for d in run_dirs if run_iters(d) == iters], metric)
+        a, b = v[v.net == deep].value, v[v.net == shallow].value
+        if len(a) and len(b):
+            rows.append(dict(iterations=iters, gap=a.mean() - b.mean(), low=a.min() - b.max(), high=a.max() - b.min(),
+                             seeds=f"{len(a)}, {len(b)}"))
+    return pd.DataFrame(rows, columns=["iterations", "gap", "low", "high", "seeds"]).set_index("iterations")
+
+def plot_budget_axis(run_dirs, pairs=(("plain56", "plain20"), ("resnet56", "resnet20")), metric: str = "train_error", ax=None):
+    "The deep-minus-shallow gap of each pair against the budget (log axis), mean and the range the seeds allow"
+    if ax is None: _, ax = plt.subplots(figsize=(6.5, 3.8))
+    for (deep, shallow), color in zip(pairs, ("C3", "C0", "C2", "C1")):
+        g = gap_by_budget(run_dirs, deep, shallow, metric)
+        if not len(g): continue
+        ax.errorbar(g.index, g.gap, yerr=[g.gap - g.low, g.high - g.gap], color=color, marker="o", capsize=3,
+                    label=f"{deep} minus {shallow}")
+        for it, r in g.iterrows(): ax.annotate(f"n = {r.seeds}", (it, r.gap), textcoords="offset points", xytext=(5, 5),
+                                               fontsize=7.5, color=color)
+    ax.axhline(0, color="0.4", lw=0.8)
+    ax.set_xscale("log"); ax.set(xlabel="iterations (log scale; the paper: 64,000)", ylabel=f"gap in final {metric.replace('_', ' ')} (points)")
+    ax.grid(alpha=0.3); ax.legend(fontsize=8.5)
+    return ax
+
+# %% ../nbs/04_analysis.ipynb #5481fcc3
+def gradient_ratios(run_dirs) -> pd.DataFrame:
+    "Per run with a signals.csv and per moment (init, final): smallest/largest and first/last layer gradient std"
+    rows = []
+    for d in run_dirs:
+        if not (Path(d) / "signals.csv").exists(): continue
+        s = pd.read_csv(Path(d) / "signals.csv")
+        c = run_config(d)
+        for when, g in s.groupby("when", sort=False):
+            g = g.sort_values("layer")
+            rows.append(dict(net=run_group(d), arch=c["arch"], depth=_depth(c["arch"]), residual=not c["arch"].startswith("plain"),
+                             seed=run_seed(d), iterations=run_iters(d), when=when,
+                             min_over_max=g.grad_std.min() / g.grad_std.max(),
+                             first_over_last=g.grad_std.iloc[0] / g.grad_std.iloc[-1]))
+    return pd.DataFrame(rows, columns=["net", "arch", "depth", "residual", "seed", "iterations", "when", "min_over_max",
+                                       "first_over_last"])
+
+def plot_gradient_ratios(run_dirs, ax=None, threshold: float = 0.01):
+    "Smallest/largest layer gradient std against depth: plain and ResNet, at initialisation and trained (mean, seeds as dots)"
+    if ax is None: _, ax = plt.subplots(figsize=(6.5, 4))
+    r = gradient_ratios(run_dirs)
+    r = r[r.net == r.arch]  # the paper's shortcut option only
+    for (residual, when), g in r.groupby(["residual", "when"]):
+        style = dict(color="C0" if residual else "C3", ls="-" if when == "final" else "--")
+        m = g.groupby("depth").min_over_max.apply(lambda v: math.exp(v.apply(math.log).mean()))  # geometric mean
+        ax.plot(m.index, m.values, marker="o", label=f"{'ResNet' if residual else 'plain'}, {'trained' if when == 'final' else 'at initialisation'}", **style)
+        ax.scatter(g.depth, g.min_over_max, s=10, color=style["color"], alpha=0.5)
+    ax.axhline(threshold, color="0.3", lw=0.8, ls=":")
+    ax.annotate(f"{threshold:g}: a vanished layer", (ax.get_xlim()[0], threshold), xytext=(3, 3), textcoords="offset points", fontsize=8)
+    ax.set_yscale("log"); ax.set(xlabel="depth (layers)", ylabel="smallest / largest layer gradient std")
+    ax.grid(alpha=0.3, which="both"); ax.legend(fontsize=8.5)
+    return ax
 
 # %% ../nbs/04_analysis.ipynb #a24f8a5e
 def signal_values(run_dirs, net: str, fn) -> list:
@@ -297,92 +401,3 @@ def signal_values(run_dirs, net: str, fn) -> list:
             s = pd.read_csv(Path(d) / "signals.csv")
             out.append(fn(s[s["when"] == "final"]))
     return out
-
-def response_stds(run_dirs, net: str) -> list:
-    "Figure 7's measure, one number per seed of `net`: the mean over its 3x3 layers of the response std at the end of training"
-    return signal_values(run_dirs, net, lambda s: s.response_std.mean())
-
-def response_verdict(run_dirs, lower: str, higher: str, min_seeds: int = 3) -> dict:
-    "Whether `lower` responds less than `higher` (`response_stds` over seeds, the seeds rule of `seeds_verdict`), with its numbers"
-    a, b = response_stds(run_dirs, lower), response_stds(run_dirs, higher)
-    verdict, why = seeds_verdict(a, b, min_seeds) if a and b else ("not run", "no measured runs of one of them")
-    mean = lambda v: sum(v) / len(v) if v else float("nan")
-    return dict(lower=lower, higher=higher, verdict=verdict, why=why, lower_values=a, higher_values=b,
-                text=f"mean response std {lower} {mean(a):.2f} vs {higher} {mean(b):.2f} (n = {len(a)}, {len(b)}): {verdict}")
-
-def _row(claim: str, verdict: str, evidence: str) -> dict: return dict(claim=claim, verdict=verdict, evidence=evidence)
-
-def _chain(vs: list) -> str:
-    "One verdict for a chain of comparisons: held if every step held, did not hold if any step did not, else not established"
-    got = [v["verdict"] for v in vs]
-    if not got or all(g == "not run" for g in got): return "not run"
-    if all(g == "held" for g in got): return "held"
-    if "did not hold" in got: return "did not hold"
-    return "not established"
-
-def _depth_chain(runs, min_seeds: int) -> tuple[str, str]:
-    "C4's (verdict, evidence): each ResNet of 20-110 layers against the next deeper one, among those with `min_seeds` seeds"
-    s = seed_stats(runs, "test_error")
-    nets = [f"resnet{d}" for d in (20, 32, 44, 56, 110) if f"resnet{d}" in s.index]
-    if not nets: return "not run", "not run"
-    # a depth with fewer seeds cannot carry a verdict; skipping it still compares the depths on either side of it
-    judged = [n for n in nets if s.loc[n, "n"] >= min_seeds]
-    steps = [compare(runs, deeper, shallower, "test_error", min_seeds) for shallower, deeper in zip(judged, judged[1:])]
-    text = [f"{v['lower']} {v['lower_stat']} vs {v['higher']} {v['higher_stat']}: {v['verdict']}" for v in steps]
-    if thin := [n for n in nets if n not in judged]:
-        text.append(f"{', '.join(f'{n} {stat(s, n)}' for n in thin)}: fewer than {min_seeds} seeds, not judged")
-    if len(judged) < 2: return "not established", "; ".join(text + [f"fewer than two depths with {min_seeds} seeds"])
-    return _chain(steps), "; ".join(text)
-
-def claims(run_dirs, min_seeds: int = 3) -> pd.DataFrame:
-    "The paper's claims C1-C7 with a verdict and its numbers, from the finished runs in `run_dirs` (every seed)"
-    runs = [Path(d) for d in run_dirs if (Path(d) / "summary.json").exists()]
-    cmp = lambda lo, hi, metric="train_error": compare(runs, lo, hi, metric, min_seeds)
-    ev = lambda v: f"{v['lower']} {v['lower_stat']} vs {v['higher']} {v['higher_stat']} ({v['metric'].replace('_', ' ')}; {v['why']})"
-    rows = []
-    v = cmp("plain20", "plain56"); r = cmp("resnet20", "resnet56")
-    note = "; the ResNets' training error also rises with depth at this budget, so a slower start of deeper nets is not ruled out" \
-        if v["verdict"] == "held" and r["verdict"] == "held" else ""
-    rows.append(_row("C1 degradation: plain-56 trains worse than plain-20", v["verdict"], ev(v) + note))
-    v = cmp("resnet56", "plain56"); rows.append(_row("C2 shortcuts fix it: ResNet-56 trains better than plain-56", v["verdict"], ev(v)))
-    for lo, hi, what in (("resnet20-B", "resnet20", "B better than A"), ("resnet20-C", "resnet20-B", "C better than B")):
-        v = cmp(lo, hi, "test_error"); rows.append(_row(f"C3 options: {what} (ResNet-20)", v["verdict"], ev(v)))
-    rows.append(_row("C4 deeper ResNets are better, 20 to 110 (test error)", *_depth_chain(runs, min_seeds)))
-    v = cmp("resnet110", "resnet1202", "test_error")
-    rows.append(_row("C5 ResNet-1202 tests worse than ResNet-110 (overfitting)", {"held": "did not hold", "did not hold": "held"}.get(v["verdict"], v["verdict"]),
-                     ev(v) if v["verdict"] != "not run" else "ResNet-1202 not run (see the Depth notebook for its cost)"))
-    pairs = [("resnet20", "plain20"), ("resnet56", "plain56"), ("resnet56", "resnet20")]
-    if response_stds(runs, "resnet110"): pairs.append(("resnet110", "resnet56"))  # Figure 7's deepest net, once it has run
-    parts = [response_verdict(runs, lo, hi, min_seeds) for lo, hi in pairs]
-    rows.append(_row("C6 ResNets respond less than plain nets, and less the deeper (Figure 7)",
-                     _chain(parts), "; ".join(p["text"] for p in parts)))
-    ratios = signal_values(runs, "plain56", lambda s: s.grad_std.min() / s.grad_std.max())
-    if len(ratios) < min_seeds: verdict = "not established" if ratios else "not run"
-    else: verdict = "held" if min(ratios) > 0.01 else "did not hold"
-    rows.append(_row("C7 not vanishing gradients: no layer of trained plain-56 gets under 1/100 of the largest gradient std", verdict,
-                     f"smallest/largest layer gradient std per seed: {', '.join(f'{x:.3f}' for x in ratios) or 'not measured'}"))
-    return pd.DataFrame(rows).set_index("claim")
-
-# %% ../nbs/04_analysis.ipynb #e7baa2bd
-def report(run_dirs, out=None, warn=None) -> str:
-    """Table 6 over seeds and one row per run, as markdown; with `out`, also write table.md, table6.csv, table.csv, claims.md and figure6.png there.
-    A run folder with a damaged file is left out and said in one line to `warn` (default: on stderr)"""
-    from resnet_study.runs import RunFileDamaged
-    warn = warn or (lambda msg: print(msg, file=sys.stderr))
-    readable = []
-    for d in map(Path, run_dirs):
-        try: read_run(d); readable.append(d)
-        except RunFileDamaged as e: warn(f"{e}; {d.name} is left out of the report")
-    if run_dirs and not readable: raise RunFileDamaged("nothing to report: every run folder given has a damaged file")
-    run_dirs = sorted(readable, key=lambda p: (run_group(p), p.name))  # the same rows in the same order every time
-    t6, runs = table6(run_dirs), runs_table(run_dirs)
-    md = (f"{budget_line(run_dirs)}\n\n### Table 6: final errors (%), mean over seeds\n\n{markdown_table(t6)}\n\n"
-          f"### Cost per net (lowest-highest over seeds)\n\n{markdown_table(cost_table(run_dirs))}\n\n"
-          f"### Runs\n\n{markdown_table(runs)}")
-    if out is not None:
-        out = Path(out); out.mkdir(parents=True, exist_ok=True)
-        runs.to_csv(out / "table.csv", float_format="%.4g"); t6.to_csv(out / "table6.csv", float_format="%.4g")
-        (out / "table.md").write_text(md + "\n")
-        (out / "claims.md").write_text(markdown_table(claims(run_dirs)) + "\n")
-        fig = plot_figure6(run_dirs); fig.savefig(out / "figure6.png", dpi=110, bbox_inches="tight"); plt.close(fig)
-    return md

@@ -10,8 +10,7 @@ import argparse, os, sys
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['STUDY', 'STUDY_GROUPS', 'cmd_models', 'train_config', 'cmd_train', 'cmd_eval', 'cmd_report', 'run_name', 'study_runs',
-           'cmd_signals', 'cmd_study', 'main']
+__all__ = ['cmd_models', 'train_config', 'cmd_train', 'cmd_eval', 'cmd_report', 'cmd_signals', 'cmd_study', 'cmd_readme', 'main']
 
 # %% ../nbs/03_cli.ipynb #ca432c94
 def cmd_models(args):
@@ -74,45 +73,16 @@ def cmd_eval(args):
 
 # %% ../nbs/03_cli.ipynb #594e44b2
 def cmd_report(args):
-    "Table 6 beside the measured errors of the given run folders, and Figure 6-style curves (with --out)."
-    from resnet_study.analysis import report
+    "Table 6 beside the measured errors of the given run folders, and Figure 6's curves and the claims (with --out)."
+    from resnet_study.study import report, published_answers
     left_out = []
     def warn(msg): left_out.append(msg); print(f"resnet-study report: {msg}", file=sys.stderr)
-    print(report(args.runs, out=args.out, warn=warn))
+    # beside a committed study folder, the published nets' answers (runs/reference-weights) join the claims
+    published = published_answers(Path(args.out).parent.parent / "reference-weights") if args.out else None
+    print(report(args.runs, out=args.out, warn=warn, published=published))
     return 2 if left_out else 0
 
 # %% ../nbs/03_cli.ipynb #129219db
-STUDY = {  # experiment: (name, arch, shortcut) of its runs, in the order a reader meets them
-    "degradation": [("plain20", "plain20", "A"), ("plain56", "plain56", "A")],
-    "residual": [("plain20", "plain20", "A"), ("resnet20", "resnet20", "A"), ("plain56", "plain56", "A"),
-                 ("resnet56", "resnet56", "A")],
-    "depth": [("resnet20", "resnet20", "A"), ("resnet56", "resnet56", "A"), ("resnet110", "resnet110", "A"),
-              ("plain32", "plain32", "A"), ("resnet32", "resnet32", "A"), ("plain44", "plain44", "A"),
-              ("resnet44", "resnet44", "A"), ("plain20", "plain20", "A"), ("plain56", "plain56", "A"),
-              ("plain110", "plain110", "A")],
-    "shortcuts": [("resnet20", "resnet20", "A"), ("resnet20-B", "resnet20", "B"), ("resnet20-C", "resnet20", "C")],
-}
-# the order that brings verdicts first: the four core nets (degradation, and what shortcuts change), then
-# ResNet-110, the 32/44 pairs, the options, and last plain-110 (the paper's stayed above 60% error: the dearest run,
-# and the one no verdict needs); each group with all its seeds before the next begins
-STUDY_GROUPS = [STUDY["residual"], [("resnet110", "resnet110", "A")],
-                [("plain32", "plain32", "A"), ("resnet32", "resnet32", "A"), ("plain44", "plain44", "A"), ("resnet44", "resnet44", "A")],
-                [("resnet20-B", "resnet20", "B"), ("resnet20-C", "resnet20", "C")],
-                [("plain110", "plain110", "A")]]
-STUDY["all"] = [r for g in STUDY_GROUPS for r in g]
-
-def run_name(name: str, seed: int) -> str:
-    "The run folder of a study run: its name and seed, e.g. resnet56-s1"
-    return f"{name}-s{seed}"
-
-def study_runs(experiments, seeds) -> list[tuple[str, str, str, int]]:
-    "(folder, arch, shortcut, seed) of the study's runs for `experiments` (default all), group by group, seed by seed"
-    unknown = [e for e in experiments if e not in STUDY]
-    if unknown: raise ValueError(f"unknown experiment {', '.join(unknown)}; choose from {', '.join(STUDY)}")
-    wanted = dict.fromkeys(r for e in experiments or ["all"] for r in STUDY[e])
-    groups = [[r for r in g if r in wanted] for g in STUDY_GROUPS] + [[r for r in wanted if r not in STUDY["all"]]]
-    return list(dict.fromkeys((run_name(n, s), a, sc, s) for g in groups for s in seeds for n, a, sc in g))
-
 def cmd_signals(args):
     "Per-layer response and gradient std of CIFAR-net runs, at initialisation and at the last checkpoint (signals.csv)."
     from resnet_study.signals import run_signals
@@ -124,6 +94,16 @@ def cmd_signals(args):
         df = run_signals(run, data=data, device=args.device)
         print(f"{run}: {len(df) // 2} layers -> {Path(run) / 'signals.csv'}")
 
+def _without(argv: list, *options: str) -> list:
+    "`argv` less the given options and their values (`--opt V` or `--opt=V`)"
+    out, skip = [], False
+    for a in argv:
+        if skip: skip = False; continue
+        if a in options: skip = True; continue
+        if a.split("=", 1)[0] in options: continue
+        out.append(a)
+    return out
+
 def _study_workers(args, runs) -> int:
     """Run `study` as len(devices) x per-device worker processes over the same run list: each takes the next run no one
     holds (the run folders' locks share them out), so runs go N at a time; a progress line for the whole study as runs end"""
@@ -131,10 +111,11 @@ def _study_workers(args, runs) -> int:
     devices = [d.strip() for d in args.devices.split(",") if d.strip()]
     slots = [d for d in devices for _ in range(args.per_device)]
     threads = max(1, (os.cpu_count() or 1) // len(slots))  # CPU workers share the cores instead of oversubscribing them
-    base = [sys.executable, "-m", "resnet_study.cli", "study", *args.experiments, "--iters", str(args.iters), "--out", str(args.out),
-            "--seeds", *map(str, args.seeds), "--no-report"] + (["--data", str(args.data)] if args.data else []) + (["--dataset", args.dataset] if args.dataset else []) + (["--bf16"] if args.bf16 else []) + (["--compile"] if args.compile else [])
+    # each worker is this very command, less the fan-out, so every other option reaches it as the user gave it
+    base = [sys.executable, "-m", "resnet_study.cli", *_without(args.argv, "--devices", "--per-device"), "--no-report"]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    print(f"study: {len(runs)} runs, {len(slots)} at a time on {', '.join(devices)} ({threads} thread{'s' if threads > 1 else ''} each)", flush=True)
+    print(f"study: {len(runs)} runs, {len(slots)} at a time on {', '.join(devices)} ({threads} thread{'s' if threads > 1 else ''} each)",
+          flush=True)
     procs = [subprocess.Popen(base + ["--device", dev], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
              for dev in slots]
     def relay(k, p):
@@ -145,7 +126,9 @@ def _study_workers(args, runs) -> int:
     last = done()
     while any(p.poll() is None for p in procs):
         time.sleep(5)
-        if (now := done()) != last: last = now; print(f"study: {now}/{len(runs)} runs finished", flush=True)
+        if (now := done()) != last:
+            last = now
+            print(f"study: {now}/{len(runs)} runs finished", flush=True)
     for t in relays: t.join()
     failed = [f"worker {k + 1} ({slots[k]}): exit {p.returncode}" for k, p in enumerate(procs) if p.returncode]
     for f in failed: print(f"resnet-study study: {f}", file=sys.stderr)
@@ -156,7 +139,7 @@ def cmd_study(args):
     from resnet_study.runs import CHECKPOINTS, train_run, RunBusy, RunFileDamaged
     from resnet_study.train import TrainConfig, budget, NonFiniteLoss
     from resnet_study.signals import run_signals
-    from resnet_study.analysis import report
+    from resnet_study.study import study_runs, report, published_answers
     from resnet_study.datasets import load_data
     runs = study_runs(args.experiments, args.seeds)
     dataset = args.dataset or "cifar10"  # the parser offers only the CIFAR nets' data sets
@@ -169,34 +152,49 @@ def cmd_study(args):
         nonlocal data
         if data is None: data = load_data(dataset, args.data)
         return data
-    for i, (name, arch, shortcut, seed) in enumerate(runs):
+    for i, (name, net, seed) in enumerate(runs):
         d = out / name
         if not (d / "summary.json").exists():
             resume = any((d / c).exists() for c in CHECKPOINTS)  # a kill between the two renames of a save leaves only the older
-            cfg = TrainConfig(arch, shortcut=shortcut, budget=budget("quick", args.iters), seed=seed,
-                              compile=args.compile, bf16=args.bf16 or None, dataset=dataset, data=str(args.data) if args.data else None)
-            print(f"== [{i + 1}/{len(runs)}] {name}: {'resuming' if resume else 'training'} {arch}, shortcut {shortcut}, "
+            cfg = TrainConfig(net.arch, shortcut=net.shortcut, budget=budget("quick", args.iters), seed=seed, compile=args.compile,
+                              bf16=args.bf16 or None, dataset=dataset, data=str(args.data) if args.data else None)
+            print(f"== [{i + 1}/{len(runs)}] {name}: {'resuming' if resume else 'training'} {net.title}, "
                   f"seed {seed}, {args.iters} iterations", flush=True)
             # replace only a run folder of ours that died before its first checkpoint, never anything else
             force = not resume and (d / "config.json").exists()
             changed = True
             try: s = train_run(cfg, d, data=get_data(), resume=resume, force=force, device=args.device, quiet=True)
             except NonFiniteLoss as e:
-                print(f"resnet-study study: {name}: {getattr(e, 'detail', e)}", file=sys.stderr); continue
+                print(f"resnet-study study: {name}: {getattr(e, 'detail', e)}", file=sys.stderr)
+                continue
             except RunBusy as e:  # another `study` has it: go on with the next run
-                print(f"   skipped: {e}", flush=True); continue
+                print(f"   skipped: {e}", flush=True)
+                continue
             except RunFileDamaged as e:  # no usable checkpoint, a damaged config.json or metrics.csv: said, and the others go on
-                print(f"resnet-study study: {name}: {e}", file=sys.stderr); continue
-            print(f"   {name}: train error {s['train_error']:.2f}%, test error {s['test_error']:.2f}%, {s['wall_seconds']:.0f} s", flush=True)
+                print(f"resnet-study study: {name}: {e}", file=sys.stderr)
+                continue
+            print(f"   {name}: train error {s['train_error']:.2f}%, test error {s['test_error']:.2f}%, {s['wall_seconds']:.0f} s",
+                  flush=True)
         if not (d / "signals.csv").exists():
-            run_signals(d, data=get_data(), device=args.device); changed = True
+            run_signals(d, data=get_data(), device=args.device)
+            changed = True
     if args.no_report: return rc
     known = sorted(p for p in out.iterdir() if (p / "summary.json").exists()) if out.exists() else []  # every finished run, any seed
     rewrite = changed or not (out / "report" / "table.md").exists()
-    print(report(known, out=out / "report" if rewrite else None, warn=lambda m: print(f"resnet-study study: {m}", file=sys.stderr)))
+    published = published_answers(out.parent / "reference-weights")  # the committed published nets' answers, where they are
+    print(report(known, out=out / "report" if rewrite else None, published=published,
+                 warn=lambda m: print(f"resnet-study study: {m}", file=sys.stderr)))
     print(f"figure: {out / 'report' / 'figure6.png'}" + ("" if rewrite else " (unchanged: every run was already finished)"))
     return rc
 
+def cmd_readme(args):
+    "Rewrite the README's generated tables (claims, costs) from the committed runs; with --check, only say whether they are stale."
+    from resnet_study.study import refresh_readme
+    stale = refresh_readme(args.root, check=args.check)
+    if args.check and stale:
+        print(f"resnet-study readme: stale: {', '.join(stale)} (run `resnet-study readme` to rewrite them)", file=sys.stderr)
+        return 1
+    print(f"README.md: {'rewrote ' + ', '.join(stale) if stale and not args.check else 'up to date'}")
 
 # %% ../nbs/03_cli.ipynb #444b3c6d
 def _recipe_values(key: str) -> str:
@@ -209,6 +207,7 @@ def _parser():
     from resnet_study.train import BUDGETS
     from resnet_study.models import SHORTCUTS
     from resnet_study.datasets import DATASETS
+    from resnet_study.study import EXPERIMENTS, MAIN_BUDGET
     p = _Parser(prog="resnet-study",
         description="Reproduce He et al. (2016), 'Deep Residual Learning for Image Recognition'.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -261,8 +260,8 @@ def _parser():
     e.set_defaults(func=cmd_eval)
 
     r = sub.add_parser("report", help="Table 6 and Figure 6 from run folders", description=cmd_report.__doc__)
-    r.add_argument("runs", nargs="+", type=Path, help="run folders")
-    r.add_argument("--out", type=Path, help="folder to write table.md, table.csv and figure6.png into")
+    r.add_argument("runs", nargs="+", type=Path, help="run folders (other folders given, such as a report/, are skipped)")
+    r.add_argument("--out", type=Path, help="folder to write table.md, table.csv, claims.md and figure6.png into")
     r.set_defaults(func=cmd_report)
 
     g = sub.add_parser("signals", help="per-layer response and gradient std of CIFAR-10 runs (signals.csv)",
@@ -274,11 +273,12 @@ def _parser():
 
     st = sub.add_parser("study", help="train the walkthrough's runs at one budget, measure their signals, report",
                         description=cmd_study.__doc__)
-    st.add_argument("experiments", nargs="*", help=f"any of: {', '.join(STUDY)} (default: all)")
+    st.add_argument("experiments", nargs="*", help=f"any of: {', '.join(EXPERIMENTS)} (default: all but overfitting)")
     st.add_argument("--data", type=Path, help="CIFAR-10 (default: $RESNET_STUDY_DATA, local copies, then a download), or the --dataset's data")
     st.add_argument("--dataset", choices=[n for n, d in DATASETS.items() if d.nets == "cifar10"],
                     help="the study's data set (default: cifar10): cifar100 or folder32 run the same study on other 32x32 images")
-    st.add_argument("--iters", type=_ranged("iters"), default=3200, help="iterations per run (default: 3200, a 20th of the paper's schedule, the committed CPU budget; 64000: the paper)")
+    st.add_argument("--iters", type=_ranged("iters"), default=MAIN_BUDGET,
+                    help=f"iterations per run (default: {MAIN_BUDGET}, a fifth of the paper's schedule, the study's main budget; 64000: the paper)")
     st.add_argument("--out", type=Path, default=None, help="folder of the runs (default: runs/cpu-ITERS)")
     st.add_argument("--seeds", type=_ranged("seed"), nargs="+", default=[0, 1, 2], help="seeds of every run (default: 0 1 2: a verdict needs 3 per side)")
     st.add_argument("--compile", action="store_true", help="wrap each model in torch.compile")
@@ -289,11 +289,17 @@ def _parser():
     st.add_argument("--per-device", type=_ranged("per_device"), default=1, help="with --devices: runs at a time on each device (default: 1)")
     st.add_argument("--no-report", action="store_true", help=argparse.SUPPRESS)  # the workers of --devices: the parent reports
     st.set_defaults(func=cmd_study)
+
+    rd = sub.add_parser("readme", help="rewrite the README's generated tables from the committed runs", description=cmd_readme.__doc__)
+    rd.add_argument("--root", type=Path, default=Path("."), help="the repository (default: the current folder)")
+    rd.add_argument("--check", action="store_true", help="only check: exit 1 if a table is stale")
+    rd.set_defaults(func=cmd_readme)
     return p
 
 def main(argv: list[str] | None = None) -> int:
     "Entry point of `resnet-study`; returns the exit code."
     args = _parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # `study --devices` hands it on to its workers
     if args.command == "study" and args.out is None: args.out = Path(f"runs/cpu-{args.iters}")
     if args.command != "train" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         print(f"resnet-study {args.command}: error: only `train` runs on several processes; "
