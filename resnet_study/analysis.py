@@ -13,11 +13,11 @@ import matplotlib
 import matplotlib.pyplot as plt
 
 # %% auto #0
-__all__ = ['PAPER_TABLE6', 'REFERENCE_TABLE6', 'DEPTH_COLORS', 'read_run', 'runs_table', 'plot_curves', 'markdown_table',
-           'budget_line', 'net_name', 'run_config', 'run_group', 'run_seed', 'run_iters', 'finished_runs',
-           'final_values', 'seed_stats', 'errors_table', 'stat', 'seeds_verdict', 'compare', 'verdict_line',
-           'mean_curves', 'plot_figure6', 'table6', 'cost_table', 'gap_by_budget', 'plot_budget_axis',
-           'gradient_ratios', 'plot_gradient_ratios', 'signal_values']
+__all__ = ['PAPER_TABLE6', 'REFERENCE_TABLE6', 'DEPTH_COLORS', 'read_run', 'runs_table', 'markdown_table', 'budget_line',
+           'net_name', 'run_config', 'run_group', 'run_seed', 'run_iters', 'finished_runs', 'final_values',
+           'seed_stats', 'errors_table', 'stat', 'seeds_verdict', 'compare', 'verdict_line', 'mean_curves', 'plot_nets',
+           'plot_figure6', 'table6', 'cost_table', 'gap_by_budget', 'plot_budget_axis', 'gradient_ratios',
+           'plot_gradient_ratios', 'signal_values']
 
 # %% ../nbs/04_analysis.ipynb #f78da64e
 # ResNet-110's 6.43 is the best of 5 runs; a study built on seeds quotes the paper's mean of those runs (6.61 +/- 0.16)
@@ -71,25 +71,12 @@ def runs_table(run_dirs) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols).set_index("run")
 
 # %% ../nbs/04_analysis.ipynb #6920af7f
-def plot_curves(run_dirs, ax=None, title="CIFAR-10 (thin: training error, bold: test error)"):
-    "Figure 6-style curves of the runs: error (%) against iterations"
-    if ax is None: _, ax = plt.subplots(figsize=(6, 4))
-    for i, r in enumerate(map(read_run, run_dirs)):
-        m, color = r["metrics"], f"C{i}"
-        label = f'{r["config"]["config"]["arch"]} ({r["name"]})'
-        tr, te = m.dropna(subset=["train_error"]), m.dropna(subset=["test_error"])
-        ax.plot(tr["iter"], tr["train_error"], color=color, lw=0.8, alpha=0.8)
-        ax.plot(te["iter"], te["test_error"], color=color, lw=2.5, marker="o", ms=3, label=label)
-    ax.set_xlabel("iterations"); ax.set_ylabel("error (%)"); ax.set_title(title, fontsize=9)
-    ax.set_ylim(0, None); ax.grid(alpha=0.3); ax.legend(fontsize=8)
-    return ax
-
 def _cell(v):
     if v is None or (isinstance(v, float) and v != v): return ""
     return f"{v:.2f}" if isinstance(v, float) else str(v)
 
 def markdown_table(df: pd.DataFrame) -> str:
-    "`df` as a markdown table (without pandas' optional `tabulate` dependency)"
+    "`df` as a markdown table (without pandas' optional `tabulate` dependency); an empty cell where there is no value"
     cols = [df.index.name or ""] + list(df.columns)
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(_cell(v) for v in (i, *row)) + " |" for i, row in zip(df.index, df.itertuples(index=False))]
@@ -248,11 +235,13 @@ def mean_curves(run_dirs) -> dict:
                         n=len(rs), **curves)
     return out
 
-def _panel(ax, curves: dict, nets: list, title: str):
+def _panel(ax, curves: dict, nets: list, title: str, by_depth: bool = True):
     from matplotlib.lines import Line2D
-    for net in sorted(nets, key=lambda n: _depth(curves[n]["arch"])):
-        c = curves[net]; color = DEPTH_COLORS.get(_depth(c["arch"]), "k")
+    for i, net in enumerate(sorted(nets, key=lambda n: (_depth(curves[n]["arch"]), n)) if by_depth else nets):
+        c = curves[net]
+        color = DEPTH_COLORS.get(_depth(c["arch"]), "k") if by_depth else f"C{i}"
         name = ("ResNet" if c["arch"].startswith("resnet") else "plain") + f"-{_depth(c['arch'])}"
+        if net != c["arch"]: name += f" option {net.rsplit('-', 1)[1]}"
         for kind, lw in (("train", 0.9), ("test", 2.4)):
             k = c[kind]
             if not len(k): continue
@@ -263,6 +252,13 @@ def _panel(ax, curves: dict, nets: list, title: str):
     styles = [Line2D([], [], color="0.3", lw=0.9, label="training error (thin)"),
               Line2D([], [], color="0.3", lw=2.4, label="test error (bold)")]
     if handles: ax.legend(handles=handles + styles, fontsize=8.5, loc="best")  # where no curve runs: a fixed corner hid plain-110, flat at 90%
+
+def plot_nets(run_dirs, nets=None, title: str = "", ax=None):
+    "Training (thin) and test (bold) error curves of `nets` (default: every net of the runs) on one panel, one colour per net"
+    curves = mean_curves(run_dirs)
+    if ax is None: _, ax = plt.subplots(figsize=(6.5, 4.2))
+    _panel(ax, curves, [n for n in (nets or curves) if n in curves], title, by_depth=False)
+    return ax
 
 def plot_figure6(run_dirs, title: str | None = None, panels=None, figsize=None):
     "Figure 6's panels from run folders: plain nets, ResNets, and ResNet-110 beside 1202 (or the deepest ResNet run); `panels=None`: those with runs"

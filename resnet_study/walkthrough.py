@@ -18,12 +18,13 @@ from .study import (CLAIMS, EXPERIMENTS, MAIN_BUDGET, PAPER_ITERS, Net, committe
                                 published_answers, worded, claims_table, response_medians, response_means)
 
 # %% auto #0
-__all__ = ['ROOT', 'MY_RUNS', 'at', 'committed', 'show', 'train_missing', 'claim_markdown', 'plain110_sentence',
-           'budget_axis_reading', 'gradient_table', 'Path', 'pd', 'plt', 'Markdown', 'budget_line', 'plot_figure6',
-           'errors_table', 'table6', 'cost_table', 'finished_runs', 'read_run', 'run_group', 'run_iters', 'seed_stats',
-           'mean_curves', 'gap_by_budget', 'plot_budget_axis', 'gradient_ratios', 'plot_gradient_ratios',
-           'markdown_table', 'compare', 'verdict_line', 'CLAIMS', 'EXPERIMENTS', 'MAIN_BUDGET', 'Net',
-           'published_answers', 'worded', 'claims_table', 'response_medians', 'response_means']
+__all__ = ['ROOT', 'MY_RUNS', 'at', 'committed', 'show', 'train_missing', 'claim_markdown', 'comparisons_markdown',
+           'plain110_sentence', 'budget_axis_reading', 'gradient_table', 'gradient_reading', 'Path', 'pd', 'plt',
+           'Markdown', 'budget_line', 'plot_figure6', 'errors_table', 'table6', 'cost_table', 'finished_runs',
+           'read_run', 'run_group', 'run_iters', 'seed_stats', 'mean_curves', 'gap_by_budget', 'plot_budget_axis',
+           'gradient_ratios', 'plot_gradient_ratios', 'markdown_table', 'compare', 'verdict_line', 'CLAIMS',
+           'EXPERIMENTS', 'MAIN_BUDGET', 'Net', 'published_answers', 'worded', 'claims_table', 'response_medians',
+           'response_means']
 
 # %% ../nbs/07a_walkthrough.ipynb #0fbd19df
 _all_ = ["Path", "pd", "plt", "Markdown", "budget_line", "plot_figure6", "errors_table", "table6", "cost_table", "finished_runs",
@@ -80,6 +81,18 @@ def claim_markdown(ids, # claim ids of `CLAIMS`
         lines.append(f"- **{c.id}, {c.text}**: {worded(v, iters or PAPER_ITERS)}{at_}. {text}.")
     return Markdown("\n".join(lines))
 
+def comparisons_markdown(runs, # the finished runs of one budget
+                         rows # (lower, higher, what, metric): does `lower` end below `higher` in `metric`?
+                        ) -> Markdown:
+    "One line per comparison: what it asks, its verdict in the words of the runs' budget, and its numbers"
+    iters = run_iters(runs[0]) if runs else PAPER_ITERS
+    lines = []
+    for lower, higher, what, metric in rows:
+        v = compare(runs, lower, higher, metric)
+        lines.append(f"- {what}: **{worded(v['verdict'], iters)}** at {iters:,} iterations. {v['lower']} {v['lower_stat']} "
+                     f"against {v['higher']} {v['higher_stat']} {metric.replace('_', ' ')} ({v['why']}).")
+    return Markdown("\n".join(lines))
+
 def _span(values, digits: int = 1) -> str:
     "'25.4' for one value, '25.4-26.0' for several"
     lo, hi = min(values), max(values)
@@ -123,3 +136,23 @@ def gradient_table(runs) -> pd.DataFrame:
     t = t.reset_index().pivot(index=["residual", "depth", "net", "seeds"], columns="when", values=["min_over_max", "first_over_last"])
     t.columns = [f"{a.replace('_over_', '/')} ({'trained' if w == 'final' else 'at init'})" for a, w in t.columns]
     return t.reset_index(["residual", "depth", "seeds"]).drop(columns=["residual", "depth"])
+
+def gradient_reading(runs) -> str:
+    "What the gradient ratios by depth show, at initialisation and trained, with their numbers"
+    t = gradient_table(runs)
+    if not len(t): return "No signals measured."
+    col = lambda kind, when: f"{kind} ({'trained' if when == 'final' else 'at init'})"
+    plain = [n for n in t.index if n.startswith("plain")]
+    res = [n for n in t.index if not n.startswith("plain")]
+    fmt = lambda nets, c: ", ".join(f"{t.loc[n, c]:.2g} ({n})" for n in nets if pd.notna(t.loc[n, c]))
+    mm, fl = col("min/max", "init"), col("first/last", "init")
+    falls = all(a > b for a, b in zip(t.loc[plain, mm], t.loc[plain, mm][1:]))
+    text = (f"At initialisation the smallest over the largest layer gradient std of the plain nets is {fmt(plain, mm)}"
+            f"{': it falls with every step in depth' if falls else ''}, and the first layer's gradient std is "
+            f"{fmt(plain, fl)} times the last layer's: the gradient grows on its way back toward the input, the more the deeper "
+            f"the plain net. With shortcuts the same ratios are {fmt(res, mm)} and {fmt(res, fl)}. ")
+    tr = col("min/max", "final")
+    under = [n for n in plain if t.loc[n, tr] < 0.01]
+    text += (f"Trained, the plain nets' ratio is {fmt(plain, tr)}; "
+             + (f"under 1/100 in {', '.join(under)}." if under else "no plain net has a layer under 1/100 of the largest."))
+    return text
