@@ -139,7 +139,8 @@ def cmd_study(args):
     from resnet_study.runs import CHECKPOINTS, train_run, RunBusy, RunFileDamaged
     from resnet_study.train import TrainConfig, budget, NonFiniteLoss
     from resnet_study.signals import run_signals
-    from resnet_study.study import study_runs, report, published_answers
+    from resnet_study.study import study_runs, report, published_answers, committed_runs, main_budget
+    from resnet_study.analysis import run_iters
     from resnet_study.datasets import load_data
     runs = study_runs(args.experiments, args.seeds)
     dataset = args.dataset or "cifar10"  # the parser offers only the CIFAR nets' data sets
@@ -182,9 +183,14 @@ def cmd_study(args):
     known = sorted(p for p in out.iterdir() if (p / "summary.json").exists()) if out.exists() else []  # every finished run, any seed
     rewrite = changed or not (out / "report" / "table.md").exists()
     published = published_answers(out.parent / "reference-weights")  # the committed published nets' answers, where they are
-    print(report(known, out=out / "report" if rewrite else None, published=published,
+    # a short study beside the committed one: what a few iterations show against what the study's budget showed
+    study = committed_runs(".")
+    main = [d for d in study if run_iters(d) == main_budget(study)]
+    beside = main if main and known and out.resolve() not in {d.parent.resolve() for d in main} else None
+    print(report(known, out=out / "report" if rewrite else None, published=published, beside=beside,
                  warn=lambda m: print(f"resnet-study study: {m}", file=sys.stderr)))
     print(f"figure: {out / 'report' / 'figure6.png'}" + ("" if rewrite else " (unchanged: every run was already finished)"))
+    if beside and rewrite: print(f"beside the committed study: {out / 'report' / 'beside.png'}")
     return rc
 
 def cmd_readme(args):

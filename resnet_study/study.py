@@ -20,7 +20,7 @@ from .analysis import (net_name, run_group, run_iters, read_run, final_values, s
 __all__ = ['PAPER_ITERS', 'OPTIONS', 'CLAIMS', 'EXPERIMENTS', 'MAIN_BUDGET', 'CORE_NETS', 'README_BLOCKS', 'Net', 'worded',
            'Verdict', 'Claim', 'compare_nets', 'lower_than', 'chain', 'response_medians', 'response_means',
            'responds_less', 'gradient_ratio', 'no_vanishing', 'with_budget_axis', 'make_claims', 'Experiment',
-           'make_experiments', 'run_name', 'study_runs', 'published_answers', 'claims_table', 'report',
+           'make_experiments', 'run_name', 'study_runs', 'published_answers', 'claims_table', 'report', 'plot_beside',
            'claims_markdown', 'committed_runs', 'main_budget', 'readme_blocks', 'refresh_readme']
 
 # %% ../nbs/07_study.ipynb #0ed80b12
@@ -298,7 +298,8 @@ def claims_table(runs, # finished run folders of one budget or several
 def report(run_dirs, # run folders (anything else given is skipped with a note)
            out=None, # a folder to write table.md, table6.csv, table.csv, claims.md and figure6.png into
            warn=None, # called with one line per folder left out (default: printed on stderr)
-           published=None # the published nets' answers (`published_answers`)
+           published=None, # the published nets' answers (`published_answers`)
+           beside=None # finished runs of a larger budget (the committed study) to draw beside these: beside.png
           ) -> str:
     "Table 6 over seeds, the cost per net and one row per run, as markdown; with `out`, the files and the figure too"
     from resnet_study.runs import RunFileDamaged
@@ -324,7 +325,22 @@ def report(run_dirs, # run folders (anything else given is skipped with a note)
         (out / "table.md").write_text(md + "\n")
         (out / "claims.md").write_text(claims_markdown(finished, published) + "\n")
         fig = plot_figure6(run_dirs); fig.savefig(out / "figure6.png", dpi=110, bbox_inches="tight"); plt.close(fig)
+        if beside:
+            fig = plot_beside(finished, beside); fig.savefig(out / "beside.png", dpi=110, bbox_inches="tight"); plt.close(fig)
     return md
+
+def plot_beside(runs, others):
+    "The nets of `runs` (left) beside the same nets in `others`, runs of another budget such as the committed study (right)"
+    from resnet_study.analysis import plot_nets
+    nets = list(dict.fromkeys(run_group(d) for d in runs))
+    others = [d for d in others if run_group(d) in nets]
+    fig, axes = plt.subplots(1, 2, figsize=(9.2, 3.9), sharey=True)
+    for ax, rs in zip(axes, (runs, others)):
+        iters = sorted({run_iters(d) for d in rs})
+        seeds = max((sum(run_group(d) == n for d in rs) for n in nets), default=0)
+        plot_nets(rs, nets, title=f"{', '.join(f'{i:,}' for i in iters) or 'no'} iterations, up to {seeds} seed(s)", ax=ax)
+    fig.suptitle("your runs (left) beside the committed study's (right)", fontsize=10); fig.tight_layout()
+    return fig
 
 def claims_markdown(runs, published=None) -> str:
     "The claims table as markdown; where no net has 3 seeds, one line saying what the runs cannot establish, and why"

@@ -148,8 +148,18 @@ def test_study_trains_measures_and_reports_then_skips(tiny_data, tmp_path):
             assert s["arch"] == name and s["iterations"] == 2 and s["seed"] == seed
             assert (out / f"{name}-s{seed}" / "signals.csv").read_text().count("\n") == 2 * (20 - 1 if name == "plain20" else 56 - 1) + 1
     assert (out / "report" / "figure6.png").exists() and "plain56" in (out / "report" / "table.md").read_text()
+    claims = (out / "report" / "claims.md").read_text()  # 2 seeds: one line on what they cannot establish, no table of nan
+    assert claims.startswith("No verdicts: a verdict needs 3 seeds") and "nan" not in claims and "resnet" not in claims, claims
     again = run_cli("study", "degradation", "--iters", "2", "--seeds", "0", "1", "--data", str(tiny_data), "--out", str(out), env=ENV)
     assert again.returncode == 0 and "training" not in again.stdout
+
+def test_report_skips_folders_that_are_not_runs(tmp_path):
+    "The README's `resnet-study report runs/cpu-3200/* --out ...`: the report/ folder among the runs is skipped, with a note"
+    root = Path(__file__).resolve().parents[1] / "runs" / "cpu-400"
+    r = run_cli("report", *map(str, sorted(root.iterdir())), "--out", str(tmp_path / "report"), env=ENV)
+    assert r.returncode == 0, r.stderr
+    assert "report: not a run folder (no config.json), skipped" in r.stderr and (tmp_path / "report" / "claims.md").exists()
+    assert "nan" not in (tmp_path / "report" / "table.md").read_text()
 
 def test_study_never_replaces_a_folder_it_did_not_make(tiny_data, tmp_path):
     mine = tmp_path / "study" / "plain20-s0"; mine.mkdir(parents=True); (mine / "notes.txt").write_text("mine")
