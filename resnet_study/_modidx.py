@@ -489,6 +489,8 @@ d = { 'settings': { 'branch': 'main',
                                                                                        'resnet_study/walkthrough.py'),
                                           'resnet_study.walkthrough.plain110_sentence': ( 'walkthrough.html#plain110_sentence',
                                                                                           'resnet_study/walkthrough.py'),
+                                          'resnet_study.walkthrough.resnet1202_cost': ( 'walkthrough.html#resnet1202_cost',
+                                                                                        'resnet_study/walkthrough.py'),
                                           'resnet_study.walkthrough.show': ('walkthrough.html#show', 'resnet_study/walkthrough.py'),
                                           'resnet_study.walkthrough.train_missing': ( 'walkthrough.html#train_missing',
                                                                                       'resnet_study/walkthrough.py')}}}

@@ -111,8 +111,11 @@ def chain(nets: list, measure: Callable | None = None, metric: str = "test_error
     def judge(runs, everything=None):
         got = {n: values(runs, n) for n in nets}
         judged = [n for n in nets if len(got[n]) >= min_seeds]
-        fmt = lambda n: f"{n} {sum(got[n]) / len(got[n]):.{3 if measure else 1}f}{'' if measure else '%'} (n = {len(got[n])})"
-        text = [f"{fmt(deep)} vs {fmt(shallow)}: {seeds_verdict(got[deep], got[shallow], min_seeds)[0]}"
+        iters = run_iters(runs[0]) if runs else PAPER_ITERS
+        def fmt(n):
+            v, d = pd.Series(got[n]), 3 if measure else 1
+            return f"{n} {v.mean():.{d}f}{f' ± {v.std():.{d}f}' if len(v) > 1 else ''}{'' if measure else '%'} (n = {len(v)})"
+        text = [f"{fmt(deep)} vs {fmt(shallow)}: {worded(seeds_verdict(got[deep], got[shallow], min_seeds)[0], iters)}"
                 for shallow, deep in zip(judged, judged[1:])]
         thin = [n for n in nets if 0 < len(got[n]) < min_seeds]
         if thin: text.append(f"{', '.join(map(fmt, thin))}: fewer than {min_seeds} seeds, not judged")
@@ -139,7 +142,8 @@ def responds_less(pairs: list, min_seeds: int = 3):
             if not a or not b: continue
             v, why = seeds_verdict(a, b, min_seeds)
             vs.append(v)
-            text.append(f"median response std {lo} {sum(a) / len(a):.3f} vs {hi} {sum(b) / len(b):.3f} (n = {len(a)}, {len(b)}): {v}")
+            text.append(f"median response std {lo} {sum(a) / len(a):.3f} vs {hi} {sum(b) / len(b):.3f} (n = {len(a)}, {len(b)}): "
+                        f"{worded(v, run_iters(runs[0]))}")
         return _steps(vs) if vs else "not run", "; ".join(text) or "no measured runs"
     return judge
 

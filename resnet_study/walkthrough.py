@@ -19,12 +19,12 @@ from .study import (CLAIMS, EXPERIMENTS, MAIN_BUDGET, PAPER_ITERS, Net, committe
 
 # %% auto #0
 __all__ = ['ROOT', 'MY_RUNS', 'at', 'committed', 'show', 'train_missing', 'claim_markdown', 'comparisons_markdown',
-           'plain110_sentence', 'budget_axis_reading', 'gradient_table', 'gradient_reading', 'Path', 'pd', 'plt',
-           'Markdown', 'budget_line', 'plot_figure6', 'errors_table', 'table6', 'cost_table', 'finished_runs',
-           'read_run', 'run_group', 'run_iters', 'seed_stats', 'mean_curves', 'gap_by_budget', 'plot_budget_axis',
-           'gradient_ratios', 'plot_gradient_ratios', 'markdown_table', 'compare', 'verdict_line', 'CLAIMS',
-           'EXPERIMENTS', 'MAIN_BUDGET', 'Net', 'published_answers', 'worded', 'claims_table', 'response_medians',
-           'response_means']
+           'plain110_sentence', 'budget_axis_reading', 'gradient_table', 'gradient_reading', 'resnet1202_cost', 'Path',
+           'pd', 'plt', 'Markdown', 'budget_line', 'plot_figure6', 'errors_table', 'table6', 'cost_table',
+           'finished_runs', 'read_run', 'run_group', 'run_iters', 'seed_stats', 'mean_curves', 'gap_by_budget',
+           'plot_budget_axis', 'gradient_ratios', 'plot_gradient_ratios', 'markdown_table', 'compare', 'verdict_line',
+           'CLAIMS', 'EXPERIMENTS', 'MAIN_BUDGET', 'Net', 'published_answers', 'worded', 'claims_table',
+           'response_medians', 'response_means']
 
 # %% ../nbs/07a_walkthrough.ipynb #0fbd19df
 _all_ = ["Path", "pd", "plt", "Markdown", "budget_line", "plot_figure6", "errors_table", "table6", "cost_table", "finished_runs",
@@ -155,4 +155,23 @@ def gradient_reading(runs) -> str:
     under = [n for n in plain if t.loc[n, tr] < 0.01]
     text += (f"Trained, the plain nets' ratio is {fmt(plain, tr)}; "
              + (f"under 1/100 in {', '.join(under)}." if under else "no plain net has a layer under 1/100 of the largest."))
+    return text
+
+# %% ../nbs/07a_walkthrough.ipynb #f1cc182a
+def resnet1202_cost(step: dict, # benchmarks/results/step_time.json
+                    runs, # finished runs with ResNet-20 among them
+                    iters: int = PAPER_ITERS # the budget to price besides the paper's
+                   ) -> str:
+    "What a ResNet-1202 run would take here, from the measured step ratio and ResNet-20's measured rate"
+    s = pd.DataFrame(step["rows"]).set_index("arch")
+    ratio = s.loc["resnet1202", "vs_resnet20"]
+    r20 = [read_run(d)["summary"]["images_per_second"] for d in runs if run_group(d) == "resnet20"]
+    text = (f"`benchmarks/step_time.py` timed training steps at batch 128 on {step['device']} ({step['threads']} thread per "
+            f"process, the machine shared with the study's runs): a ResNet-1202 step costs {ratio:.1f} times a ResNet-20 step, "
+            f"and its process peaked at {s.loc['resnet1202', 'peak_GiB']:.1f} GiB.")
+    if r20:
+        per_iter = ratio * 128 / (sum(r20) / len(r20))
+        text += (f" Our ResNet-20 runs trained at {sum(r20) / len(r20):.0f} images/s (mean over {len(r20)} runs), so one "
+                 f"ResNet-1202 step would take about {per_iter:.1f} s here, the paper's {PAPER_ITERS:,} iterations about "
+                 f"{PAPER_ITERS * per_iter / 86400:.1f} days, and {iters:,} iterations {iters * per_iter / 3600:.1f} hours.")
     return text
