@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable
 import pandas as pd
 import matplotlib.pyplot as plt
-from .models import MODELS, SHORTCUTS
+from .models import MODELS, SHORTCUT_OPTIONS
 from .analysis import (net_name, run_group, run_iters, read_run, final_values, seed_stats, stat, seeds_verdict,
                                    signal_values, markdown_table, table6, runs_table, cost_table, budget_line, plot_figure6)
 
@@ -33,8 +33,8 @@ class Net:
         if self.arch not in MODELS: raise ValueError(f"unknown net {self.arch!r}; choose one of {', '.join(MODELS)}")
         if self.arch.startswith("plain") and self.shortcut is not None:
             raise ValueError(f"{self.arch} is a plain net: it has no shortcut (got {self.shortcut!r}); use a resnet for options")
-        if self.shortcut is not None and self.shortcut not in SHORTCUTS:
-            raise ValueError(f"unknown shortcut option {self.shortcut!r}; choose one of {', '.join(SHORTCUTS)}")
+        if self.shortcut is not None and self.shortcut not in SHORTCUT_OPTIONS:  # the table itself: a new option is one entry there
+            raise ValueError(f"unknown shortcut option {self.shortcut!r}; choose one of {', '.join(SHORTCUT_OPTIONS)}")
     @property
     def name(self) -> str: return net_name(self.arch, self.shortcut)
     @property
