@@ -92,7 +92,7 @@ def init_signals(depth: int = 20, # weighted layers: 6n+2 (20, 56, 110, 1202, ..
     with torch.autograd.set_detect_anomaly(False): return layer_signals(model.train(), xb, yb)
 
 # %% ../nbs/08a_knobs.ipynb #3934cd19
-def plot_init_signals(depth: int = 56, residual: bool = True, bn: bool = True, zero_gamma: bool = False, bs: int = 32, seed: int = 0,
+def plot_init_signals(depth: int = 56, residual: bool = True, bn: bool = True, zero_gamma: bool = False, bs: int = 16, seed: int = 0,
                       compare: bool = True, figsize=(10, 3.4)):
     "Forward std and backward gradient std of each 3x3 layer at initialisation; `compare` adds the other kind of net (plain/residual) dashed"
     import matplotlib.pyplot as plt
@@ -104,7 +104,8 @@ def plot_init_signals(depth: int = 56, residual: bool = True, bn: bool = True, z
         style = dict(color="C3" if r else "C0", ls="-" if r == residual else "--", lw=1.4 if r == residual else 1)
         for ax, col in ((fwd, "response_std"), (bwd, "grad_std")):
             v = s[col].where(np.isfinite(s[col]) & (s[col] > 0))
-            ax.plot(s.index, v, label=label + ("" if v.notna().all() else f" ({v.isna().sum()} layers 0 or not finite)"), **style)
+            # layers at 0 (zero-γ) or not finite are left out, and the rest joined, so that every other layer still draws a line
+            ax.plot(v.dropna().index, v.dropna(), label=label + ("" if v.notna().all() else f" ({v.isna().sum()} layers 0 or not finite)"), **style)
     for ax, what in ((fwd, "forward: std of each layer's response"), (bwd, "backward: std of the loss gradient there")):
         ax.set(yscale="log", xlabel="3x3 layer (input to output)", title=what); ax.grid(alpha=0.3); ax.legend(fontsize=8)
         lo, hi = ax.get_ylim()
