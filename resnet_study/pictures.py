@@ -78,7 +78,7 @@ def _box(ax, x, y, text, w=2.6, h=0.55, color="#dde8f5", gid=None):
     return p
 
 def _arrow(ax, a, b, **kw):
-    ax.annotate("", xy=b, xytext=a, arrowprops=dict(arrowstyle="->", lw=0.9, color=kw.pop("color", "0.2"), **kw))
+    ax.annotate("", xy=b, xytext=a, arrowprops=dict(arrowstyle="->", **{"lw": 0.9, "color": "0.2", **kw}))
 
 def draw_block(block: Block, ax=None, title: str | None = None):
     "Figure 2 for `block`: F(x)'s layers top to bottom, the shortcut on the right, the addition and what follows"
@@ -87,30 +87,33 @@ def draw_block(block: Block, ax=None, title: str | None = None):
     f, _, after = block_parts(block)
     short = shortcut_label(block)
     rows = boxes(f)
+    width = lambda label: 1.4 if label == "ReLU" else max(2.6, 0.21 * len(label) + 0.6)
+    right = max(width(r) for r in rows) / 2 + 0.7  # where the shortcut runs down, clear of the widest box
     ax.text(0, 0.1, "x", ha="center", va="bottom", fontsize=10, style="italic")
     y, prev = -0.8, (0, 0.05)
     for label in rows:
         relu = label == "ReLU"
-        _box(ax, 0, y, label, w=1.2 if relu else max(2.6, 0.16 * len(label)), h=0.4 if relu else 0.55, color="#f3f3f3" if relu else "#dde8f5", gid="layer")
+        _box(ax, 0, y, label, w=width(label), h=0.4 if relu else 0.55, color="#f3f3f3" if relu else "#dde8f5", gid="layer")
         _arrow(ax, prev, (0, y + (0.2 if relu else 0.28))); prev = (0, y - (0.2 if relu else 0.28)); y -= 0.85
     if short is not None:
         from matplotlib.patches import Circle
         ax.add_patch(Circle((0, y), 0.2, fc="white", ec="0.2", lw=0.9)); ax.text(0, y, "+", ha="center", va="center", fontsize=11)
         _arrow(ax, prev, (0, y + 0.2))
-        ax.annotate("", xy=(0.2, y), xytext=(0.05, 0.0), arrowprops=dict(arrowstyle="->", lw=1.2, color="C3",
-                                                                          connectionstyle="arc,angleA=0,angleB=0,armA=115,armB=115,rad=12"))
-        ax.text(2.6, (y - 0.1) / 2, short.replace(": ", ":\n").replace(", zero", ",\nzero").replace(" + ", "\n+ "), ha="left", va="center", fontsize=7.5, color="C3")
-        ax.text(-1.9, y, "F(x) + x" if short == "identity x" else "F(x) + shortcut(x)", ha="right", va="center", fontsize=8)
+        ax.plot([0.1, right, right], [0.25, 0.25, y], color="C3", lw=1.2)  # the shortcut: out of x, down the right side
+        _arrow(ax, (right, y), (0.2, y), color="C3", lw=1.2)
+        ax.text(right + 0.2, (y + 0.25) / 2, short.replace(": ", ":\n").replace(", zero", ",\nzero").replace(" + ", "\n+ "),
+                ha="left", va="center", fontsize=7.5, color="C3")
+        ax.text(-0.5, y, "F(x) + x" if short == "identity x" else "F(x) + shortcut(x)", ha="right", va="center", fontsize=8)
         prev = (0, y - 0.2); y -= 0.8
     for m in after:
-        _box(ax, 0, y, layer_label(m), w=1.2, h=0.4, color="#f3f3f3", gid="layer")
+        _box(ax, 0, y, layer_label(m), w=1.4, h=0.4, color="#f3f3f3", gid="layer")
         _arrow(ax, prev, (0, y + 0.2)); prev = (0, y - 0.2); y -= 0.8
     _arrow(ax, prev, (0, y + 0.3))
-    ax.set_xlim(-3.8, 5.4); ax.set_ylim(y, 0.6); ax.set_aspect("equal"); ax.axis("off")
+    ax.set_xlim(-right - 1.2, right + 3.6); ax.set_ylim(y, 0.6); ax.set_aspect("equal"); ax.axis("off")
     ax.set_title(title or ("residual block" if short else "plain block"), fontsize=9)
     return ax.figure
 
-def draw_figure2(channels: int = 64, figsize=(7.5, 4.4)):
+def draw_figure2(channels: int = 64, figsize=(8, 4.4)):
     "Figure 2: a block of a plain net beside the same block with an identity shortcut"
     import matplotlib.pyplot as plt
     fig, (a, b) = plt.subplots(1, 2, figsize=figsize)

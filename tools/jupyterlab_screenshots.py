@@ -99,7 +99,7 @@ def shoot(nb_name: str, moves: list, out: Path, port: int, token: str, browser, 
         t0 = time.perf_counter()
         status = page.evaluate(RUN_CELLS)
         print(f"{nb_name}: ran in {time.perf_counter() - t0:.0f} s: {status}", flush=True)
-        no_news = page.locator(".jp-toast-container button:text-is('No')")
+        no_news = page.get_by_role("button", name="No", exact=True)
         if no_news.count(): no_news.first.click()  # JupyterLab's question about news, over the notebook
         page.screenshot(path=out / f"{stem}-end.png")
         knobs = page.locator(".widget-interact")
