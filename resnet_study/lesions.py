@@ -137,7 +137,7 @@ def deepen(model: nn.Module, depth: int) -> nn.Module:
         for _ in range((depth - have) // 6): stage.append(identity_block(ch, residual=net.residual))
     return out
 
-# %% ../nbs/08b_lesions.ipynb #844cdda4
+# %% ../nbs/08b_lesions.ipynb #9369d087
 def starts_as_shallow(depth: int = 56, seed: int = 0, bs: int = 8) -> bool:
     "Whether a zero-γ ResNet-`depth` at initialisation computes exactly the net with all its blocks removed (training mode)"
     from resnet_study.knobs import zero_last_bn
