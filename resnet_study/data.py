@@ -21,19 +21,15 @@ from fastai.torch_core import show_image, default_device
 from fastai.vision.data import get_grid
 from fastcore.basics import store_attr
 
-from .sources import *  # CIFAR10Data, load_cifar10, ...: the data's sources, still importable from here
-_all_ = ['HOW_TO_POINT', 'CIFAR10_ARCHIVE', 'CIFAR10_MD5', 'CIFAR10_URL', 'CIFAR10_BATCHES', 'IMAGE_EXTS', 'CACHE_VERSION',
-         'DataError', 'DataNotFoundError', 'CIFAR10Data', 'md5sum', 'find_source', 'decode_source', 'cache_path',
-         'source_signature', 'save_atomic', 'default_candidates', 'resolve_cifar10_path', 'load_cifar10']
+from torchvision.transforms import v2 as T
+from torchvision.datasets import ImageFolder
+
+from .sources import CIFAR10Data, DataError, DataNotFoundError, load_cifar10
 
 # %% auto #0
 __all__ = ['SPLIT_SEED', 'SUBSET_SEED', 'IMAGENET_MEAN', 'IMAGENET_STD', 'IMAGENET_EIGVAL', 'IMAGENET_EIGVEC', 'image_stats',
            'pad_crop_flip', 'crop_flip_params', 'DeviceLoader', 'CifarLoader', 'balanced_indices', 'cifar10_dls',
-           'EpochFromLearner', 'lighting', 'imagenet_train_tfms', 'center_crop', 'ten_crop', 'CropAverage',
-           'ImageLoader', 'imagenet_dls', 'HOW_TO_POINT', 'CIFAR10_ARCHIVE', 'CIFAR10_MD5', 'CIFAR10_URL',
-           'CIFAR10_BATCHES', 'IMAGE_EXTS', 'CACHE_VERSION', 'DataError', 'DataNotFoundError', 'CIFAR10Data', 'md5sum',
-           'find_source', 'decode_source', 'cache_path', 'source_signature', 'save_atomic', 'default_candidates',
-           'resolve_cifar10_path', 'load_cifar10']
+           'lighting', 'imagenet_train_tfms', 'center_crop', 'ten_crop', 'CropAverage', 'ImageLoader', 'imagenet_dls']
 
 # %% ../nbs/01_data.ipynb #421edc62
 def image_stats(x: Tensor, normalize='pixel_mean', chunk=10_000) -> tuple[Tensor, Tensor]:
@@ -284,15 +280,6 @@ def cifar10_dls(path=None, # a `CIFAR10Data`, or anything `load_cifar10` reads (
     if val_split: loaders.append(CifarLoader(data.x_test, data.y_test, val_bs or 2 * bs, **kw))
     return DataLoaders(*loaders, path=Path(data.source).parent if data.source else '.', device=device)
 
-# %% ../nbs/01_data.ipynb #4b49f685
-from fastai.callback.core import Callback
-
-class EpochFromLearner(Callback):
-    "Set the train loader's epoch from `learn.epoch` before each training epoch (for `fit(..., start_epoch=e)`)"
-    order = 0
-    def before_train(self):
-        if hasattr(self.dls.train, 'set_epoch'): self.dls.train.set_epoch(self.epoch)
-
 # %% ../nbs/01_data.ipynb #b6345c6c
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -317,8 +304,6 @@ def lighting(x: Tensor, # a batch (B,3,H,W) in [0,1]
     return x + rgb[:, :, None, None]
 
 # %% ../nbs/01_data.ipynb #fab3bf06
-from torchvision.transforms import v2 as T
-
 def _stack_crops(crops): return torch.stack(list(crops))
 
 def imagenet_train_tfms(size=224, scale=(256, 480)):
@@ -409,7 +394,6 @@ def imagenet_dls(path, # a folder holding `train`/<class>/* and `valid`/<class>/
                 ) -> DataLoaders:
     """fastai DataLoaders for an ImageNet-style tree `path/train/<class>/*`, `path/val/<class>/*` with section 3.4's
     augmentation; `valid_crop` 'center' or 'ten' (batches (B,10,3,size,size): wrap the model in `CropAverage`)"""
-    from torchvision.datasets import ImageFolder
     root = Path(path).expanduser()
     if not root.exists(): raise DataNotFoundError(f'{root}: no such folder. Pass the folder holding {train}/ and {valid}/.')
     ct, cv = _check_image_tree(root, train), _check_image_tree(root, valid)

@@ -7,7 +7,7 @@ Docs: https://resnet-study.github.io/resnet_study/sources.html.md"""
 # %% ../nbs/01a_sources.ipynb #0c2e1dfe
 from __future__ import annotations
 
-import hashlib, os, pickle, tarfile, tempfile, warnings, zlib
+import contextlib, hashlib, os, pickle, tarfile, tempfile, warnings, zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -20,7 +20,7 @@ from torchvision.io import decode_jpeg, decode_image, ImageReadMode
 __all__ = ['HOW_TO_POINT', 'CIFAR10_ARCHIVE', 'CIFAR10_MD5', 'CIFAR10_URL', 'CIFAR10_BATCHES', 'CIFAR100_ARCHIVE', 'CIFAR100_MD5',
            'CIFAR100_URL', 'CIFAR100_FILES', 'OFFICIAL_MD5', 'OFFICIAL_FOLDERS', 'IMAGE_EXTS', 'CACHE_VERSION',
            'CIFAR100_CANDIDATES', 'DataError', 'DataNotFoundError', 'CIFAR10Data', 'md5sum', 'find_source',
-           'decode_source', 'cache_path', 'source_signature', 'save_atomic', 'default_candidates',
+           'decode_source', 'cache_path', 'source_signature', 'atomic_write', 'save_atomic', 'default_candidates',
            'resolve_cifar10_path', 'load_cifar10', 'load_cifar100', 'load_image_folder']
 
 # %% ../nbs/01a_sources.ipynb #ee884394
@@ -308,17 +308,27 @@ def source_signature(kind: str, p: Path) -> str:
                    for d in sorted((p / s).iterdir()) if d.is_dir()] + ([st(p / 'labels.txt')] if (p / 'labels.txt').exists() else [])
     return f'v{CACHE_VERSION}|{kind}|{p}|' + '|'.join(parts)
 
-def save_atomic(obj, dest):
-    "`torch.save` to a temporary file next to `dest`, then rename it over `dest`: never a half-written file"
+@contextlib.contextmanager
+def atomic_write(dest):
+    """Write `dest` whole or not at all: yields a temporary path beside it to write to, then renames that over
+    `dest` (a rename is atomic, so a kill leaves the old file or the new one, never half of one); on an error the
+    temporary file is removed and `dest` is left as it was. The one way this library writes a file that matters."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f'.{dest.name}.', suffix='.tmp')
+    os.close(fd)
     try:
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a cache is as readable as the data
-        with os.fdopen(fd, 'wb') as f: torch.save(obj, f); f.flush(); os.fsync(f.fileno())
+        yield Path(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; what we write is as readable as the data
+        with open(tmp, 'rb+') as f: os.fsync(f.fileno())  # on disk before the rename makes it the file
         os.replace(tmp, dest)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+def save_atomic(obj, dest):
+    "`torch.save` `obj` to `dest` through `atomic_write`: never a half-written file"
+    with atomic_write(dest) as tmp: torch.save(obj, tmp)
 
 def _load_cache(cp: Path, sig: str):
     try: d = torch.load(cp, weights_only=True)

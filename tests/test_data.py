@@ -13,8 +13,9 @@ import resnet_study.data as D
 import resnet_study.sources as S
 from resnet_study.testing import CIFAR10_CLASSES as CLASSES, cifar_batches, synthetic_image_tree, write_cifar_archive, write_tgz
 from resnet_study.testing import write_image as _write_image
-from resnet_study.data import (CIFAR10_ARCHIVE, CIFAR10Data, DataError, DataNotFoundError, cifar10_dls,
-                               imagenet_dls, load_cifar10)
+from resnet_study.sources import CIFAR10_ARCHIVE, CIFAR10Data, DataError, DataNotFoundError, load_cifar10
+from resnet_study.data import (cifar10_dls,
+                               imagenet_dls)
 
 
 
@@ -263,7 +264,7 @@ def test_garbage_archive(tmp_path):
 def test_wrong_md5(tmp_path):
     arc, _ = write_official(tmp_path / CIFAR10_ARCHIVE)
     with pytest.raises(DataError) as e: load_cifar10(arc)
-    assert D.CIFAR10_MD5 in str(e.value) and D.md5sum(arc) in str(e.value)
+    assert S.CIFAR10_MD5 in str(e.value) and S.md5sum(arc) in str(e.value)
 
 
 def test_labels_txt_disagrees_with_folders(tmp_path):
