@@ -5,7 +5,9 @@ from pathlib import Path
 import pytest, torch
 from resnet_study.cli import main, _parser
 from resnet_study.runs import CHECKPOINTS, RunLock
-from resnet_study.train import RANGES, TrainConfig, budget, load_checkpoint
+from resnet_study.recipes import RANGES, budget
+from resnet_study.train import TrainConfig
+from resnet_study.callbacks import load_checkpoint
 from resnet_study.sources import save_atomic
 
 torch.set_num_threads(1)  # CI runners have few cores; small nets gain nothing from more
@@ -165,11 +167,12 @@ def test_eval_reads_the_newest_usable_checkpoint(run):
     assert rc == 2 and f"{run / 'config.json'} is damaged" in one_line(err)
 
 # --- report: a damaged run is named and left out ----------------------------------------------------------
+HEADER = "iter,epoch,lr,train_loss,train_error,test_loss,test_error,images_per_second"  # metrics.csv's, as written
 @pytest.mark.parametrize("file,damage,says", [
     ("summary.json", '{"arch": "resnet8", ', "not valid JSON (Expecting property name enclosed in double quotes"),
     ("config.json", "[1, 2]", "a JSON list, not an object"),
-    ("metrics.csv", "iter,epoch\n1,2\n1,2,3,4\n", "Expected 2 fields in line 3, saw 4"),
-    ("metrics.csv", "iter,train_error,test_error\n2,1.5,\n4,oops,\n", "line 3 has 'oops' for train_error"),
+    ("metrics.csv", "iter,epoch\n1,2\n1,2,3,4\n", "its first line is not the header"),
+    ("metrics.csv", HEADER + "\n2,0.1,0.1,2.3,80,,,900\n4,0.1,0.1,oops,80,,,900\n", "line 3 is not a row of numbers"),
 ])
 def test_report_names_a_damaged_run_and_goes_on(trained, tmp_path, file, damage, says):
     good, bad = (Path(shutil.copytree(trained, tmp_path / name)) for name in ("resnet8-s0", "resnet8-s1"))
