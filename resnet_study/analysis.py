@@ -25,20 +25,9 @@ PAPER_TABLE6_NOTE = {"resnet110": "best of 5 runs; 6.61 +/- 0.16 mean"}
 REFERENCE_TABLE6 = {"resnet20": 8.27, "resnet32": 7.37, "resnet44": 6.90, "resnet56": 6.61, "resnet110": 6.32, "resnet1202": 6.18}
 
 def _read_metrics(f: Path) -> pd.DataFrame:
-    "metrics.csv, every column numbers; a `RunFileDamaged` naming the file and the line if it is not that"
-    from resnet_study.runs import RunFileDamaged
-    try: m = pd.read_csv(f)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        raise RunFileDamaged(f"{f} is damaged: {str(e).strip().splitlines()[0]}") from None
-    missing = [c for c in ("iter", "train_error", "test_error") if c not in m.columns]
-    if missing: raise RunFileDamaged(f"{f} is damaged: no {', '.join(missing)} column (its first line is not the header)")
-    for c in m.columns:
-        v = pd.to_numeric(m[c], errors="coerce")
-        if (bad := v.isna() & m[c].notna()).any():
-            i = bad.idxmax()
-            raise RunFileDamaged(f"{f} is damaged: line {i + 2} has {m[c][i]!r} for {c}, not a number")
-        m[c] = v
-    return m
+    "metrics.csv, every column numbers (the one reader, `read_metrics`); a `RunFileDamaged` naming the file and the line"
+    from resnet_study.callbacks import read_metrics
+    return read_metrics(f)
 
 def read_run(run_dir) -> dict:
     "config, summary (None while the run is unfinished) and metrics of a run folder; a damaged file is a `RunFileDamaged` that names it"
