@@ -24,7 +24,7 @@ from fastcore.basics import store_attr
 from torchvision.transforms import v2 as T
 from torchvision.datasets import ImageFolder
 
-from .sources import CIFAR10Data, DataError, DataNotFoundError, load_cifar10
+from .sources import ImageData, DataError, DataNotFoundError, load_cifar10
 
 # %% auto #0
 __all__ = ['SPLIT_SEED', 'SUBSET_SEED', 'IMAGENET_MEAN', 'IMAGENET_STD', 'IMAGENET_EIGVAL', 'IMAGENET_EIGVEC', 'image_stats',
@@ -245,7 +245,7 @@ def balanced_indices(y: Tensor, n: int, seed: int) -> tuple[Tensor, Tensor]:
     return chosen, mask.nonzero()[:, 0]
 
 # %% ../nbs/01_data.ipynb #2be20493
-def cifar10_dls(path=None, # a `CIFAR10Data`, or anything `load_cifar10` reads (None: its default places)
+def cifar10_dls(path=None, # a `ImageData`, or anything `load_cifar10` reads (None: its default places)
                 bs: int = 128, # training mini-batch
                 device=None, # where the images live and are augmented (default: fastai's `default_device()`)
                 seed: int = 0, # the data order and augmentation of every epoch (with the epoch number)
@@ -260,8 +260,8 @@ def cifar10_dls(path=None, # a `CIFAR10Data`, or anything `load_cifar10` reads (
                ) -> DataLoaders:
     """fastai DataLoaders for CIFAR-10 as in the paper: train (shuffled, pad-crop-flip on `device`),
     valid (test split, or the 45k/5k hold-out with `val_split`), [test when `val_split`].
-    `path` is anything `load_cifar10` accepts, or a `CIFAR10Data`."""
-    data = path if isinstance(path, CIFAR10Data) else load_cifar10(path, **load_kwargs)
+    `path` is anything `load_cifar10` accepts, or a `ImageData`."""
+    data = path if isinstance(path, ImageData) else load_cifar10(path, **load_kwargs)
     x, y = data.x_train, data.y_train
     if val_split:
         n_val = 5000 if val_split is True else int(val_split)
