@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository's package, as the runs it starts use
 from resnet_study.recipes import RECIPES  # the paper's numbers: one table
-from resnet_study.sources import atomic_write
+from resnet_study.files import atomic_write
 from resnet_study.callbacks import RunFileDamaged, read_metrics
 
 DRY = os.environ.get("DRY_RUN", "0") == "1"

@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 from fastai.callback.core import Callback
 
-from .sources import atomic_write, save_atomic
+from .files import atomic_write, save_atomic
 from .distributed import all_sum, unwrap_model, world
 from .schedules import load_rule_states, rule_states
 
@@ -41,22 +41,29 @@ METRIC_COLUMNS = ("iter", "epoch", "lr", "train_loss", "train_error", "test_loss
 METRICS_HEADER = ",".join(METRIC_COLUMNS)
 
 def read_metrics(path) -> pd.DataFrame:
-    "metrics.csv as numbers (blank cells NaN), its whole rows only; a `RunFileDamaged` naming a line that is not a row"
+    """metrics.csv as numbers (blank cells NaN), its whole rows only; a `RunFileDamaged` naming the line that is not
+    a row of numbers. The header names some of `METRIC_COLUMNS`, `iter` among them (the logger writes them all)."""
     path = Path(path)
     try: lines = path.read_text().split("\n")[:-1]  # what follows the last newline is a row cut short by a kill
     except UnicodeDecodeError: raise RunFileDamaged(f"{path} is damaged: not text") from None
-    if lines and lines[0] != METRICS_HEADER:
+    cols = lines[0].split(",") if lines else list(METRIC_COLUMNS)
+    if "iter" not in cols or not set(cols) <= set(METRIC_COLUMNS) or len(set(cols)) < len(cols):
         raise RunFileDamaged(f"{path} is damaged: its first line is not the header {METRICS_HEADER}")
     rows = []
     for i, line in enumerate(lines[1:], 2):
         if not line: continue
         f = line.split(",")
-        try:
-            if len(f) != len(METRIC_COLUMNS): raise ValueError(f"{len(f)} values, not {len(METRIC_COLUMNS)}")
-            rows.append([int(f[0])] + [float(v) if v else math.nan for v in f[1:]])
-        except ValueError as e:
-            raise RunFileDamaged(f"{path} is damaged: line {i} is not a row of numbers ({e})") from None
-    return pd.DataFrame(rows, columns=list(METRIC_COLUMNS)).astype({"iter": int})
+        if len(f) != len(cols): raise RunFileDamaged(f"{path} is damaged: line {i} has {len(f)} values, not {len(cols)}")
+        try: rows.append([float(v) if v else math.nan for v in f])
+        except ValueError:
+            c, v = next((c, v) for c, v in zip(cols, f) if v and not _is_number(v))
+            raise RunFileDamaged(f"{path} is damaged: line {i} has {v!r} for {c}, not a number") from None
+    return pd.DataFrame(rows, columns=cols).astype({"iter": int})
+
+def _is_number(v: str) -> bool:
+    try: float(v)
+    except ValueError: return False
+    return True
 
 def metrics_end(path) -> int | None:
     "The iteration of the last whole row of metrics.csv (0: none; None: no file); a `RunFileDamaged` if it is damaged"
@@ -70,7 +77,7 @@ def truncate_metrics(path, upto: int):
     path = Path(path)
     if not path.exists(): return
     lines = path.read_text().split("\n")[:-1]  # checked by `metrics_end` before: a header, then rows
-    keep = [METRICS_HEADER] + [l for l in lines[1:] if l and int(l.split(",")[0]) <= upto]
+    keep = lines[:1] + [l for l in lines[1:] if l and int(l.split(",")[0]) <= upto]
     with atomic_write(path) as tmp: tmp.write_text("\n".join(keep) + "\n")
 
 # %% ../nbs/02e_callbacks.ipynb #0ad0e8d5

@@ -15,7 +15,7 @@ from torch import nn
 from fastai.torch_core import distrib_barrier
 
 from .models import get_model, n_params
-from .sources import atomic_write
+from .files import atomic_write
 from .data import CropAverage
 from .datasets import get_dataset
 from .distributed import check_device, init_distributed, on_gpu, pick_device, world
@@ -186,7 +186,7 @@ def _resume_checkpoint(out: Path, cfg: TrainConfig, device, rank: int) -> tuple[
 
 def train_run(cfg: TrainConfig | None, # the run (with `resume`: None, or a config whose `data` replaces the saved one)
               out, # the run folder
-              data=None, # a `CIFAR10Data` or a path (default `cfg.data`, see `run_dls`)
+              data=None, # a `ImageData` or a path (default `cfg.data`, see `run_dls`)
               resume: bool = False, # continue the run in `out` from its newest usable checkpoint, with its saved config
               force: bool = False, # replace what `out` holds
               device=None, # the training device (default `pick_device()`; several processes: one GPU each)
@@ -302,7 +302,7 @@ def run_model(run_dir, # a run folder with config.json and a checkpoint
 
 @torch.no_grad()
 def evaluate_run(run_dir, # a run folder with config.json and a checkpoint
-                 data=None, # a `CIFAR10Data` or a path (default: the run's own `data`)
+                 data=None, # a `ImageData` or a path (default: the run's own `data`)
                  device=None, # where to evaluate (default `pick_device()`)
                  bs: int | None = None, # evaluation mini-batch (default 500; ImageNet 50)
                  crop: str | None = None # ImageNet runs only: 'ten' (default) or 'center'

@@ -22,7 +22,7 @@ from fastai.metrics import error_rate
 from fastai.optimizer import SGD
 
 from .models import get_model, get_model_builder
-from .sources import CIFAR10Data
+from .sources import ImageData
 from .data import cifar10_dls, imagenet_dls
 from .datasets import DATASETS, get_dataset, check_dataset, check_arch_data, load_data
 from .recipes import RECIPES, Budget, Recipe, budget, check_range
@@ -144,16 +144,16 @@ class TrainConfig:
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 def run_dls(cfg: TrainConfig, # the run: its data set, batch, seed, subset, ImageNet crop size and workers
-            data=None, # a `CIFAR10Data` or a path (default `cfg.data`)
+            data=None, # a `ImageData` or a path (default `cfg.data`)
             device=None, # where the batches go
             valid_crop: str = "center", # ImageNet: 'center' or 'ten' crops for the validation loader
             val_bs: int | None = None # evaluation mini-batch (default: the loaders')
            ) -> DataLoaders:
-    """The data of a run, by its data set (`DATASETS`): a 32x32 set read whole (`data`: a `CIFAR10Data` or a path;
+    """The data of a run, by its data set (`DATASETS`): a 32x32 set read whole (`data`: a `ImageData` or a path;
     default `cfg.data`) or an ImageNet-style folder (`data` or `cfg.data`), validated on `valid_crop` crops"""
     data = cfg.data if data is None else data
     if not get_dataset(check_arch_data(cfg.arch, data, cfg.dataset)).tree:
-        if not isinstance(data, CIFAR10Data): data = load_data(cfg.dataset, data)
+        if not isinstance(data, ImageData): data = load_data(cfg.dataset, data)
         return cifar10_dls(data, bs=cfg.bs, val_bs=val_bs, device=device, seed=cfg.seed, subset=cfg.budget.subset,
                            drop_last=True)
     scaled = lambda px: round(px * cfg.size / 224)

@@ -8,7 +8,7 @@ from resnet_study.runs import CHECKPOINTS, RunLock
 from resnet_study.recipes import RANGES, budget
 from resnet_study.train import TrainConfig
 from resnet_study.callbacks import load_checkpoint
-from resnet_study.sources import save_atomic
+from resnet_study.files import save_atomic
 
 torch.set_num_threads(1)  # CI runners have few cores; small nets gain nothing from more
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -144,7 +144,7 @@ def test_damaged_metrics_or_config_on_resume_is_named(run):
     m.write_text("".join(lines[:3] + ["3,\x00\x00garbage\n"] + lines[3:]))
     before = listing(run)
     rc, _, err = resume(run)
-    assert rc == 2 and f"{m} is damaged: line 4 is not a row of numbers" in one_line(err) and "--force" in err
+    assert rc == 2 and f"{m} is damaged: line 4 has 2 values, not 8" in one_line(err) and "--force" in err
     assert listing(run) == before
     m.write_text(good)
     c.write_text(c.read_text()[:50])
@@ -171,8 +171,8 @@ HEADER = "iter,epoch,lr,train_loss,train_error,test_loss,test_error,images_per_s
 @pytest.mark.parametrize("file,damage,says", [
     ("summary.json", '{"arch": "resnet8", ', "not valid JSON (Expecting property name enclosed in double quotes"),
     ("config.json", "[1, 2]", "a JSON list, not an object"),
-    ("metrics.csv", "iter,epoch\n1,2\n1,2,3,4\n", "its first line is not the header"),
-    ("metrics.csv", HEADER + "\n2,0.1,0.1,2.3,80,,,900\n4,0.1,0.1,oops,80,,,900\n", "line 3 is not a row of numbers"),
+    ("metrics.csv", "iter,epoch\n1,2\n1,2,3,4\n", "line 3 has 4 values, not 2"),
+    ("metrics.csv", HEADER + "\n2,0.1,0.1,2.3,80,,,900\n4,0.1,0.1,oops,80,,,900\n", "line 3 has 'oops' for train_loss, not a number"),
 ])
 def test_report_names_a_damaged_run_and_goes_on(trained, tmp_path, file, damage, says):
     good, bad = (Path(shutil.copytree(trained, tmp_path / name)) for name in ("resnet8-s0", "resnet8-s1"))
