@@ -248,7 +248,7 @@ def last_row(run_dir: Path) -> dict:
     try: m = read_metrics(run_dir / "metrics.csv")
     except (OSError, RunFileDamaged): return {}
     if not len(m): return {}
-    tests = m["test_error"].dropna()
+    tests = m["test_error"].dropna() if "test_error" in m else []
     return dict(last_iter=int(m["iter"].iloc[-1]), test_error=float(tests.iloc[-1]) if len(tests) else None)
 
 def last_iter(run_dir: Path) -> int: return last_row(run_dir).get("last_iter", 0)

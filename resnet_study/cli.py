@@ -53,8 +53,11 @@ def _refuse_paper_budget_on_cpu(cfg, device):
     "No --iters and no --budget on a CPU: say how long the paper's schedule would take here, and ask for it explicitly"
     from resnet_study.distributed import check_device, pick_device
     from resnet_study.train import duration, seconds_per_iteration
+    from resnet_study.sources import DataNotFoundError, HOW_TO_POINT
     device = check_device(device) if device is not None else pick_device()
     if device.type != "cpu": return
+    if cfg.data is not None and not Path(cfg.data).expanduser().exists():  # a wrong path first: it is the first fix
+        raise DataNotFoundError(f"{cfg.data}: no such file or folder. " + HOW_TO_POINT)
     s = seconds_per_iteration(cfg, device)
     hour = max(100, int(3600 / s) // 100 * 100)
     raise ValueError(f"no --iters: the paper's {cfg.budget.iters:,} iterations of {cfg.arch} would take about "

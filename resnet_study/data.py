@@ -7,10 +7,9 @@ Docs: https://resnet-study.github.io/resnet_study/data.html.md"""
 # %% ../nbs/01_data.ipynb #9f48d08c
 from __future__ import annotations
 
-import hashlib, math, os, tempfile, time, warnings
+import hashlib, math, os
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor

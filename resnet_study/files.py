@@ -35,8 +35,8 @@ def atomic_write(dest):
 
 def save_atomic(obj, dest):
     "`torch.save` `obj` to `dest` through `atomic_write`: never a half-written file"
-    with atomic_write(dest) as tmp: torch.save(obj, tmp)
+    with atomic_write(dest) as tmp, open(tmp, 'wb') as f: torch.save(obj, f)
 
 def save_atomic(obj, dest):
     "`torch.save` `obj` to `dest` through `atomic_write`: never a half-written file"
-    with atomic_write(dest) as tmp: torch.save(obj, tmp)
+    with atomic_write(dest) as tmp, open(tmp, 'wb') as f: torch.save(obj, f)

@@ -6,7 +6,7 @@ Docs: https://resnet-study.github.io/resnet_study/training.html.md"""
 
 # %% ../nbs/02_training.ipynb #05c99018
 from __future__ import annotations
-import math, os, time
+import os, time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path

@@ -267,15 +267,18 @@ def test_the_library_checks_the_same_table():
 
 # --- a refused command leaves no folder, and removes only its own ------------------------------------------
 def test_no_full_batch_leaves_no_folder(tiny_data, tmp_path):
-    rc, _, err = call("train", "--arch", "resnet8", "--data", tiny_data, "--out", tmp_path / "new", "--subset", "20", "--device", "cpu")
+    rc, _, err = call("train", "--arch", "resnet8", "--data", tiny_data, "--out", tmp_path / "new", "--subset", "20", "--iters", "2",
+                      "--device", "cpu")
     assert rc == 2 and "no full batch of 128" in one_line(err) and not (tmp_path / "new").exists()
     (tmp_path / "mine").mkdir()  # made by the user: kept
-    rc, _, err = call("train", "--arch", "resnet8", "--data", tiny_data, "--out", tmp_path / "mine", "--subset", "20", "--device", "cpu")
+    rc, _, err = call("train", "--arch", "resnet8", "--data", tiny_data, "--out", tmp_path / "mine", "--subset", "20", "--iters", "2",
+                      "--device", "cpu")
     assert rc == 2 and (tmp_path / "mine").is_dir()
 
 def test_force_with_a_bad_setting_keeps_the_old_run(run, tiny_data):
     before = listing(run)
-    rc, _, err = call("train", "--arch", "resnet8", "--data", tiny_data, "--out", run, "--subset", "20", "--force", "--device", "cpu")
+    rc, _, err = call("train", "--arch", "resnet8", "--data", tiny_data, "--out", run, "--subset", "20", "--iters", "2", "--force",
+                      "--device", "cpu")
     assert rc == 2 and "no full batch" in one_line(err)
     assert listing(run) == before  # refused before --force emptied the folder
 
