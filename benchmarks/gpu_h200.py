@@ -29,6 +29,11 @@ from __future__ import annotations
 import json, math, os, re, shutil, signal, subprocess, sys, tarfile, time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository's package, as the runs it starts use
+from resnet_study.recipes import RECIPES  # the paper's numbers: one table
+from resnet_study.files import atomic_write
+from resnet_study.callbacks import RunFileDamaged, read_metrics
+
 DRY = os.environ.get("DRY_RUN", "0") == "1"
 
 # ---- the recipe: one row per knob, the H200 call's value, then the CPU dry run's ----------------------------------
@@ -41,21 +46,21 @@ RECIPE = dict(
     bench_each_s  = (100,                                    80),                   # and one measuring process (one variant) stops after this long
     stop_margin_s = (25,                                     10),                   # the runs stop this long before call_s, to pack
     check_every_s = (30,                                     10),                   # read the runs' progress, re-project, pack runs.tgz
-    bs            = (128,                                    32),                   # the batch of every measurement and run (the paper's: 128)
+    bs            = (RECIPES["cifar10"].bs,                  32),                   # the batch of every measurement and run (the paper's: 128)
     bench_archs   = (["resnet20", "resnet56", "resnet110"],  ["resnet20", "resnet56", "resnet110"]),  # all eager; the first in every variant, the rest in the best compiled one
     variants      = (["eager", "compile", "graphs"],         ["eager", "compile", "graphs"]),  # graphs = --compile + TORCHINDUCTOR_CUDAGRAPHS=1 (on a CPU: a "skipped" row)
     bench_warmup  = (20,                                     2),                    # untimed batches first (compiling, graph recording)
     bench_steps   = (200,                                    4),                    # timed batches
     profile_steps = (20,                                     0),                    # bare steps under the profiler, for the GPU's own time
     runs          = (["resnet20", "plain20", "plain56", "resnet56"], ["resnet20", "plain20", "plain56", "resnet56"]),  # priority order
-    iters         = (64_000,                                 16),                   # the paper's 64k: lr 0.1, /10 at 32k and 48k (50% and 75%)
-    eval_every    = (1_000,                                  8),                    # a test-set evaluation every this many iterations (the paper's: 1000)
+    iters         = (RECIPES["cifar10"].iters,               16),                   # the paper's: lr 0.1, /10 at 50% and 75%
+    eval_every    = (RECIPES["cifar10"].eval_every,          8),                    # a test-set evaluation every this many iterations (the paper's)
     threads       = (2,                                      1),                    # OMP_NUM_THREADS of every process
     memory_archs  = (["resnet110", "resnet1202"],            ["resnet20"]),         # benchmarks/memory.py beside the runs (per-process peaks)
     memory_s      = (120,                                    60),                   # its time limit
     ckpt_back_mib = (15,                                     15),                   # checkpoints of unfinished runs brought back, up to this size (0: none)
 )
-PAPER = dict(iters=64_000, eval_every=1_000, bs=128)  # resnet_study.train.RECIPES["cifar10"]: flags equal to these are not passed
+PAPER = dict(iters=RECIPES["cifar10"].iters, eval_every=RECIPES["cifar10"].eval_every, bs=RECIPES["cifar10"].bs)  # not passed
 
 
 def knobs(dry: bool = DRY, env=os.environ) -> dict:
@@ -84,8 +89,7 @@ class Deadline(Exception):
 
 # ---- files under $OUT: written whole, then renamed, so a call cut off anywhere leaves whole files -----------------
 def write_atomic(path: Path, data: bytes):
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_bytes(data); os.replace(tmp, path)
+    with atomic_write(path) as tmp: tmp.write_bytes(data)
 
 
 OUT_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -240,14 +244,12 @@ def train_cmd(name: str, variant: str, data: str, run_dir: Path, force: bool = F
     return cmd + (["--compile"] if variant != "eager" else []) + (["--force"] if force else [])
 
 def last_row(run_dir: Path) -> dict:
-    "metrics.csv's last iteration and last test error ({} before the first row)"
-    try: lines = (run_dir / "metrics.csv").read_text().strip().splitlines()
-    except OSError: return {}
-    if len(lines) < 2: return {}
-    head = lines[0].split(",")
-    rows = [dict(zip(head, l.split(","))) for l in lines[1:]]
-    tests = [r for r in rows if r.get("test_error")]
-    return dict(last_iter=int(rows[-1]["iter"]), test_error=float(tests[-1]["test_error"]) if tests else None)
+    "metrics.csv's last iteration and last test error ({} before the first row), read by the library's one reader"
+    try: m = read_metrics(run_dir / "metrics.csv")
+    except (OSError, RunFileDamaged): return {}
+    if not len(m): return {}
+    tests = m["test_error"].dropna() if "test_error" in m else []
+    return dict(last_iter=int(m["iter"].iloc[-1]), test_error=float(tests.iloc[-1]) if len(tests) else None)
 
 def last_iter(run_dir: Path) -> int: return last_row(run_dir).get("last_iter", 0)
 

@@ -23,7 +23,7 @@ def one_step(arch: str, bs: int, checkpoint: bool, device: str) -> dict:
     "Run one training step in this process and report its peak memory in bytes."
     torch.manual_seed(0)
     dev = torch.device(device)
-    model = get_model(arch, checkpoint=checkpoint).to(dev).train()
+    model = get_model(arch, recompute=checkpoint).to(dev).train()
     x, y = torch.randn(bs, 3, 32, 32, device=dev), torch.randint(0, 10, (bs,), device=dev)
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(); base = torch.cuda.memory_allocated()
@@ -55,7 +55,7 @@ def main(argv=None):
     for arch in a.archs:
         for ckpt in (False, True):
             small = 4
-            saved = activation_memory(get_model(arch, checkpoint=ckpt), torch.randn(small, 3, 32, 32)) / small
+            saved = activation_memory(get_model(arch, recompute=ckpt), torch.randn(small, 3, 32, 32)) / small
             row = dict(arch=arch, params_M=n_params(get_model(arch)) / 1e6, checkpoint=ckpt, batch=a.bs,
                        saved_activations_MiB_per_image=saved / 2**20,
                        saved_activations_GiB_at_batch=saved * a.bs / 2**30)

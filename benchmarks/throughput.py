@@ -99,7 +99,8 @@ def learner_throughput(learn, n_warmup, n_steps, device) -> float:
 
 def ours_learner(data, arch, bs, device, run_dir, bf16=None):
     "The Learner `resnet-study train` builds, logging into `run_dir`, with a budget too long to end here."
-    from resnet_study.train import TrainConfig, budget, make_learner
+    from resnet_study.train import TrainConfig, make_learner
+    from resnet_study.recipes import budget
     cfg = TrainConfig(arch=arch, bs=bs, budget=budget("paper", eval_every=10 ** 6, ckpt_every=10 ** 6), bf16=bf16)
     dls = cifar10_dls(data, bs=bs, device=device, seed=cfg.seed, drop_last=True)
     return make_learner(cfg, dls, run_dir=run_dir, device=device)

@@ -54,7 +54,7 @@ def main(argv=None):
     sys.path.insert(0, str(Path(__file__).parent))
     from throughput import sync, timed
     from resnet_study.sources import load_cifar10
-    from resnet_study.train import pick_device
+    from resnet_study.distributed import pick_device
     device = torch.device(a.device) if a.device else pick_device()
     if a.variant == "graphs" and device.type != "cuda": sys.exit("--variant graphs needs a GPU")
     import_s = time.perf_counter() - T_START
@@ -72,7 +72,8 @@ def main(argv=None):
 
 def measure(arch, a, data, device, torch, sync, timed) -> dict:
     from fastai.callback.core import Callback, CancelFitException
-    from resnet_study.train import TrainConfig, budget, make_learner
+    from resnet_study.train import TrainConfig, make_learner
+    from resnet_study.recipes import budget
     from resnet_study.data import cifar10_dls
     res = {}
     if device.type == "cuda": torch.cuda.reset_peak_memory_stats()

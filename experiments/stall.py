@@ -22,7 +22,8 @@ import torch.nn.functional as F
 from torch import nn
 from fastai.callback.core import Callback
 
-from resnet_study.train import TrainConfig, budget
+from resnet_study.train import TrainConfig
+from resnet_study.recipes import budget
 from resnet_study.runs import train_run
 from resnet_study.models import BasicBlock
 from resnet_study.sources import load_cifar10

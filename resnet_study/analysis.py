@@ -8,6 +8,7 @@ Docs: https://resnet-study.github.io/resnet_study/analysis.html.md"""
 from __future__ import annotations
 import json, math, sys
 from pathlib import Path
+from .recipes import RECIPES
 import pandas as pd
 import matplotlib
 import matplotlib.pyplot as plt
@@ -26,20 +27,9 @@ PAPER_TABLE6 = {"resnet20": 8.75, "resnet32": 7.51, "resnet44": 7.17, "resnet56"
 REFERENCE_TABLE6 = {"resnet20": 8.27, "resnet32": 7.37, "resnet44": 6.90, "resnet56": 6.61, "resnet110": 6.32, "resnet1202": 6.18}
 
 def _read_metrics(f: Path) -> pd.DataFrame:
-    "metrics.csv, every column numbers; a `RunFileDamaged` naming the file and the line if it is not that"
-    from resnet_study.runs import RunFileDamaged
-    try: m = pd.read_csv(f)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        raise RunFileDamaged(f"{f} is damaged: {str(e).strip().splitlines()[0]}") from None
-    missing = [c for c in ("iter", "train_error", "test_error") if c not in m.columns]
-    if missing: raise RunFileDamaged(f"{f} is damaged: no {', '.join(missing)} column (its first line is not the header)")
-    for c in m.columns:
-        v = pd.to_numeric(m[c], errors="coerce")
-        if (bad := v.isna() & m[c].notna()).any():
-            i = bad.idxmax()
-            raise RunFileDamaged(f"{f} is damaged: line {i + 2} has {m[c][i]!r} for {c}, not a number")
-        m[c] = v
-    return m
+    "metrics.csv, every column numbers (the one reader, `read_metrics`); a `RunFileDamaged` naming the file and the line"
+    from resnet_study.callbacks import read_metrics
+    return read_metrics(f)
 
 def read_run(run_dir) -> dict:
     "config, summary (None while the run is unfinished) and metrics of a run folder; a damaged file is a `RunFileDamaged` that names it"
@@ -85,7 +75,7 @@ def markdown_table(df: pd.DataFrame) -> str:
 # %% ../nbs/04_analysis.ipynb #9220b703
 def budget_line(run_dirs) -> str:
     "One line stating the training budget of `run_dirs`: iterations, batch, schedule, data, device and wall time"
-    from resnet_study.train import RECIPES  # the paper's numbers: one place
+    from resnet_study.schedules import milestone_iter  # the one rounding of a milestone
     from resnet_study.datasets import DATASETS
     runs = [read_run(d) for d in run_dirs]
     if not runs: return "no runs"
@@ -99,7 +89,9 @@ def budget_line(run_dirs) -> str:
         sched = (f"lr {cfg['lr']} divided by {b.get('factor', 10):g} after {b['patience']} evaluations "
                  f"({b['eval_every']:,} iterations apart) without a lower validation error"
                  + ("" if falls is None else f", divided at {', '.join(map(str, falls))}" if falls else ", never divided"))
-    elif b["milestones"]: sched = f"lr {cfg['lr']} divided by 10 at {', '.join(str(int(f * iters + 0.5)) for f in b['milestones'])}"
+    elif b["milestones"]:
+        at = ", ".join(str(milestone_iter(f, iters)) for f in b["milestones"])
+        sched = f"lr {cfg['lr']} divided by {b.get('factor', 10):g} at {at}"
     else: sched = f"lr {cfg['lr']} throughout"
     # what the run saw; else (old runs) the standard copy's, for a 32x32 set (an image tree may be a subset such as Imagenette)
     n_train = b.get("subset") or c.get("n_train") or (None if ds.tree else ds.n_train)
@@ -279,7 +271,8 @@ def plot_figure6(run_dirs, title: str | None = None, panels=None, figsize=None):
     runs = [read_run(d) for d in run_dirs]
     if title is None and runs:
         c = runs[0]["config"]["config"]
-        title = f"CIFAR-10, {c['budget']['iters']:,} iterations at batch {c['bs']} (the paper: 64,000),\nmean and range over seeds"
+        paper = RECIPES["cifar10"].iters
+        title = f"CIFAR-10, {c['budget']['iters']:,} iterations at batch {c['bs']} (the paper: {paper:,}),\nmean and range over seeds"
     fig.suptitle(title, fontsize=10); fig.tight_layout()
     return fig
 
@@ -351,7 +344,8 @@ def plot_budget_axis(run_dirs, pairs=(("plain56", "plain20"), ("resnet56", "resn
         for it, r in g.iterrows(): ax.annotate(f"n = {r.seeds}", (it, r.gap), textcoords="offset points", xytext=(5, 5),
                                                fontsize=7.5, color=color)
     ax.axhline(0, color="0.4", lw=0.8)
-    ax.set_xscale("log"); ax.set(xlabel="iterations (log scale; the paper: 64,000)", ylabel=f"gap in final {metric.replace('_', ' ')} (points)")
+    ax.set_xscale("log")
+    ax.set(xlabel=f"iterations (log scale; the paper: {RECIPES['cifar10'].iters:,})", ylabel=f"gap in final {metric.replace('_', ' ')} (points)")
     ax.grid(alpha=0.3); ax.legend(fontsize=8.5)
     return ax
 

@@ -26,38 +26,65 @@ def cmd_models(args):
 
 # %% ../nbs/03_cli.ipynb #b3a0e239
 def train_config(args) -> "TrainConfig":
-    "The `TrainConfig` of a `train` command line; every value not given is the recipe's of its data set (`DATASETS`, `RECIPES`)"
-    from resnet_study.train import TrainConfig, budget
+    "The `TrainConfig` of a `train` command line; every value not given is the recipe's of its data set (`RECIPES`)"
+    from resnet_study.train import TrainConfig
+    from resnet_study.recipes import RECIPES, budget
     from resnet_study.datasets import check_arch_data, get_dataset
     dataset = check_arch_data(args.arch, args.data, args.dataset)  # before any data is read
-    imagenet_only = [o for o, v in (("--patience", args.patience), ("--min-delta", args.min_delta), ("--size", args.size),
-                                    ("--workers", args.workers)) if v is not None]
-    if not get_dataset(dataset).tree and imagenet_only:
+    tree = get_dataset(dataset).tree
+    imagenet_only = [o for o, v in (("--size", args.size), ("--workers", args.workers)) if v is not None]
+    if not tree and imagenet_only:
         raise ValueError(f"{' and '.join(imagenet_only)}: for the ImageNet nets; {args.arch} is a CIFAR net")
-    b = budget(args.budget, args.iters, args.subset, dataset=dataset, log_every=args.log_every, eval_every=args.eval_every,
-               ckpt_every=args.ckpt_every, patience=args.patience, min_delta=args.min_delta)
+    schedule = args.schedule or RECIPES[get_dataset(dataset).recipe].schedule
+    plateau_only = [o for o, v in (("--patience", args.patience), ("--min-delta", args.min_delta)) if v is not None]
+    if schedule != "plateau" and plateau_only:
+        raise ValueError(f"{' and '.join(plateau_only)}: for the plateau schedule (the ImageNet nets', or --schedule "
+                         f"plateau); {args.arch} trains with the {schedule} schedule")
+    b = budget(args.budget or "paper", args.iters, args.subset, dataset=dataset, schedule=args.schedule,
+               log_every=args.log_every, eval_every=args.eval_every, ckpt_every=args.ckpt_every,
+               patience=args.patience, min_delta=args.min_delta)
     return TrainConfig(args.arch, shortcut=args.shortcut, budget=b, seed=args.seed, bs=args.bs, lr=args.lr,
-                       wd_bn_bias=not args.no_wd_bn_bias, warmup=args.warmup, compile=args.compile, bf16=args.bf16, sync_bn=args.sync_bn,
-                       dataset=dataset, data=str(args.data) if args.data else None, size=args.size or 224, workers=args.workers)
+                       wd_bn_bias=not args.no_wd_bn_bias, warmup=args.warmup, compile=args.compile, bf16=args.bf16,
+                       sync_bn=args.sync_bn, dataset=dataset, data=str(args.data) if args.data else None,
+                       size=args.size or 224, workers=args.workers)
+
+def _refuse_paper_budget_on_cpu(cfg, device):
+    "No --iters and no --budget on a CPU: say how long the paper's schedule would take here, and ask for it explicitly"
+    from resnet_study.distributed import check_device, pick_device
+    from resnet_study.train import duration, seconds_per_iteration
+    from resnet_study.sources import DataNotFoundError, HOW_TO_POINT
+    device = check_device(device) if device is not None else pick_device()
+    if device.type != "cpu": return
+    if cfg.data is not None and not Path(cfg.data).expanduser().exists():  # a wrong path first: it is the first fix
+        raise DataNotFoundError(f"{cfg.data}: no such file or folder. " + HOW_TO_POINT)
+    s = seconds_per_iteration(cfg, device)
+    hour = max(100, int(3600 / s) // 100 * 100)
+    raise ValueError(f"no --iters: the paper's {cfg.budget.iters:,} iterations of {cfg.arch} would take about "
+                     f"{duration(s * cfg.budget.iters)} on this CPU ({s:.2f} s an iteration, measured now); give "
+                     f"--iters N (--iters {hour} is about an hour here), or ask for the paper's with --budget paper")
 
 def cmd_train(args):
-    "Train a net with the paper's recipe (CIFAR-10's or ImageNet's, by the data set) into a run folder (metrics.csv, checkpoint.pth, summary.json)."
-    from resnet_study.train import TrainConfig, NonFiniteLoss, world
+    "Train a net with the paper's recipe (CIFAR-10's or ImageNet's, by the data set) into a run folder."
+    from resnet_study.train import TrainConfig
+    from resnet_study.callbacks import NonFiniteLoss
+    from resnet_study.distributed import world
     from resnet_study.runs import train_run
+    from fastai.distributed import teardown_distrib
     if args.resume and args.force: raise ValueError("--resume continues a run and --force replaces it; choose one")
     cfg = None
-    if not args.resume: cfg = train_config(args)
+    if not args.resume:
+        cfg = train_config(args)
+        if args.budget is None and args.iters is None: _refuse_paper_budget_on_cpu(cfg, args.device)
     elif args.data: cfg = TrainConfig(data=str(args.data))
-    from fastai.distributed import teardown_distrib
     try: s = train_run(cfg, args.out, resume=args.resume, force=args.force, device=args.device, quiet=args.quiet)
     except NonFiniteLoss as e:
-        print(f"resnet-study train: {getattr(e, 'detail', e)}", file=sys.stderr)
+        print(f"resnet-study train: {e.detail}", file=sys.stderr)
         return 1
     finally: teardown_distrib()  # several processes: a process group left alive at exit can abort the process
     if world()[0]: return  # several processes: the first one reports
     falls = f", lr divided at {[it for it, _ in s['lr_reductions']]}" if s.get("lr_reductions") else ""
-    print(f"{s['arch']} {s['budget']}: {s['iterations']} iterations, train error {s['train_error']:.2f}%, "
-          f"test error {s['test_error']:.2f}%, {s['wall_seconds']:.0f} s, {s['images_per_second']:.0f} images/s{falls} -> {args.out}")
+    print(f"{s['arch']}, {s['budget']}: train error {s['train_error']:.2f}%, test error {s['test_error']:.2f}%, "
+          f"{s['wall_seconds']:.0f} s, {s['images_per_second']:.0f} images/s{falls} -> {args.out}")
 
 # %% ../nbs/03_cli.ipynb #6a115c92
 def cmd_eval(args):
@@ -137,7 +164,9 @@ def _study_workers(args, runs) -> int:
 def cmd_study(args):
     "Train (or resume) the runs of the walkthrough's experiments at one budget and over seeds, measure their signals, and report."
     from resnet_study.runs import CHECKPOINTS, train_run, RunBusy, RunFileDamaged
-    from resnet_study.train import TrainConfig, budget, NonFiniteLoss
+    from resnet_study.train import TrainConfig
+    from resnet_study.recipes import budget
+    from resnet_study.callbacks import NonFiniteLoss
     from resnet_study.signals import run_signals
     from resnet_study.study import study_runs, report, published_answers, committed_runs, main_budget
     from resnet_study.analysis import run_iters
@@ -205,12 +234,14 @@ def cmd_readme(args):
 # %% ../nbs/03_cli.ipynb #444b3c6d
 def _recipe_values(key: str) -> str:
     "One recipe value per dataset for the help texts, e.g. '128 for CIFAR-10, 256 for ImageNet'"
-    from resnet_study.train import RECIPES
+    from resnet_study.recipes import RECIPES
     names = dict(cifar10="CIFAR-10", imagenet="ImageNet")
-    return ", ".join(f"{getattr(r, key):,} for {names.get(k, k)}" for k, r in RECIPES.items()).replace("%", "%%")
+    value = lambda v: f"{v:,}" if isinstance(v, (int, float)) else str(v)
+    return ", ".join(f"{value(getattr(r, key))} for {names.get(k, k)}" for k, r in RECIPES.items()).replace("%", "%%")
 
 def _parser():
-    from resnet_study.train import BUDGETS
+    from resnet_study.recipes import BUDGETS
+    from resnet_study.schedules import SCHEDULES
     from resnet_study.models import SHORTCUTS
     from resnet_study.datasets import DATASETS
     from resnet_study.study import EXPERIMENTS, MAIN_BUDGET
@@ -224,38 +255,59 @@ def _parser():
 
     t = sub.add_parser("train", help="train a net (CIFAR-10 or ImageNet) with the paper's recipe into a run folder",
                        description=cmd_train.__doc__)
-    t.add_argument("--arch", default="resnet20", help="model name, e.g. resnet20, resnet110, plain56 (CIFAR-10) or resnet50, plain34 (ImageNet) (default: resnet20)")
-    t.add_argument("--data", type=Path, help="CIFAR-10: archive, batches folder or fastai-style folder (default: $RESNET_STUDY_DATA, local copies); "
-                                             "ImageNet nets: a folder with train/<class>/ and val/<class>/ images (required)")
-    t.add_argument("--dataset", choices=list(DATASETS), help="the data set (default: the net's own, cifar10 or imagenet); "
-                   "its recipe trains it: cifar100 and folder32 (any train/<class>/ + test/<class>/ folder of 32x32 images) train the CIFAR nets")
-    t.add_argument("--budget", default="paper", help=f"paper (the recipe's: {_recipe_values('iters')} iterations), "
-                   f"quick ({BUDGETS['quick']}) or smoke ({BUDGETS['smoke']}) (default: paper)")
-    t.add_argument("--iters", type=_ranged("iters"), help="total iterations; CIFAR-10: the learning-rate divisions stay at 50%% and 75%%")
-    t.add_argument("--subset", type=_ranged("subset"), help="CIFAR-10: train on a class-balanced subset of this many images")
-    t.add_argument("--patience", type=_ranged("patience"), help="ImageNet: evaluations without improvement of the validation error before the rate is divided by 10 (default: 5 for paper, else 2)")
-    t.add_argument("--min-delta", type=_ranged("min_delta"), help="ImageNet: smallest fall of the validation error (a fraction, e.g. 0.001) that counts as improvement (default: 0)")
-    t.add_argument("--size", type=_ranged("size"), help="ImageNet: crop size; scale augmentation and test resize scale with it (default: 224)")
-    t.add_argument("--workers", type=_ranged("workers"), help="ImageNet: image-decoding processes per GPU/process (default: min(8, CPUs / processes))")
+    t.add_argument("--arch", default="resnet20", help="model name, e.g. resnet20, resnet110, plain56 (CIFAR-10) "
+                   "or resnet50, plain34 (ImageNet) (default: resnet20)")
+    t.add_argument("--data", type=Path, help="CIFAR-10: archive, batches folder or fastai-style folder (default: "
+                   "$RESNET_STUDY_DATA, local copies); ImageNet nets: a folder with train/<class>/ and val/<class>/ "
+                   "images (required)")
+    t.add_argument("--dataset", choices=list(DATASETS), help="the data set (default: the net's own, cifar10 or "
+                   "imagenet); its recipe trains it: cifar100 and folder32 (any train/<class>/ + test/<class>/ folder "
+                   "of 32x32 images) train the CIFAR nets")
+    t.add_argument("--budget", choices=list(BUDGETS), help=f"paper (the recipe's: {_recipe_values('iters')} "
+                   f"iterations), quick ({BUDGETS['quick']:,}) or smoke ({BUDGETS['smoke']}) (default: paper on a "
+                   "GPU; on a CPU give --iters, or --budget paper to mean it)")
+    t.add_argument("--iters", type=_ranged("iters"), help="total iterations; the learning-rate divisions stay at the "
+                   "same fractions (CIFAR-10: 50%% and 75%%)")
+    t.add_argument("--schedule", choices=list(SCHEDULES), help="how the learning rate falls (default: the recipe's, "
+                   f"{_recipe_values('schedule')})")
+    t.add_argument("--subset", type=_ranged("subset"), help="CIFAR-10: train on a class-balanced subset of this many "
+                   "images")
+    t.add_argument("--patience", type=_ranged("patience"), help="plateau schedule: evaluations without improvement of "
+                   "the validation error before the rate is divided by 10 (default: the recipe's for paper, else 2)")
+    t.add_argument("--min-delta", type=_ranged("min_delta"), help="plateau schedule: smallest fall of the validation "
+                   "error (a fraction, e.g. 0.001) that counts as improvement (default: 0)")
+    t.add_argument("--size", type=_ranged("size"), help="ImageNet: crop size; scale augmentation and test resize "
+                   "scale with it (default: 224)")
+    t.add_argument("--workers", type=_ranged("workers"), help="ImageNet: image-decoding processes per GPU/process "
+                   "(default: min(8, CPUs / processes))")
     t.add_argument("--out", type=Path, required=True, help="run folder to create (or continue with --resume)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     t.add_argument("--force", action="store_true", help="replace an existing run folder")
-    t.add_argument("--seed", type=_ranged("seed"), default=0, help="seed of the initialisation and the data order (default: 0)")
-    t.add_argument("--bs", type=_ranged("bs"), help=f"mini-batch size, over all GPUs together (default: the recipe's, {_recipe_values('bs')})")
-    t.add_argument("--lr", type=_ranged("lr"), help=f"initial learning rate (default: the recipe's, {_recipe_values('lr')})")
-    t.add_argument("--shortcut", choices=SHORTCUTS, help="shortcut option (default: the paper's, A; B for resnet50/101/152)")
+    t.add_argument("--seed", type=_ranged("seed"), default=0, help="seed of the initialisation and the data order "
+                   "(default: 0)")
+    t.add_argument("--bs", type=_ranged("bs"), help="mini-batch size, over all GPUs together (default: the recipe's, "
+                   f"{_recipe_values('bs')})")
+    t.add_argument("--lr", type=_ranged("lr"), help="initial learning rate (default: the recipe's, "
+                   f"{_recipe_values('lr')})")
+    t.add_argument("--shortcut", choices=SHORTCUTS, help="shortcut option of a residual net (default: the paper's, "
+                   "A; B for resnet50/101/152); a plain net has none")
     t.add_argument("--warmup", action=argparse.BooleanOptionalAction, default=None,
                    help="0.01 until the training error is below 80%% (default: on for 110+ layer nets, as the paper)")
-    t.add_argument("--no-wd-bn-bias", action="store_true", help="do not decay BN and bias parameters (fastai's default; the paper decays all)")
+    t.add_argument("--no-wd-bn-bias", action="store_true", help="do not decay BN and bias parameters (fastai's "
+                   "default; the paper decays all)")
     t.add_argument("--log-every", type=_ranged("log_every"), help="iterations per training-error row of metrics.csv")
-    t.add_argument("--eval-every", type=_ranged("eval_every"), help="iterations between test-set (ImageNet: validation-set) evaluations")
+    t.add_argument("--eval-every", type=_ranged("eval_every"), help="iterations between test-set (ImageNet: "
+                   "validation-set) evaluations (default: the recipe's; a shorter run evaluates a few times, at most "
+                   f"every {_recipe_values('min_eval_every')} iterations, and at its end)")
     t.add_argument("--ckpt-every", type=_ranged("ckpt_every"), help="iterations between checkpoints")
     t.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
     t.add_argument("--compile", action="store_true", help="wrap the model in torch.compile")
     t.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
-                   help="bf16 autocast (default: on a GPU only; --bf16 on a CPU with AVX512-BF16 trains about 1.6x faster)")
-    t.add_argument("--sync-bn", action="store_true", help="several GPUs: BN statistics over the whole batch (default: per GPU, as the paper)")
-    t.add_argument("--quiet", action="store_true", help="no progress bars or tables")
+                   help="bf16 autocast (default: on a GPU only; --bf16 on a CPU with AVX512-BF16 trains about "
+                   "1.6x faster)")
+    t.add_argument("--sync-bn", action="store_true", help="several GPUs: BN statistics over the whole batch "
+                   "(default: per GPU, as the paper)")
+    t.add_argument("--quiet", action="store_true", help="no progress bars or tables (bars: on a terminal only)")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("eval", help="test error of a run folder's checkpoint", description=cmd_eval.__doc__)
@@ -284,7 +336,7 @@ def _parser():
     st.add_argument("--dataset", choices=[n for n, d in DATASETS.items() if d.nets == "cifar10"],
                     help="the study's data set (default: cifar10): cifar100 or folder32 run the same study on other 32x32 images")
     st.add_argument("--iters", type=_ranged("iters"), default=MAIN_BUDGET,
-                    help=f"iterations per run (default: {MAIN_BUDGET}, a fifth of the paper's schedule, the study's main budget; 64000: the paper)")
+                    help=f"iterations per run (default: {MAIN_BUDGET:,}, a fifth of the paper's schedule, the study's main budget)")
     st.add_argument("--out", type=Path, default=None, help="folder of the runs (default: runs/cpu-ITERS)")
     st.add_argument("--seeds", type=_ranged("seed"), nargs="+", default=[0, 1, 2], help="seeds of every run (default: 0 1 2: a verdict needs 3 per side)")
     st.add_argument("--compile", action="store_true", help="wrap each model in torch.compile")
@@ -313,11 +365,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         if getattr(args, "device", None) is not None:  # before any data is read or any folder made
-            from resnet_study.train import check_device
+            from resnet_study.distributed import check_device
             check_device(args.device, "--device")
         for d in (getattr(args, "devices", None) or "").split(","):
             if d.strip():
-                from resnet_study.train import check_device
+                from resnet_study.distributed import check_device
                 check_device(d.strip(), "--devices")
         rc = args.func(args)
     except (ValueError, FileNotFoundError, FileExistsError) as e:
@@ -327,8 +379,8 @@ def main(argv: list[str] | None = None) -> int:
 
 # %% ../nbs/03_cli.ipynb #818cb00a
 def _ranged(name: str):
-    "An argparse `type`: a number that `RANGES[name]` allows (the Training chapter's table), else a usage error"
-    from resnet_study.train import RANGES
+    "An argparse `type`: a number that `RANGES[name]` allows (the Recipes chapter's table), else a usage error"
+    from resnet_study.recipes import RANGES
     r = RANGES[name]
     def read(text: str):
         try: v = r.kind(text)

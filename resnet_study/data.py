@@ -7,10 +7,9 @@ Docs: https://resnet-study.github.io/resnet_study/data.html.md"""
 # %% ../nbs/01_data.ipynb #9f48d08c
 from __future__ import annotations
 
-import hashlib, math, os, tempfile, time, warnings
+import hashlib, math, os
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
@@ -21,19 +20,15 @@ from fastai.torch_core import show_image, default_device
 from fastai.vision.data import get_grid
 from fastcore.basics import store_attr
 
-from .sources import *  # CIFAR10Data, load_cifar10, ...: the data's sources, still importable from here
-_all_ = ['HOW_TO_POINT', 'CIFAR10_ARCHIVE', 'CIFAR10_MD5', 'CIFAR10_URL', 'CIFAR10_BATCHES', 'IMAGE_EXTS', 'CACHE_VERSION',
-         'DataError', 'DataNotFoundError', 'CIFAR10Data', 'md5sum', 'find_source', 'decode_source', 'cache_path',
-         'source_signature', 'save_atomic', 'default_candidates', 'resolve_cifar10_path', 'load_cifar10']
+from torchvision.transforms import v2 as T
+from torchvision.datasets import ImageFolder
+
+from .sources import ImageData, DataError, DataNotFoundError, load_cifar10
 
 # %% auto #0
 __all__ = ['SPLIT_SEED', 'SUBSET_SEED', 'IMAGENET_MEAN', 'IMAGENET_STD', 'IMAGENET_EIGVAL', 'IMAGENET_EIGVEC', 'image_stats',
            'pad_crop_flip', 'crop_flip_params', 'DeviceLoader', 'CifarLoader', 'balanced_indices', 'cifar10_dls',
-           'EpochFromLearner', 'lighting', 'imagenet_train_tfms', 'center_crop', 'ten_crop', 'CropAverage',
-           'ImageLoader', 'imagenet_dls', 'HOW_TO_POINT', 'CIFAR10_ARCHIVE', 'CIFAR10_MD5', 'CIFAR10_URL',
-           'CIFAR10_BATCHES', 'IMAGE_EXTS', 'CACHE_VERSION', 'DataError', 'DataNotFoundError', 'CIFAR10Data', 'md5sum',
-           'find_source', 'decode_source', 'cache_path', 'source_signature', 'save_atomic', 'default_candidates',
-           'resolve_cifar10_path', 'load_cifar10']
+           'lighting', 'imagenet_train_tfms', 'center_crop', 'ten_crop', 'CropAverage', 'ImageLoader', 'imagenet_dls']
 
 # %% ../nbs/01_data.ipynb #421edc62
 def image_stats(x: Tensor, normalize='pixel_mean', chunk=10_000) -> tuple[Tensor, Tensor]:
@@ -249,7 +244,7 @@ def balanced_indices(y: Tensor, n: int, seed: int) -> tuple[Tensor, Tensor]:
     return chosen, mask.nonzero()[:, 0]
 
 # %% ../nbs/01_data.ipynb #2be20493
-def cifar10_dls(path=None, # a `CIFAR10Data`, or anything `load_cifar10` reads (None: its default places)
+def cifar10_dls(path=None, # a `ImageData`, or anything `load_cifar10` reads (None: its default places)
                 bs: int = 128, # training mini-batch
                 device=None, # where the images live and are augmented (default: fastai's `default_device()`)
                 seed: int = 0, # the data order and augmentation of every epoch (with the epoch number)
@@ -264,8 +259,8 @@ def cifar10_dls(path=None, # a `CIFAR10Data`, or anything `load_cifar10` reads (
                ) -> DataLoaders:
     """fastai DataLoaders for CIFAR-10 as in the paper: train (shuffled, pad-crop-flip on `device`),
     valid (test split, or the 45k/5k hold-out with `val_split`), [test when `val_split`].
-    `path` is anything `load_cifar10` accepts, or a `CIFAR10Data`."""
-    data = path if isinstance(path, CIFAR10Data) else load_cifar10(path, **load_kwargs)
+    `path` is anything `load_cifar10` accepts, or a `ImageData`."""
+    data = path if isinstance(path, ImageData) else load_cifar10(path, **load_kwargs)
     x, y = data.x_train, data.y_train
     if val_split:
         n_val = 5000 if val_split is True else int(val_split)
@@ -283,15 +278,6 @@ def cifar10_dls(path=None, # a `CIFAR10Data`, or anything `load_cifar10` reads (
                CifarLoader(xv, yv, val_bs or 2 * bs, **kw)]
     if val_split: loaders.append(CifarLoader(data.x_test, data.y_test, val_bs or 2 * bs, **kw))
     return DataLoaders(*loaders, path=Path(data.source).parent if data.source else '.', device=device)
-
-# %% ../nbs/01_data.ipynb #4b49f685
-from fastai.callback.core import Callback
-
-class EpochFromLearner(Callback):
-    "Set the train loader's epoch from `learn.epoch` before each training epoch (for `fit(..., start_epoch=e)`)"
-    order = 0
-    def before_train(self):
-        if hasattr(self.dls.train, 'set_epoch'): self.dls.train.set_epoch(self.epoch)
 
 # %% ../nbs/01_data.ipynb #b6345c6c
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -317,8 +303,6 @@ def lighting(x: Tensor, # a batch (B,3,H,W) in [0,1]
     return x + rgb[:, :, None, None]
 
 # %% ../nbs/01_data.ipynb #fab3bf06
-from torchvision.transforms import v2 as T
-
 def _stack_crops(crops): return torch.stack(list(crops))
 
 def imagenet_train_tfms(size=224, scale=(256, 480)):
@@ -409,7 +393,6 @@ def imagenet_dls(path, # a folder holding `train`/<class>/* and `valid`/<class>/
                 ) -> DataLoaders:
     """fastai DataLoaders for an ImageNet-style tree `path/train/<class>/*`, `path/val/<class>/*` with section 3.4's
     augmentation; `valid_crop` 'center' or 'ten' (batches (B,10,3,size,size): wrap the model in `CropAverage`)"""
-    from torchvision.datasets import ImageFolder
     root = Path(path).expanduser()
     if not root.exists(): raise DataNotFoundError(f'{root}: no such folder. Pass the folder holding {train}/ and {valid}/.')
     ct, cv = _check_image_tree(root, train), _check_image_tree(root, valid)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from .models import get_model_builder
-from .sources import CIFAR10Data, DataError, load_cifar10, load_cifar100, load_image_folder
+from .sources import ImageData, DataError, load_cifar10, load_cifar100, load_image_folder
 
 # %% auto #0
 __all__ = ['DATASETS', 'Dataset', 'get_dataset', 'arch_dataset', 'datasets_for', 'check_dataset', 'check_arch_data', 'load_data']
@@ -27,7 +27,7 @@ class Dataset:
     classes: int | None    # the standard copy's classes (None: one per class folder)
     n_train: int | None    # the standard copy's training images (None: as many as the folder has); runs record what they saw
     recipe: str            # the paper's recipe that trains on it (a key of `train.RECIPES`)
-    load: Callable | None  # path -> `CIFAR10Data` for the 32x32 sets; None: a train/ + val/ tree read as it trains
+    load: Callable | None  # path -> `ImageData` for the 32x32 sets; None: a train/ + val/ tree read as it trains
     data: str              # what `--data` names
 
     @property
@@ -75,15 +75,15 @@ def check_dataset(arch: str, # a net's name
     return ds
 
 def check_arch_data(arch: str, # a net's name
-                    data=None, # a `CIFAR10Data`, a path, or None (the data set's usual places)
+                    data=None, # a `ImageData`, a path, or None (the data set's usual places)
                     dataset: str | None = None # a name of `DATASETS`; None: the net's own (`arch_dataset`)
                    ) -> str:
     "The data set a run of `arch` trains on; a clear error when the net, the data set and `data` do not fit (nothing is read)"
     ds = check_dataset(arch, dataset)
     if ds.tree and data is None: raise ValueError(f"{arch} is an ImageNet net: give --data, {ds.data}")
-    if ds.tree and isinstance(data, CIFAR10Data):
+    if ds.tree and isinstance(data, ImageData):
         raise ValueError(f"{arch} is an ImageNet net and cannot train on CIFAR data; give {ds.data}")
-    if data is None or isinstance(data, CIFAR10Data): return ds.name
+    if data is None or isinstance(data, ImageData): return ds.name
     p = Path(data).expanduser()
     if not p.exists(): return ds.name  # the loaders say what is missing
     looks_like_tree = p.is_dir() and (p / "train").is_dir() and (p / "val").is_dir()
@@ -97,7 +97,7 @@ def check_arch_data(arch: str, # a net's name
 def load_data(dataset: str, # a name of `DATASETS` whose images are 32x32
               path=None, # the data (None: the row's default places)
               **kwargs # for the loader: check_md5, cache, cache_dir, download
-             ) -> CIFAR10Data:
+             ) -> ImageData:
     "The 32x32 data set `dataset` from `path` as tensors, its number of classes checked against the table"
     ds = get_dataset(dataset)
     if ds.tree: raise ValueError(f"{ds.title} is read as it trains (`imagenet_dls`), not loaded whole")

@@ -6,7 +6,7 @@ Docs: https://resnet-study.github.io/resnet_study/models.html.md"""
 
 # %% ../nbs/00_models.ipynb #8d1a76c0
 from __future__ import annotations
-import contextlib, warnings
+import contextlib
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -62,6 +62,7 @@ def _check_option(option):
     if option not in SHORTCUT_OPTIONS:
         raise ValueError(f"unknown shortcut option {option!r}: the paper defines 'A' (zero-padding identity), "
                          "'B' (projection where the shape changes) and 'C' (projection everywhere)")
+    return option
 
 def shortcut(
     option: str,  # "A", "B" or "C": a key of `SHORTCUT_OPTIONS`
@@ -164,14 +165,6 @@ def _run_recomputed(block: nn.Module, x):
     return torch.utils.checkpoint.checkpoint(block, x, use_reentrant=False,
                                              context_fn=lambda: (contextlib.nullcontext(), _keep_bn_stats(block)))
 
-def _recompute_arg(recompute: bool, checkpoint: bool | None) -> bool:
-    "`recompute`, or what the caller gave under its deprecated name `checkpoint`"
-    if checkpoint is None: return recompute
-    if recompute: raise TypeError("give `recompute` only: `checkpoint` is its deprecated name")
-    warnings.warn("`checkpoint=` is deprecated: use `recompute=` (in this project a checkpoint is a saved run)",
-                  DeprecationWarning, stacklevel=3)
-    return checkpoint
-
 # %% ../nbs/00_models.ipynb #e40dea05
 def make_stage(
     block: type,  # `BasicBlock` or `Bottleneck`
@@ -195,14 +188,16 @@ class ResNet(nn.Module):
                  stem: str = "cifar",  # "cifar" (3x3 convolution) or "imagenet" (7x7/2 convolution and 3x3/2 max pool)
                  num_classes: int = 10,  # outputs of the classifier
                  residual: bool = True,  # `False`: the plain net, without shortcuts
-                 shortcut: str = "A",  # shortcut option: a key of `SHORTCUT_OPTIONS`
+                 shortcut: str | None = None,  # a key of `SHORTCUT_OPTIONS` (None: A); a plain net has none
                  recompute: bool = False,  # recompute each block's activations in the backward pass instead of keeping them
                  fan_mode: str = "fan_out",  # the `init_weights` of the convolutions: "fan_out" (torchvision) or "fan_in"
-                 checkpoint: bool | None = None,  # deprecated name of `recompute`
                  **block_kwargs):  # for every block, e.g. `stride_at` for `Bottleneck`
         super().__init__()
-        _check_option(shortcut)
-        self.residual, self.shortcut, self.recompute = residual, shortcut, _recompute_arg(recompute, checkpoint)
+        if not residual and shortcut is not None:
+            raise ValueError(f"shortcut={shortcut!r}: a plain net has no shortcuts; leave the shortcut out, "
+                             "or build the residual net")
+        if residual: shortcut = _check_option(shortcut or "A")
+        self.residual, self.shortcut, self.recompute = residual, shortcut, recompute  # a plain net's `shortcut`: None
         ni = widths[0]
         if stem == "cifar":
             self.conv1, self.maxpool = conv3x3(3, ni), nn.Identity()
@@ -223,13 +218,6 @@ class ResNet(nn.Module):
     @property
     def stages(self): return [getattr(self, f"layer{i+1}") for i in range(self.n_stages)]
 
-    @property
-    def checkpoint(self) -> bool:
-        "Deprecated name of `recompute`"
-        return self.recompute
-    @checkpoint.setter
-    def checkpoint(self, on: bool): self.recompute = on
-
     def forward(self, x):
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         recompute = self.recompute and self.training and torch.is_grad_enabled()
@@ -245,11 +233,10 @@ IMAGENET_BLOCKS = {18: (BasicBlock, [2, 2, 2, 2]), 34: (BasicBlock, [3, 4, 6, 3]
 def cifar_model(
     depth: int,  # weighted layers, 6n+2: 20, 32, 44, 56, 110, 1202, ...
     residual: bool = True,  # `False`: the plain net of the same depth
-    shortcut: str = "A",  # shortcut option (a key of `SHORTCUT_OPTIONS`); the paper's CIFAR-10 nets use A
+    shortcut: str | None = None,  # a key of `SHORTCUT_OPTIONS` (None: A, the paper's); a plain net has none
     num_classes: int = 10,  # outputs of the classifier
     recompute: bool = False,  # recompute activations in the backward pass (see `ResNet`)
     fan_mode: str = "fan_out",  # the `init_weights` of the convolutions
-    checkpoint: bool | None = None,  # deprecated name of `recompute`
 ) -> ResNet:
     "The CIFAR-10 net of section 4.2 with `depth` = 6n+2 weighted layers; `residual=False` gives the plain net."
     if not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
@@ -258,7 +245,7 @@ def cifar_model(
                          f"{depth!r} is not one. The nearest are {lo} and {lo + 6}.")
     n = (depth - 2) // 6
     return ResNet(BasicBlock, [n] * 3, [16, 32, 64], stem="cifar", num_classes=num_classes, residual=residual,
-                  shortcut=shortcut, recompute=_recompute_arg(recompute, checkpoint), fan_mode=fan_mode)
+                  shortcut=shortcut, recompute=recompute, fan_mode=fan_mode)
 
 def imagenet_shortcut(depth: int) -> str:
     "The paper's option for the ImageNet net of `depth`: A for the basic-block nets of Table 2, B for the bottleneck nets of Table 3"
@@ -267,22 +254,21 @@ def imagenet_shortcut(depth: int) -> str:
 def imagenet_model(
     depth: int,  # 18, 34, 50, 101 or 152 (Table 1)
     residual: bool = True,  # `False`: the plain net of the same depth
-    shortcut: str | None = None,  # shortcut option; `None`: the paper's (`imagenet_shortcut`)
+    shortcut: str | None = None,  # shortcut option; `None`: the paper's (`imagenet_shortcut`); a plain net has none
     num_classes: int = 1000,  # outputs of the classifier
     stride_at: str = "1x1",  # where a bottleneck strides: "1x1" (the paper) or "3x3" (torchvision)
     recompute: bool = False,  # recompute activations in the backward pass (see `ResNet`)
     fan_mode: str = "fan_out",  # the `init_weights` of the convolutions
-    checkpoint: bool | None = None,  # deprecated name of `recompute`
 ) -> ResNet:
     "The ImageNet net of Table 1 with the paper's shortcut option (`imagenet_shortcut`) unless told; `stride_at='3x3'` moves a bottleneck's stride as torchvision does."
     if depth not in IMAGENET_BLOCKS:
         raise ValueError(f"ImageNet nets have depth 18, 34, 50, 101 or 152 (Table 1), not {depth!r}; "
                          "for deeper CIFAR-10 nets such as 1202 use cifar_model")
     block, blocks = IMAGENET_BLOCKS[depth]
-    if shortcut is None: shortcut = imagenet_shortcut(depth)
+    if shortcut is None and residual: shortcut = imagenet_shortcut(depth)
     kw = dict(stride_at=stride_at) if block is Bottleneck else {}
     return ResNet(block, blocks, [64, 128, 256, 512], stem="imagenet", num_classes=num_classes, residual=residual,
-                  shortcut=shortcut, recompute=_recompute_arg(recompute, checkpoint), fan_mode=fan_mode, **kw)
+                  shortcut=shortcut, recompute=recompute, fan_mode=fan_mode, **kw)
 
 # %% ../nbs/00_models.ipynb #b8849a45
 CIFAR_DEPTHS = (20, 32, 44, 56, 110, 1202)
@@ -294,7 +280,8 @@ def _named(builder, depth, residual):
     def make(**kwargs): return builder(depth, residual=residual, **kwargs)
     make.__name__ = make.__qualname__ = f"{'resnet' if residual else 'plain'}{depth}"
     make.depth, make.dataset = depth, "cifar10" if builder is cifar_model else "imagenet"
-    make.shortcut = "A" if builder is cifar_model else imagenet_shortcut(depth)  # what the name means: the paper's net
+    make.residual = residual
+    make.shortcut = None if not residual else "A" if builder is cifar_model else imagenet_shortcut(depth)  # the paper's net
     make.__doc__ = f"{'ResNet' if residual else 'Plain'}-{depth} ({builder.__name__}({depth}, residual={residual}))."
     return make
 
@@ -339,7 +326,7 @@ def get_model_builder(name: str):
                      "or any CIFAR depth 6n+2 such as resnet8 or plain1202")
 
 def get_model(name: str, **kwargs) -> ResNet:
-    "Build the named model, e.g. `get_model('resnet56')` or `get_model('plain20', shortcut='B')`."
+    "Build the named model, e.g. `get_model('resnet56')` or `get_model('resnet20', shortcut='B')`."
     return get_model_builder(name)(**kwargs)
 
 # %% ../nbs/00_models.ipynb #19b5553d

@@ -185,8 +185,8 @@ def measure_references(data, out_dir, depths=REFERENCE_DEPTHS, weights=None, dev
     errors, responses = pd.DataFrame(errors), pd.concat(responses, ignore_index=True)
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     for name, df in (("test_errors.csv", errors), ("responses.csv", responses)):
-        tmp = out / f"{name}.tmp"
-        df.to_csv(tmp, index=False, float_format="%.6g"); tmp.replace(out / name)
+        from resnet_study.files import atomic_write  # written whole or not at all
+        with atomic_write(out / name) as tmp: df.to_csv(tmp, index=False, float_format="%.6g")
     return errors, responses
 
 def read_references(out_dir) -> tuple["pd.DataFrame", "pd.DataFrame"]:

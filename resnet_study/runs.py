@@ -6,7 +6,7 @@ Docs: https://resnet-study.github.io/resnet_study/runs.html.md"""
 
 # %% ../nbs/02a_runs.ipynb #e15704eb
 from __future__ import annotations
-import contextlib, json, os, platform, shlex, sys, time
+import contextlib, json, os, platform, shlex, shutil, sys, time
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -15,26 +15,19 @@ from torch import nn
 from fastai.torch_core import distrib_barrier
 
 from .models import get_model, n_params
-from .sources import save_atomic
+from .files import atomic_write
 from .data import CropAverage
 from .datasets import get_dataset
-from .train import (METRIC_COLUMNS, NonFiniteLoss, TrainConfig, check_device, fit_budget, init_distributed,
-                                load_checkpoint, make_learner, pick_device, run_dls, world, _check_full_batch, _nonfinite, _on_gpu)
+from .distributed import check_device, init_distributed, on_gpu, pick_device, world
+from .callbacks import (CHECKPOINTS, CHECKPOINT_KEYS, CheckpointDamaged, NonFiniteLoss, RunFileDamaged, load_checkpoint,
+                        metrics_end, truncate_metrics)
+from .train import TrainConfig, check_full_batch, fit_budget, make_learner, run_dls
 
 # %% auto #0
-__all__ = ['CHECKPOINTS', 'RunFileDamaged', 'CheckpointDamaged', 'read_json', 'metrics_end', 'find_checkpoint', 'versions',
-           'RunBusy', 'RunLock', 'train_run', 'run_config', 'run_checkpoint', 'run_model', 'evaluate_run']
+__all__ = ['read_json', 'find_checkpoint', 'versions', 'RunBusy', 'RunLock', 'train_run', 'run_config', 'run_checkpoint',
+           'run_model', 'evaluate_run']
 
 # %% ../nbs/02a_runs.ipynb #e434708d
-CHECKPOINTS = ("checkpoint.pth", "checkpoint.prev.pth")  # newest first
-_CKPT_KEYS = ("iteration", "model", "opt", "rng", "logger", "warmup")
-
-class RunFileDamaged(ValueError):
-    "A file of a run folder is not what it should be; the message names the file and the problem"
-
-class CheckpointDamaged(RunFileDamaged):
-    "No checkpoint of a run folder can be used; the message names each one and what is wrong with it"
-
 def _first_line(e) -> str:  # of an error's message; torch adds sentences of advice after the first
     return (str(e).strip().splitlines() or [type(e).__name__])[0].split(". ")[0]
 
@@ -45,26 +38,6 @@ def read_json(path) -> dict:
     except ValueError as e: raise RunFileDamaged(f"{path} is damaged: not valid JSON ({_first_line(e)})") from None
     if not isinstance(d, dict): raise RunFileDamaged(f"{path} is damaged: a JSON {type(d).__name__}, not an object")
     return d
-
-def metrics_end(path) -> int | None:
-    "The iteration of the last whole row of metrics.csv (0: none; None: no file); a `RunFileDamaged` naming a damaged line"
-    path = Path(path)
-    if not path.exists(): return None
-    try: lines = path.read_text().split("\n")[:-1]  # what follows the last newline is a row cut short by a kill
-    except UnicodeDecodeError: raise RunFileDamaged(f"{path} is damaged: not text") from None
-    if not lines: return 0  # killed while it wrote the header
-    if lines[0] != ",".join(METRIC_COLUMNS):
-        raise RunFileDamaged(f"{path} is damaged: its first line is not the header {','.join(METRIC_COLUMNS)}")
-    end = 0
-    for i, line in enumerate(lines[1:], 2):
-        if not line: continue
-        f = line.split(",")
-        try:
-            if len(f) != len(METRIC_COLUMNS): raise ValueError(f"{len(f)} values, not {len(METRIC_COLUMNS)}")
-            it = int(f[0]); [float(v) for v in f[1:] if v]
-        except ValueError as e: raise RunFileDamaged(f"{path} is damaged: line {i} is not a row of numbers ({e})") from None
-        end = max(end, it)
-    return end
 
 def _weights_problem(sd, cfg) -> str:
     "What keeps the state dict `sd` from loading into `cfg`'s net ('' if nothing); the net is built on the meta device: no memory, no RNG"
@@ -80,7 +53,7 @@ def _read_checkpoint(path: Path, device, cfg) -> tuple[dict | None, str]:
     if path.stat().st_size == 0: return None, "is empty (0 bytes)"
     try: ck = load_checkpoint(path, device)
     except Exception as e: return None, f"cannot be read: cut short or not a checkpoint ({_first_line(e)})"
-    missing = [k for k in _CKPT_KEYS if k not in ck] if isinstance(ck, dict) else list(_CKPT_KEYS)
+    missing = [k for k in CHECKPOINT_KEYS if k not in ck] if isinstance(ck, dict) else list(CHECKPOINT_KEYS)
     if missing: return None, f"is not a checkpoint of this program (no {', '.join(missing)} in it)"
     it = ck["iteration"]
     if isinstance(it, bool) or not isinstance(it, int) or it < 0: return None, f"holds no iteration count ({it!r})"
@@ -125,8 +98,7 @@ def versions() -> dict:
                 fastai=fastai.__version__, resnet_study=resnet_study.__version__)
 
 def _json(path, obj):
-    tmp = Path(path).with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n"); os.replace(tmp, path)
+    with atomic_write(path) as tmp: tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
 
 class RunBusy(FileExistsError):
     "Another process is training into the same run folder (a usage error, as an existing folder is)"
@@ -145,20 +117,24 @@ class RunLock:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
-                holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"; os.close(fd)
+                holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
                 raise RunBusy(f"{self.out} is being trained by another process (pid {holder}); "
                               "wait for it to end, or stop it, before you resume this run") from None
             try: same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
             except FileNotFoundError: same = False
             if same: break
             os.close(fd)  # the file we locked was removed by its holder meanwhile: lock the new one
-        os.ftruncate(fd, 0); os.write(fd, str(os.getpid()).encode()); self.fd = fd
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self.fd = fd
         return self
 
     def release(self):
         if self.fd is None: return
         with contextlib.suppress(FileNotFoundError): self.path.unlink()  # while still held, so no one locks a removed file
-        os.close(self.fd); self.fd = None
+        os.close(self.fd)
+        self.fd = None
 
 def _contents(out: Path) -> list: return [p for p in out.iterdir() if p.name != ".lock"] if out.exists() else []
 
@@ -167,7 +143,6 @@ def _check_dir(out: Path, force: bool):
         raise FileExistsError(f"{out} already exists; pass --resume to continue that run or --force to replace it")
 
 def _clear_dir(out: Path):
-    import shutil
     for p in _contents(out): shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
 
 def _prepare_dir(out: Path, force: bool):
@@ -178,15 +153,8 @@ def _prepare_dir(out: Path, force: bool):
 def _check_processes(cfg: TrainConfig, n: int, device):
     "Several processes: what would fail later, said before anything is started or written"
     if cfg.bs % n: raise ValueError(f"a batch of {cfg.bs} does not split evenly over {n} processes; use a --bs divisible by {n}")
-    if cfg.sync_bn and not _on_gpu(device):
+    if cfg.sync_bn and not on_gpu(device):
         raise ValueError("--sync-bn needs GPUs (PyTorch's SyncBatchNorm runs on CUDA only); without it BN is per process")
-
-def _truncate_metrics(path: Path, upto: int):
-    "Drop the rows a killed process wrote after its last checkpoint at iteration `upto`, and a last one it cut short"
-    if not path.exists(): return
-    lines = path.read_text().split("\n")[:-1]  # checked by `metrics_end` before: a header, then rows
-    keep = [",".join(METRIC_COLUMNS)] + [l for l in lines[1:] if l and int(l.split(",")[0]) <= upto]
-    path.write_text("\n".join(keep) + "\n")
 
 def _restart_hint(out: Path) -> str:
     "How to train the run in `out` again from the start: its own command with --force, when config.json has it"
@@ -218,14 +186,14 @@ def _resume_checkpoint(out: Path, cfg: TrainConfig, device, rank: int) -> tuple[
 
 def train_run(cfg: TrainConfig | None, # the run (with `resume`: None, or a config whose `data` replaces the saved one)
               out, # the run folder
-              data=None, # a `CIFAR10Data` or a path (default `cfg.data`, see `run_dls`)
+              data=None, # a `ImageData` or a path (default `cfg.data`, see `run_dls`)
               resume: bool = False, # continue the run in `out` from its newest usable checkpoint, with its saved config
               force: bool = False, # replace what `out` holds
               device=None, # the training device (default `pick_device()`; several processes: one GPU each)
               cbs=None, # more fastai callbacks
-              quiet: bool = False # no progress bars or fastai's table
+              quiet: bool = False # no progress bars or fastai's table (bars are drawn only on a terminal anyway)
              ) -> dict:
-    "Train `cfg` into the run folder `out` (or `resume` it) on `data` (default `cfg.data`, see `run_dls`) and return summary.json's contents"
+    "Train `cfg` into the run folder `out` (or `resume` it) on `data` (default `cfg.data`, see `run_dls`); summary.json's contents"
     out = Path(out)
     if resume:
         if not (out / "config.json").exists(): raise FileNotFoundError(f"{out}: no run to resume here (no config.json)")
@@ -252,35 +220,37 @@ def _train_locked(cfg, out, data, resume, force, device, cbs, quiet, training) -
     if rank: distrib_barrier()  # the first process decodes and caches the data, the others then read its cache
     dls = run_dls(cfg, data, device)  # before touching `out`: missing or wrong data changes nothing
     if not rank: distrib_barrier()
-    _check_full_batch(dls.train)  # before `force` empties the folder
+    check_full_batch(dls.train)  # before `force` empties the folder
     ckpt, used = _resume_checkpoint(out, cfg, device, rank) if resume else (None, None)
     start = ckpt["iteration"] if ckpt else 0
     if rank == 0:
-        if resume: _truncate_metrics(out / "metrics.csv", start)
+        if resume: truncate_metrics(out / "metrics.csv", start)
         else: _prepare_dir(out, force)
     learn = make_learner(cfg, dls, run_dir=out, ckpt=ckpt, cbs=cbs, device=device)
     learn.train_iter = start  # what the summary reports if a finished run is resumed and nothing is left to train
     if not resume and rank == 0:
-        _json(out / "config.json", dict(config=asdict(cfg), dataset=cfg.dataset, n_train=dls.train.n, n_params=n_params(learn.model), device=str(device),
-                                        processes=n_procs, versions=versions(), command=sys.argv,
-                                        started=time.strftime("%Y-%m-%d %H:%M:%S")))
+        _json(out / "config.json", dict(config=asdict(cfg), dataset=cfg.dataset, n_train=dls.train.n,
+                                        n_params=n_params(learn.model), device=str(device), processes=n_procs,
+                                        versions=versions(), command=sys.argv, started=time.strftime("%Y-%m-%d %H:%M:%S")))
     learn.run_logger.t_start = t0  # wall time includes loading the data
     if ckpt and not quiet and rank == 0:
-        print(f"resuming {out} at iteration {start} of {cfg.budget.iters}" + (f" from {used.name}" if used.name != CHECKPOINTS[0] else ""))
+        older = f" from {used.name}" if used.name != CHECKPOINTS[0] else ""
+        print(f"resuming {out} at iteration {start} of {cfg.budget.iters}{older}")
     status, message = "done", ""
     training.append(True)
     try:
-        if quiet:
-            with learn.no_bar(), learn.no_logging(): fit_budget(learn)
-        else: fit_budget(learn)
+        with contextlib.ExitStack() as stack:
+            if quiet or not sys.stdout.isatty(): stack.enter_context(learn.no_bar())  # bars only on a terminal
+            if quiet: stack.enter_context(learn.no_logging())
+            fit_budget(learn)
     except NonFiniteLoss as e:
-        saved = learn.checkpointer.saved_at is not None
-        kept, where = (learn.checkpointer.saved_at, learn.checkpointer.path) if saved else (start, used) if ckpt else (None, None)
+        ck = learn.checkpointer
+        kept, where = (ck.saved_at, ck.path) if ck.saved_at is not None else (start, used) if ckpt else (None, None)
         status = "diverged"
-        message = (f"{getattr(e, 'detail', e)}; stopped. " + (f"The last good checkpoint (iteration {kept}) is kept in {where}."
-                                        if kept is not None else "No checkpoint was written before it."))
+        message = f"{e.detail}; stopped. " + (f"The last good checkpoint (iteration {kept}) is kept in {where}."
+                                              if kept is not None else "No checkpoint was written before it.")
     summary = _summary(cfg, learn, out, learn.run_logger.wall_seconds, status, message)
-    if status != "done": raise _nonfinite(message)
+    if status != "done": raise NonFiniteLoss(message)
     return summary
 
 def _summary(cfg, learn, out, wall, status, message) -> dict:
@@ -291,8 +261,9 @@ def _summary(cfg, learn, out, wall, status, message) -> dict:
              wall_seconds=round(wall, 1), train_seconds=round(lg.train_seconds, 1),
              images_per_second=round(lg.images / lg.train_seconds, 1) if lg.train_seconds else None,
              n_params=n_params(learn.model), seed=cfg.seed, subset=cfg.budget.subset,
-             warmup_ended_at=getattr(getattr(learn, "warm_up", None), "done_at", None), processes=world()[1], status=status)
-    if hasattr(learn, "plateau"): s["lr_reductions"] = learn.plateau.reductions  # [iteration, new rate] of each fall
+             warmup_ended_at=getattr(getattr(learn, "warm_up", None), "done_at", None), processes=world()[1],
+             status=status)
+    if plateau := getattr(learn, "plateau_schedule", None): s["lr_reductions"] = plateau.reductions  # [iteration, rate]
     if message: s["message"] = message
     if world()[0] == 0: _json(Path(out) / "summary.json", s)
     return s
@@ -331,7 +302,7 @@ def run_model(run_dir, # a run folder with config.json and a checkpoint
 
 @torch.no_grad()
 def evaluate_run(run_dir, # a run folder with config.json and a checkpoint
-                 data=None, # a `CIFAR10Data` or a path (default: the run's own `data`)
+                 data=None, # a `ImageData` or a path (default: the run's own `data`)
                  device=None, # where to evaluate (default `pick_device()`)
                  bs: int | None = None, # evaluation mini-batch (default 500; ImageNet 50)
                  crop: str | None = None # ImageNet runs only: 'ten' (default) or 'center'

@@ -136,8 +136,8 @@ def run_signals(
         if when == "final": df["response_std"] = response_stds(final.eval(), x_test).values
         frames.append(df.reset_index().assign(when=when, arch=cfg.arch))
     out = pd.concat(frames)[["arch", "when", "layer", "name", "response_std", "grad_std", "weight_grad_norm"]]
-    tmp = Path(run_dir) / "signals.csv.tmp"
-    out.to_csv(tmp, index=False, float_format="%.6g"); tmp.replace(Path(run_dir) / "signals.csv")
+    from resnet_study.files import atomic_write  # written whole or not at all
+    with atomic_write(Path(run_dir) / "signals.csv") as tmp: out.to_csv(tmp, index=False, float_format="%.6g")
     return out
 
 def read_signals(run_dir) -> "pd.DataFrame":

@@ -7,7 +7,7 @@ Docs: https://resnet-study.github.io/resnet_study/sources.html.md"""
 # %% ../nbs/01a_sources.ipynb #0c2e1dfe
 from __future__ import annotations
 
-import hashlib, os, pickle, tarfile, tempfile, warnings, zlib
+import hashlib, os, pickle, re, tarfile, warnings, zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -16,11 +16,13 @@ import torch
 from torch import Tensor
 from torchvision.io import decode_jpeg, decode_image, ImageReadMode
 
+from .files import save_atomic
+
 # %% auto #0
-__all__ = ['HOW_TO_POINT', 'CIFAR10_ARCHIVE', 'CIFAR10_MD5', 'CIFAR10_URL', 'CIFAR10_BATCHES', 'CIFAR100_ARCHIVE', 'CIFAR100_MD5',
-           'CIFAR100_URL', 'CIFAR100_FILES', 'OFFICIAL_MD5', 'OFFICIAL_FOLDERS', 'IMAGE_EXTS', 'CACHE_VERSION',
-           'CIFAR100_CANDIDATES', 'DataError', 'DataNotFoundError', 'CIFAR10Data', 'md5sum', 'find_source',
-           'decode_source', 'cache_path', 'source_signature', 'save_atomic', 'default_candidates',
+__all__ = ['HOW_TO_POINT', 'CIFAR10Data', 'CIFAR10_ARCHIVE', 'CIFAR10_MD5', 'CIFAR10_URL', 'CIFAR10_BATCHES', 'CIFAR100_ARCHIVE',
+           'CIFAR100_MD5', 'CIFAR100_URL', 'CIFAR100_FILES', 'OFFICIAL_MD5', 'OFFICIAL_FOLDERS', 'IMAGE_EXTS',
+           'CACHE_VERSION', 'CIFAR100_CANDIDATES', 'DataError', 'DataNotFoundError', 'ImageData', 'md5sum',
+           'find_source', 'decode_source', 'cache_path', 'source_signature', 'default_candidates',
            'resolve_cifar10_path', 'load_cifar10', 'load_cifar100', 'load_image_folder']
 
 # %% ../nbs/01a_sources.ipynb #ee884394
@@ -36,8 +38,8 @@ HOW_TO_POINT = ("Point the loader at a local copy: `--data PATH` on the command 
 
 # %% ../nbs/01a_sources.ipynb #f330b59d
 @dataclass
-class CIFAR10Data:
-    "CIFAR-10 as tensors: uint8 images (N,3,32,32), int64 labels, and the class names."
+class ImageData:
+    "32x32 images as tensors (CIFAR-10, CIFAR-100, a folder): uint8 images (N,3,32,32), int64 labels, class names"
     x_train: Tensor
     y_train: Tensor
     x_test: Tensor
@@ -46,8 +48,10 @@ class CIFAR10Data:
     source: str = ''
 
     def __repr__(self):
-        return (f"CIFAR10Data(train={tuple(self.x_train.shape)}, test={tuple(self.x_test.shape)}, "
+        return (f"ImageData(train={tuple(self.x_train.shape)}, test={tuple(self.x_test.shape)}, "
                 f"{len(self.classes)} classes, source={self.source!r})")
+
+CIFAR10Data = ImageData  # its old name, until the reference-weights chapter uses the new one (then removed)
 
 # %% ../nbs/01a_sources.ipynb #81be4c1c
 CIFAR10_ARCHIVE = 'cifar-10-python.tar.gz'
@@ -92,14 +96,14 @@ def _class_names(meta: dict, key: str, where) -> list:
     if not classes: raise DataError(f"{where} has no b'{key}'")
     return classes
 
-def _checked(x_train, y_train, x_test, y_test, classes, where, names=('train', 'test')) -> CIFAR10Data:
+def _checked(x_train, y_train, x_test, y_test, classes, where, names=('train', 'test')) -> ImageData:
     for y, n in ((y_train, names[0]), (y_test, names[1])):
         if len(y) and (y.min() < 0 or y.max() >= len(classes)):
             raise DataError(f'{where}/{n}: labels outside 0..{len(classes)-1}')
-    return CIFAR10Data(x_train, y_train, x_test, y_test, classes, str(where))
+    return ImageData(x_train, y_train, x_test, y_test, classes, str(where))
 
-def _from_cifar100(raw: dict, where) -> CIFAR10Data:
-    "CIFAR10Data from CIFAR-100's official files' bytes: its 100 fine classes (the coarse 20 are not used)"
+def _from_cifar100(raw: dict, where) -> ImageData:
+    "ImageData from CIFAR-100's official files' bytes: its 100 fine classes (the coarse 20 are not used)"
     missing = [n for n in CIFAR100_FILES if n not in raw]
     if missing: raise DataError(f'{where}: missing {", ".join(missing)}; a complete cifar-100-python has '
                                 f'{", ".join(CIFAR100_FILES)}. Re-download {CIFAR100_URL}')
@@ -108,8 +112,8 @@ def _from_cifar100(raw: dict, where) -> CIFAR10Data:
     classes = _class_names(_unpickle(raw['meta'], f'{where}/meta'), 'fine_label_names', f'{where}/meta')
     return _checked(x_train, y_train, x_test, y_test, classes, where)
 
-def _from_batches(raw: dict, where) -> CIFAR10Data:
-    "CIFAR10Data from the official batch files' bytes, `raw[name]` (CIFAR-10's, or CIFAR-100's `train`, `test`, `meta`)"
+def _from_batches(raw: dict, where) -> ImageData:
+    "ImageData from the official batch files' bytes, `raw[name]` (CIFAR-10's, or CIFAR-100's `train`, `test`, `meta`)"
     if 'meta' in raw and not any(n in raw for n in CIFAR10_BATCHES): return _from_cifar100(raw, where)
     missing = [n for n in CIFAR10_BATCHES if n not in raw]
     if missing: raise DataError(f'{where}: missing {", ".join(missing)}; a complete cifar-10-batches-py has '
@@ -161,8 +165,8 @@ def _read_labels_txt(raw: bytes, name) -> list:
     if len(set(names)) != len(names): raise DataError(f'{name}: repeated class names {names}')
     return names
 
-def _from_images(files: dict, dirs: dict, labels_txt, where) -> CIFAR10Data:
-    """CIFAR10Data from `files[split][cls] = [(name, bytes)]`; `dirs[split]` = every class folder seen
+def _from_images(files: dict, dirs: dict, labels_txt, where) -> ImageData:
+    """ImageData from `files[split][cls] = [(name, bytes)]`; `dirs[split]` = every class folder seen
     (so empty ones are caught); `labels_txt` = (name, bytes) or None"""
     for split in ('train', 'test'):
         if not dirs.get(split): raise DataError(f'{where}: no {split}/<class>/ folders with images. '
@@ -188,13 +192,13 @@ def _from_images(files: dict, dirs: dict, labels_txt, where) -> CIFAR10Data:
             fs = sorted(files[split][c])
             items += fs; ys += [y] * len(fs)
         res[split] = _decode_all(items), torch.tensor(ys, dtype=torch.int64)
-    return CIFAR10Data(*res['train'], *res['test'], classes, str(where))
+    return ImageData(*res['train'], *res['test'], classes, str(where))
 
 def _split_class_file(parts):
     "('train', cls, fname) from a path's parts ending in split/class/file, else None"
     if len(parts) >= 3 and parts[-3] in ('train', 'test'): return parts[-3], parts[-2], parts[-1]
 
-def _read_folder(root: Path) -> CIFAR10Data:
+def _read_folder(root: Path) -> ImageData:
     files, dirs = {'train': {}, 'test': {}}, {'train': [], 'test': []}
     for split in ('train', 'test'):
         if not (root / split).is_dir(): continue
@@ -206,7 +210,7 @@ def _read_folder(root: Path) -> CIFAR10Data:
     return _from_images(files, dirs, (str(lt), lt.read_bytes()) if lt.is_file() else None, root)
 
 # %% ../nbs/01a_sources.ipynb #4b9b0dce
-def _read_archive(path: Path) -> CIFAR10Data:
+def _read_archive(path: Path) -> ImageData:
     batches, files, dirs, labels_txt = {}, {'train': {}, 'test': {}}, {'train': set(), 'test': set()}, None
     try:
         with tarfile.open(path, 'r:*') as tf:
@@ -274,7 +278,7 @@ def _check_md5(p: Path, check_md5):
                         f'incomplete or a different file; download it again from {url}. '
                         '(For a deliberately different archive rename it or pass check_md5=False.)')
 
-def decode_source(kind: str, p: Path, check_md5=None) -> CIFAR10Data:
+def decode_source(kind: str, p: Path, check_md5=None) -> ImageData:
     "Decode a CIFAR source found by `find_source` (slow path; `load_cifar10` caches the result)"
     if kind == 'archive': _check_md5(p, check_md5); return _read_archive(p)
     if kind == 'batches':
@@ -296,7 +300,8 @@ def cache_path(src: Path, cache_dir=None) -> Path:
         d = src.parent / '.resnet_study_cache'
         if not (_writable(d) or (not d.exists() and _writable(src.parent))):
             d = Path(os.environ.get('XDG_CACHE_HOME', '~/.cache')).expanduser() / 'resnet_study'
-    return Path(d).expanduser() / f'cifar10-{hashlib.sha1(str(src).encode()).hexdigest()[:16]}.pt'
+    name = re.sub(r'\.(tar\.gz|tgz|tar)$', '', src.name)  # what the cache holds: the decoded images of this source
+    return Path(d).expanduser() / f'{name}-{hashlib.sha1(str(src).encode()).hexdigest()[:16]}.pt'
 
 def source_signature(kind: str, p: Path) -> str:
     "Cheap fingerprint of a source: changes when files are replaced, added or removed"
@@ -308,23 +313,11 @@ def source_signature(kind: str, p: Path) -> str:
                    for d in sorted((p / s).iterdir()) if d.is_dir()] + ([st(p / 'labels.txt')] if (p / 'labels.txt').exists() else [])
     return f'v{CACHE_VERSION}|{kind}|{p}|' + '|'.join(parts)
 
-def save_atomic(obj, dest):
-    "`torch.save` to a temporary file next to `dest`, then rename it over `dest`: never a half-written file"
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f'.{dest.name}.', suffix='.tmp')
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a cache is as readable as the data
-        with os.fdopen(fd, 'wb') as f: torch.save(obj, f); f.flush(); os.fsync(f.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
-
 def _load_cache(cp: Path, sig: str):
     try: d = torch.load(cp, weights_only=True)
     except Exception: return None  # unreadable cache: decode again and overwrite it
     if not isinstance(d, dict) or d.get('signature') != sig: return None
-    return CIFAR10Data(d['x_train'], d['y_train'], d['x_test'], d['y_test'], list(d['classes']), d['source'])
+    return ImageData(d['x_train'], d['y_train'], d['x_test'], d['y_test'], list(d['classes']), d['source'])
 
 # %% ../nbs/01a_sources.ipynb #2ff731b0
 def default_candidates() -> list:
@@ -353,7 +346,7 @@ def resolve_cifar10_path(path=None, download=True) -> Path:
     if not download: raise DataNotFoundError(f'CIFAR-10 not found in {[str(c) for c in default_candidates()]}. ' + HOW_TO_POINT)
     return _download()
 
-def _load(path, official: str, check_md5, cache: bool, cache_dir) -> CIFAR10Data:
+def _load(path, official: str, check_md5, cache: bool, cache_dir) -> ImageData:
     "Decode the source at `path` once, or read its cache"
     kind, src = find_source(path, official)
     cp = cache_path(src, cache_dir) if cache else None
@@ -372,10 +365,9 @@ def load_cifar10(path=None, # any format `find_source` knows; None: $RESNET_STUD
                  cache: bool = True, # read and write the decoded tensors' cache (`cache_path`)
                  cache_dir=None, # where the cache goes (default: $RESNET_STUDY_CACHE, beside the data, or ~/.cache)
                  download: bool = True # with no local copy, let fastai's `untar_data` download one
-                ) -> CIFAR10Data:
+                ) -> ImageData:
     "CIFAR-10 as uint8 tensors from `path` (any supported format), decoded once and cached"
     return _load(resolve_cifar10_path(path, download), 'cifar10', check_md5, cache, cache_dir)
-
 
 # %% ../nbs/01a_sources.ipynb #3c0d3084
 CIFAR100_CANDIDATES = [Path('data') / 'cifar-100-python', Path('data') / CIFAR100_ARCHIVE]
@@ -395,7 +387,7 @@ def load_cifar100(path=None, # cifar-100-python.tar.gz, its cifar-100-python/ fo
                   cache: bool = True, # read and write the decoded tensors' cache (`cache_path`)
                   cache_dir=None, # where the cache goes (default: $RESNET_STUDY_CACHE, beside the data, or ~/.cache)
                   download: bool = True # with no local copy, let torchvision's `CIFAR100` download one into ./data
-                 ) -> CIFAR10Data:
+                 ) -> ImageData:
     "CIFAR-100 (its 100 fine classes) as uint8 tensors, decoded once and cached"
     if path is None:
         path = next((c for c in CIFAR100_CANDIDATES if c.exists()), None)
@@ -409,7 +401,7 @@ def load_image_folder(path=None, # a folder (or .tgz of one) of train/<class>/*.
                       check_md5: bool | None = None, # for an official archive given here: as `load_cifar10`
                       cache: bool = True, # read and write the decoded tensors' cache (`cache_path`)
                       cache_dir=None # where the cache goes (default: $RESNET_STUDY_CACHE, beside the data, or ~/.cache)
-                     ) -> CIFAR10Data:
+                     ) -> ImageData:
     "Any 32x32 image folder as uint8 tensors, one class per folder, decoded once and cached"
     if path is None: raise DataNotFoundError('a folder of 32x32 images has no default place: give --data PATH, a folder '
                                              '(or .tgz) with train/<class>/*.png|jpg and test/<class>/...')

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .sources import CIFAR10Data, CIFAR10_BATCHES
+from .sources import ImageData, CIFAR10_BATCHES
 
 # %% auto #0
 __all__ = ['CIFAR10_CLASSES', 'synthetic_cifar', 'cifar_batches', 'cifar100_files', 'write_cifar_archive', 'write_tgz',
@@ -26,7 +26,7 @@ def synthetic_cifar(n_train: int = 256, # training images
                     n_classes: int = 10, # classes, named class0, class1, ...
                     seed: int = 0, # the images and the labels
                     balanced: bool = False # labels 0, 1, 2, ... in turn (every class as often) instead of random
-                   ) -> CIFAR10Data:
+                   ) -> ImageData:
     "Random 32x32 images whose class is a colour shift: learnable in a few iterations, for tests and demos"
     g = torch.Generator().manual_seed(seed)
     def make(n):
@@ -35,7 +35,7 @@ def synthetic_cifar(n_train: int = 256, # training images
         shift = torch.stack([(y * 37) % 96, (y * 59) % 96, (y * 83) % 96], 1)[:, :, None, None]
         return (x + shift).clamp(0, 255).to(torch.uint8), y
     (xt, yt), (xv, yv) = make(n_train), make(n_test)
-    return CIFAR10Data(xt, yt, xv, yv, [f"class{i}" for i in range(n_classes)], "synthetic")
+    return ImageData(xt, yt, xv, yv, [f"class{i}" for i in range(n_classes)], "synthetic")
 
 # %% ../nbs/09_testing.ipynb #159c66e3
 def cifar_batches(n: int = 10, seed: int = 0, classes=CIFAR10_CLASSES) -> dict:
@@ -86,7 +86,7 @@ def write_image(path, im=None, size=(32, 32), seed: int = 0, quality: int = 95) 
     else: Image.fromarray(im).save(path, format='PNG')
     return im
 
-def write_image_folder(root, data: CIFAR10Data, ext: str = '.png', labels: bool = False) -> Path:
+def write_image_folder(root, data: ImageData, ext: str = '.png', labels: bool = False) -> Path:
     "`data` as a fastai-style folder `root/{train,test}/<class>/NNNN<ext>` (and `labels.txt` if `labels`), the shared copy's layout"
     root = Path(root)
     for split, x, y in (('train', data.x_train, data.y_train), ('test', data.x_test, data.y_test)):

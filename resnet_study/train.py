@@ -1,4 +1,4 @@
-"""The paper's recipes as fastai learners: SGD with L2 weight decay, the CIFAR iteration schedule, the ResNet-110 warm-up, the ImageNet plateau schedule, the callbacks that log and checkpoint a run, several GPUs, and the NaN stop.
+"""The paper's recipes as fastai learners: SGD with L2 weight decay, a train loader that counts iterations, the run's configuration and `make_learner`, which puts together the recipe, the schedule, the warm-up, the logging and checkpointing callbacks and several GPUs.
 
 Docs: https://resnet-study.github.io/resnet_study/training.html.md"""
 
@@ -6,244 +6,52 @@ Docs: https://resnet-study.github.io/resnet_study/training.html.md"""
 
 # %% ../nbs/02_training.ipynb #05c99018
 from __future__ import annotations
-import contextlib, io, json, math, numbers, os, platform, random, shlex, sys, tempfile, time, warnings
-from dataclasses import dataclass, field, asdict, replace
+import os, time
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-import numpy as np
 import torch
-from torch import nn
-
-with warnings.catch_warnings():  # fastai scripts a function on import, which torch >= 2.10 calls deprecated: noise above every message
-    warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated", category=FutureWarning)
-    from fastai.callback.core import Callback, CancelFitException
-from fastai.callback.fp16 import MixedPrecision, AMPMode
-from fastai.callback.tracker import ReduceLROnPlateau
-from fastai.callback.progress import ProgressCallback
-with warnings.catch_warnings():  # accelerate imports tqdm's notebook bars (unused: fastai draws its own) and warns without ipywidgets
-    warnings.filterwarnings("ignore", message="IProgress not found")
-    from fastai.distributed import DistributedTrainer
-from fastai.torch_core import distrib_barrier, num_distrib, rank_distrib
-import fastai.callback.progress, fastai.callback.schedule, fastai.callback.channelslast  # bars, `plot_sched`/`lr_find`, `to_channelslast`
+import torch.nn.functional as F
+from fastai.callback.progress import ProgressCallback  # the progress bars (one process of several draws none)
+import fastai.callback.schedule, fastai.callback.channelslast  # `Learner.lr_find`/`plot_sched`, `to_channelslast`
 from fastai.data.core import DataLoaders
 from fastai.learner import Learner
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import error_rate
 from fastai.optimizer import SGD
-from fastcore.basics import store_attr
 
-from .models import get_model, get_model_builder, n_params
-from .sources import CIFAR10Data, load_cifar10, save_atomic
+from .models import get_model, get_model_builder
+from .sources import ImageData
 from .data import cifar10_dls, imagenet_dls
-from .datasets import DATASETS, get_dataset, arch_dataset, check_dataset, check_arch_data, load_data
-from .testing import synthetic_cifar, synthetic_image_tree  # they were defined here: still importable from here
+from .datasets import DATASETS, get_dataset, check_dataset, check_arch_data, load_data
+from .recipes import RECIPES, Budget, Recipe, budget, check_range
+from .schedules import SCHEDULES, WarmUp
+from .callbacks import BF16OnCPU, Checkpointer, RunLogger, restore_checkpoint
+from .distributed import ShardedTrainer, pick_device, world
 
 # %% auto #0
-__all__ = ['RECIPES', 'BUDGETS', 'RANGES', 'METRIC_COLUMNS', 'paper_sgd', 'Recipe', 'Budget', 'budget', 'Range', 'check_range',
-           'step_lr', 'IterationSchedule', 'WarmUp', 'IterationStream', 'world', 'all_sum', 'NonFiniteLoss',
-           'RunLogger', 'rng_state', 'set_rng_state', 'load_checkpoint', 'Checkpointer', 'pick_device', 'check_device',
-           'init_distributed', 'ShardedTrainer', 'paper_shortcut', 'TrainConfig', 'run_dls', 'BF16OnCPU',
-           'make_learner', 'fit_budget', 'PlateauSchedule', 'CHECKPOINTS', 'RunFileDamaged', 'CheckpointDamaged',
-           'read_json', 'metrics_end', 'find_checkpoint', 'versions', 'RunBusy', 'RunLock', 'train_run', 'run_config',
-           'run_checkpoint', 'run_model', 'evaluate_run', 'synthetic_cifar', 'synthetic_image_tree']
+__all__ = ['paper_sgd', 'check_full_batch', 'IterationStream', 'paper_shortcut', 'TrainConfig', 'run_dls', 'make_learner',
+           'fit_budget', 'seconds_per_iteration', 'duration']
 
 # %% ../nbs/02_training.ipynb #cf07ea9d
-def paper_sgd(mom: float = 0.9, wd: float = 1e-4):
-    "fastai `SGD` with the paper's momentum and weight decay applied as L2 in the gradient (as Caffe and `torch.optim.SGD`)"
+def paper_sgd(mom: float = RECIPES["cifar10"].momentum, # the momentum
+              wd: float = RECIPES["cifar10"].wd # the weight decay, added to the gradient (L2)
+             ):
+    "fastai `SGD` with the paper's momentum and weight decay as L2 in the gradient (as Caffe and `torch.optim.SGD`)"
     return partial(SGD, mom=mom, wd=wd, decouple_wd=False)
 
-# %% ../nbs/02_training.ipynb #0096395c
-@dataclass(frozen=True)
-class Recipe:
-    "A dataset's training recipe, as the paper gives it: every default of the config, the budgets, the CLI and the docs reads it"
-    dataset: str
-    bs: int                     # mini-batch, over all GPUs together
-    lr: float                   # initial learning rate
-    momentum: float
-    wd: float                   # L2 weight decay, on every parameter (Caffe)
-    iters: int                  # the full schedule, in iterations
-    schedule: str               # "steps": divided by `factor` at `milestones`; "plateau": when the validation error stops falling
-    milestones: tuple = ()      # fractions of `iters`
-    factor: float = 10.0
-    patience: int | None = None # plateau: evaluations without a lower validation error
-    eval_every: int = 1000      # test/validation evaluation (bold curves); the plateau schedule looks at these
-    log_every: int = 100        # training loss/error window (thin curves)
-    ckpt_every: int = 2000
-    warmup_depth: int | None = None  # nets this deep or deeper warm up at `warmup_lr` until the training error < `warmup_until`
-    warmup_lr: float = 0.01
-    warmup_until: float = 0.8
-    n_train: int = 0            # training images: epochs = iterations * bs / n_train
-    test: str = ""              # how the test error is measured
-
-RECIPES = {
-    # section 4.2: 128 on two GPUs; 0.1, /10 at 32k and 48k, stop at 64k; ResNet-110 warms up at 0.01 (we also warm up 1202)
-    "cifar10": Recipe("cifar10", bs=128, lr=0.1, momentum=0.9, wd=1e-4, iters=64_000, schedule="steps",
-                      milestones=(0.5, 0.75), eval_every=1000, log_every=100, ckpt_every=2000, warmup_depth=110,
-                      n_train=50_000, test="the single 32x32 test image"),
-    # section 3.4: 256; 0.1, /10 when the error plateaus, up to 60e4; an evaluation every 5k iterations (about one
-    # epoch of 1.28M images) and a fall after 5 without progress are ours: the paper does not say how it saw a plateau
-    "imagenet": Recipe("imagenet", bs=256, lr=0.1, momentum=0.9, wd=1e-4, iters=600_000, schedule="plateau",
-                       patience=5, eval_every=5000, log_every=100, ckpt_every=2500, n_train=1_281_167,
-                       test="10-crop (corners and centre of the image and its flip)"),
-}
-BUDGETS = {"paper": None, "quick": 2_000, "smoke": 60}  # None: the recipe's `iters`
-
-def _milestone(fraction, iters): return int(fraction * iters + 0.5)  # round half up (Python's round() goes to even)
-
-@dataclass
-class Budget:
-    "How long to train: `iters` iterations; the learning rate divided by `factor` at `milestones` (fractions of `iters`) or on plateaus"
-    name: str = "paper"
-    iters: int = RECIPES["cifar10"].iters
-    milestones: tuple = RECIPES["cifar10"].milestones
-    subset: int | None = None   # class-balanced training subset (None: the whole training set)
-    log_every: int = RECIPES["cifar10"].log_every
-    eval_every: int = RECIPES["cifar10"].eval_every
-    ckpt_every: int = RECIPES["cifar10"].ckpt_every
-    schedule: str = "steps"     # "steps": at `milestones`; "plateau": after `patience` evaluations without improvement
-    factor: float = 10.0
-    patience: int | None = None     # plateau only
-    min_delta: float = 0.0          # plateau only: a smaller fall of the validation error (a fraction) is no improvement
-
-    def __post_init__(self):  # a budget that cannot train is refused when it is made, not deep inside the first epoch
-        for k in ("iters", "log_every", "eval_every", "ckpt_every", "factor", "min_delta"): check_range(k, getattr(self, k))
-        for k in ("subset", "patience"):  # None: the whole training set; no plateau schedule
-            if getattr(self, k) is not None: check_range(k, getattr(self, k))
-
-    @property
-    def milestone_iters(self) -> tuple: return tuple(_milestone(f, self.iters) for f in self.milestones)
-
-def budget(name: str = "paper", # a name of `BUDGETS`: paper, quick, smoke
-           iters: int | None = None, # iterations instead of the named budget's (scaled by the rule below)
-           subset: int | None = None, # class-balanced CIFAR-10 training subset (None: the whole training set)
-           dataset: str = "cifar10", # a name of `DATASETS`: its recipe (`RECIPES`) and its kind of data
-           **kw # any other field of `Budget` (eval_every, log_every, ckpt_every, milestones, patience, ...)
-          ) -> Budget:
-    """The named budget of `BUDGETS` for the recipe of `dataset` (`DATASETS`, `RECIPES`), or `iters` iterations of it.
-    The scaling rule: a budget of n iterations keeps the recipe's milestones at the same fractions of n, evaluates
-    about 8 times (ImageNet: 20, for the plateaus), logs about 50 windows and checkpoints about 10 times."""
-    ds = get_dataset(dataset)
-    r = RECIPES[ds.recipe]
-    if name not in BUDGETS: raise ValueError(f"unknown budget {name!r}; choose one of {', '.join(BUDGETS)} (or give iterations)")
-    named = BUDGETS[name] or r.iters
-    n = named if iters is None else int(check_range("iters", iters))
-    if n != named: name = f"{name}-scaled-{n}"
-    paper = n == r.iters
-    if ds.tree and subset is not None:
-        raise ValueError("--subset is for the 32x32 data sets; for a smaller ImageNet run use a smaller tree (e.g. Imagenette) or fewer iterations")
-    defaults = dict(milestones=r.milestones, schedule=r.schedule, factor=r.factor,
-                    log_every=r.log_every if paper else max(1, min(r.log_every, n // 50)),
-                    eval_every=r.eval_every if paper else max(1, math.ceil(n / (20 if r.schedule == "plateau" else 8))),
-                    ckpt_every=r.ckpt_every if paper else max(1, math.ceil(n / (20 if r.schedule == "plateau" else 10))))
-    if r.schedule == "plateau": defaults["patience"] = r.patience if paper else 2
-    defaults.update({k: v for k, v in kw.items() if v is not None})
-    if defaults.get("schedule", "steps") not in ("steps", "plateau"):
-        raise ValueError(f"schedule={defaults['schedule']!r}: use 'steps' or 'plateau'")
-    if defaults.get("schedule") == "plateau" and defaults.get("patience") is None:
-        raise ValueError(f"the plateau schedule needs a patience of at least 1 evaluation, not {defaults.get('patience')}")
-    return Budget(name, n, subset=subset, **defaults)
-
-# %% ../nbs/02_training.ipynb #65fdaccf
-def _num(x) -> str: return str(int(x)) if float(x).is_integer() else f"{x:g}"
-
-@dataclass(frozen=True)
-class Range:
-    "What a number may be: an integer (`kind=int`) or a finite number, at least `low` (more than it if `strict`), at most `high`"
-    kind: type = int
-    low: float = 1
-    strict: bool = False
-    high: float | None = None
-
-    def allows(self, v) -> bool:
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral if self.kind is int else numbers.Real): return False
-        if not math.isfinite(v): return False
-        return (v > self.low if self.strict else v >= self.low) and (self.high is None or v <= self.high)
-
-    def __str__(self):
-        s = f"{'an integer' if self.kind is int else 'a finite number'} {'>' if self.strict else '>='} {_num(self.low)}"
-        return s if self.high is None else f"{s} and <= {_num(self.high)}"
-
-RANGES = {  # every number of a run; `Budget`, `TrainConfig` and the command line's options are checked against it
-    "iters": Range(int, 1), "subset": Range(int, 1), "bs": Range(int, 1), "lr": Range(float, 0, strict=True),
-    "log_every": Range(int, 1), "eval_every": Range(int, 1), "ckpt_every": Range(int, 1),
-    "patience": Range(int, 1), "min_delta": Range(float, 0, high=1),  # a fraction of the validation error
-    "size": Range(int, 32),  # the ImageNet nets downsample 32 times
-    "workers": Range(int, 0), "seed": Range(int, 0, high=2**32 - 1), "factor": Range(float, 0, strict=True),
-    "momentum": Range(float, 0, high=1), "wd": Range(float, 0), "warmup_lr": Range(float, 0, strict=True),
-    "warmup_until": Range(float, 0, strict=True, high=1), "warmup_every": Range(int, 1),
-    "per_device": Range(int, 1),  # `study --per-device`: runs at a time on one device
-}
-
-def check_range(name: str, value, label: str | None = None):
-    "`value`, if `RANGES[name]` allows it; else a one-line `ValueError` naming `label` (default `name`), the value and the range"
-    r = RANGES[name]
-    if not r.allows(value): raise ValueError(f"{label or name}={value!r}: must be {r}")
-    return value
-
-# %% ../nbs/02_training.ipynb #40bc3f88
-def step_lr(it: int, # the iteration (0-based: the `it`-th update)
-            iters: int = 64_000, # the schedule's length
-            base_lr: float = 0.1, # the initial rate
-            milestones=(0.5, 0.75), # fractions of `iters` where the rate falls
-            gamma: float = 0.1 # the factor at each milestone
-           ) -> float:
-    "The paper's schedule: `base_lr`, times `gamma` at each milestone (a fraction of `iters`) reached"
-    return base_lr * gamma ** sum(it >= _milestone(m, iters) for m in milestones)
-
-# %% ../nbs/02_training.ipynb #47f9cd5c
-class IterationSchedule(Callback):
-    "Set the learning rate from `sched(iteration)` before every training batch; resumes at the train stream's position"
-    order = 5  # after TrainEvalCallback (-10), which resets `train_iter` in `before_fit`
-    def __init__(self, sched): store_attr()
-    def before_fit(self): self.learn.train_iter = getattr(self.dls.train, "pos", 0)
-    def before_batch(self):
-        if self.training: self.opt.set_hyper("lr", self.sched(self.train_iter))
-
-# %% ../nbs/02_training.ipynb #beb5063b
-class WarmUp(Callback):
-    "Hold the learning rate at `lr` until the training error over the last `every` iterations is below `until`"
-    order = 6  # after IterationSchedule, so it overrides the scheduled rate while warming up
-    def __init__(self, lr: float = 0.01, # the warm-up's learning rate (the scheduled one if that is lower)
-                 until: float = 0.8, # the training error (a fraction) below which the warm-up ends
-                 every: int = 50, # iterations per training-error window
-                 verbose: bool = True # say when it ends
-                ):
-        self.lr, self.until, self.every, self.verbose = lr, until, every, verbose
-        self.done_at, self.history = None, []
-        self._wrong, self._seen = 0, 0
-
-    def before_batch(self):
-        if self.training and self.done_at is None:
-            self.opt.set_hyper("lr", min(self.lr, self.opt.hypers[-1]["lr"]))
-
-    def after_batch(self):
-        if not self.training or self.done_at is not None: return
-        y = self.yb[0]
-        self._wrong = self._wrong + (self.pred.argmax(-1) != y).sum()
-        self._seen += len(y)
-        if self.train_iter % self.every == 0:
-            wrong, seen = all_sum(self._wrong, self._seen)  # every process ends the warm-up at the same iteration
-            err = float(wrong) / float(seen)
-            self.history.append((self.train_iter, err))
-            self._wrong, self._seen = 0, 0
-            if err < self.until:
-                self.done_at = self.train_iter
-                if self.verbose: print(f"warm-up: training error {err:.1%} < {self.until:.0%} at iteration {self.train_iter}; "
-                                       "back to the scheduled learning rate")
-
-    def state(self): return dict(done_at=self.done_at, history=self.history)
-    def load_state(self, d): self.done_at, self.history = d["done_at"], list(d["history"])
-
 # %% ../nbs/02_training.ipynb #5c8c7455
-def _check_full_batch(src):
-    if len(src) == 0:  # the train loaders drop a last partial batch: every iteration is a whole mini-batch
-        raise ValueError(f"the training set ({src.n} images) has no full batch of {src.bs}; use a smaller batch or more data")
+def check_full_batch(src):
+    "A one-line `ValueError` if the train loader `src` holds no full batch (it drops a last partial one)"
+    if len(src) == 0:  # every iteration is a whole mini-batch
+        raise ValueError(f"the training set ({src.n} images) has no full batch of {src.bs}; "
+                         "use a smaller batch or more data")
 
 class IterationStream:
-    "Train loader for fastai: the batches of `src` epoch after epoch, in fastai 'epochs' of `chunk` iterations, up to `total`"
+    "Train loader for fastai: the batches of `src` epoch after epoch, in 'epochs' of `chunk` iterations, up to `total`"
     def __init__(self, src, total: int, chunk: int, pos: int = 0):
-        _check_full_batch(src)
+        check_full_batch(src)
         self.src, self.total, self.chunk, self.pos = src, total, max(1, chunk), pos
 
     def __getattr__(self, k):  # everything else (device, bs, n, show_batch, ...) is the wrapped loader's
@@ -260,7 +68,9 @@ class IterationStream:
         while p < self.total: p, n = min((p // self.chunk + 1) * self.chunk, self.total), n + 1
         return n
 
-    def to(self, device): self.src.to(device); return self
+    def to(self, device):
+        self.src.to(device)
+        return self
 
     def __iter__(self):
         end, per_epoch = self._end(), len(self.src)
@@ -271,228 +81,50 @@ class IterationStream:
                 yield b
                 if self.pos >= end: return
 
-# %% ../nbs/02_training.ipynb #dfef1afd
-def world() -> tuple[int, int]:
-    "(rank, number of processes): (0, 1) unless launched by `torchrun` or `accelerate launch`"
-    return rank_distrib(), max(1, num_distrib())
-
-def all_sum(*values):
-    "The sums over all processes of `values` (numbers or one-element tensors); in one process, `values` unchanged"
-    if num_distrib() <= 1 or not torch.distributed.is_initialized(): return values
-    dev = torch.device("cuda", torch.cuda.current_device()) if torch.distributed.get_backend() == "nccl" else torch.device("cpu")
-    t = torch.stack([torch.as_tensor(v, dtype=torch.float64).to(dev).reshape(()) for v in values])
-    torch.distributed.all_reduce(t)
-    return tuple(t)
-
-# %% ../nbs/02_training.ipynb #567cb607
-class NonFiniteLoss(RuntimeError):
-    "The training loss became NaN or infinite"
-
-def _nonfinite(msg):
-    e = NonFiniteLoss(msg); e.detail = msg  # fastai prefixes the message of errors raised in callbacks
-    return e
-
-METRIC_COLUMNS = ("iter", "epoch", "lr", "train_loss", "train_error", "test_loss", "test_error", "images_per_second")
-
-class RunLogger(Callback):
-    "Append training windows (every `every` iterations) and test evaluations to `path` (metrics.csv); over all processes, written by the first"
-    order = 40
-    def __init__(self, path, # metrics.csv
-                 every: int, # iterations per training window (a thin-curve row)
-                 n_train: int, # training images, for the epoch column
-                 state: dict | None = None # a checkpoint's logger state: totals, time and last row, to resume
-                ):
-        self.path, self.every, self.n_train = Path(path), every, n_train
-        self.rank, self.world_size = world()
-        s = state or {}
-        self.train_seconds, self.eval_seconds = s.get("train_seconds", 0.0), s.get("eval_seconds", 0.0)
-        self.images, self.last = s.get("images", 0), s.get("last", {})
-        self.wall0, self.t_start, self.fitting = s.get("wall_seconds", 0.0), time.perf_counter(), False
-        if self.rank == 0 and not self.path.exists(): self.path.write_text(",".join(METRIC_COLUMNS) + "\n")
-
-    def state(self): return dict(train_seconds=self.train_seconds, eval_seconds=self.eval_seconds, images=self.images,
-                                 last=self.last, wall_seconds=self.wall_seconds)
-    @property
-    def wall_seconds(self): return self.wall0 + time.perf_counter() - self.t_start
-
-    def _write(self, **row):
-        row = dict(iter=self.train_iter, epoch=round(self.images / self.n_train, 3), **row)
-        self.last.update({k: v for k, v in row.items() if v != ""})
-        if self.rank: return
-        with open(self.path, "a") as f:
-            f.write(",".join(_fmt(row.get(c, "")) for c in METRIC_COLUMNS) + "\n")
-
-    def _reset(self): self._loss, self._wrong, self._n, self._t = 0.0, 0, 0, time.perf_counter()
-    def before_fit(self): self._reset()
-    def before_train(self): self.fitting = True  # `validate`/`get_preds` outside `fit` are not logged
-    def after_fit(self): self.fitting = False
-
-    def after_batch(self):
-        y, n = self.yb[0], len(self.yb[0])
-        if self.training:
-            self._loss = self._loss + self.loss.detach().float() * n
-            self._wrong = self._wrong + (self.pred.argmax(-1) != y).sum()
-            self._n += n; self.images += n * self.world_size  # every process trains on an equal part of the batch
-            if self.train_iter % self.every == 0 or self.train_iter == self.dls.train.total: self._log_train()
-        else:
-            self._vloss = self._vloss + self.loss.detach().float() * n
-            self._vwrong = self._vwrong + (self.pred.argmax(-1) != y).sum()
-            self._vn += n
-
-    def _log_train(self):
-        if self._n == 0: return
-        loss_sum, wrong, n = (float(v) for v in all_sum(self._loss, self._wrong, self._n))  # the one host sync of the window
-        loss, secs = loss_sum / n, time.perf_counter() - self._t
-        self.train_seconds += secs
-        if not math.isfinite(loss):
-            raise _nonfinite(f"the training loss became {loss} in the iterations up to {self.train_iter}")
-        self._write(lr=self.opt.hypers[-1]["lr"], train_loss=loss, train_error=100 * wrong / n, images_per_second=n / secs)
-        self._reset()
-
-    def loss_is_finite(self) -> bool:
-        "Whether the training loss since the last row is finite (checked before a checkpoint is written)"
-        return self._n == 0 or math.isfinite(float(all_sum(self._loss)[0]))
-
-    def before_validate(self):
-        self._vloss, self._vwrong, self._vn, self._tv = 0.0, 0, 0, time.perf_counter()
-        if self._n: self.train_seconds += time.perf_counter() - self._t  # keep evaluation out of images/second
-
-    def after_validate(self):
-        if self._vn and self.fitting:
-            loss_sum, wrong, n = (float(v) for v in all_sum(self._vloss, self._vwrong, self._vn))
-            self._write(test_loss=loss_sum / n, test_error=100 * wrong / n)
-        self.eval_seconds += time.perf_counter() - self._tv
-        self._t = time.perf_counter()
-
-def _fmt(v):
-    if isinstance(v, float): return f"{v:.6g}"
-    return str(v)
-
-# %% ../nbs/02_training.ipynb #13b15277
-def _unwrap(model):
-    "The net inside `torch.compile`'s and `DistributedDataParallel`'s wrappers"
-    model = getattr(model, "_orig_mod", model)
-    if isinstance(model, nn.parallel.DistributedDataParallel): model = model.module
-    return getattr(model, "_orig_mod", model)
-
-def rng_state() -> dict:
-    return dict(torch=torch.get_rng_state(), cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-                python=random.getstate(), numpy=np.random.get_state())
-
-def set_rng_state(s: dict):
-    torch.set_rng_state(s["torch"]); random.setstate(s["python"]); np.random.set_state(s["numpy"])
-    if s["cuda"] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s["cuda"])
-
-def load_checkpoint(path, device="cpu") -> dict:
-    # our own file (it holds Python RNG tuples), so not `weights_only`
-    return torch.load(path, map_location=device, weights_only=False)
-
-class Checkpointer(Callback):
-    "Atomically write `path` every `every` iterations and after every evaluation, only while the loss is finite (the first process writes)"
-    order = 70  # after RunLogger (40) and Recorder (50) have seen the batch
-    def __init__(self, path, every: int):
-        self.path, self.every, self.saved_at, self.trained = Path(path), every, None, False
-        self.prev = self.path.with_suffix(".prev" + self.path.suffix)  # checkpoint.prev.pth
-    def before_train(self): self.trained = True
-    def after_batch(self):
-        # at a chunk end the checkpoint waits for the evaluation (after_epoch), so a resume never skips one
-        if self.training and self.train_iter % self.every == 0 and not self.dls.train.is_boundary(self.train_iter): self.save()
-    def after_epoch(self):
-        if self.trained: self.save()  # not after a `validate`/`get_preds` outside `fit`
-        self.trained = False
-
-    def save(self):
-        logger = self.learn.run_logger
-        if not logger.loss_is_finite():  # asked in every process, so all of them stop together
-            raise _nonfinite(f"the training loss became non-finite before iteration {self.train_iter}")
-        self.saved_at = self.train_iter
-        if logger.rank: return
-        sd = self.opt.state_dict()
-        warm, plateau = getattr(self.learn, "warm_up", None), getattr(self.learn, "plateau", None)
-        new = self.path.with_name(f".{self.path.name}.new")
-        save_atomic(dict(iteration=self.train_iter, model=_unwrap(self.model).state_dict(),
-                         opt=dict(state=sd["state"], hypers=[dict(h) for h in sd["hypers"]]),
-                         rng=rng_state(), logger=logger.state(), warmup=warm.state() if warm else None,
-                         plateau=plateau.state() if plateau else None), new)
-        if self.path.exists(): os.replace(self.path, self.prev)  # a kill between the renames leaves the previous one: a resume takes it
-        os.replace(new, self.path)
-
 # %% ../nbs/02_training.ipynb #3ebdcd11
-def pick_device() -> torch.device:
-    "CUDA if present, else Apple's MPS, else the CPU"
-    if torch.cuda.is_available(): return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available(): return torch.device("mps")
-    return torch.device("cpu")
-
-def check_device(device, label: str = "device") -> torch.device:
-    "`device` as a `torch.device` if this machine has it; else a one-line `ValueError` naming `label`"
-    try: d = torch.device(device)
-    except (RuntimeError, TypeError, ValueError): d = None
-    if d is None or d.type not in ("cpu", "cuda", "mps"): raise ValueError(f"{label} {device!r}: not a device; use cuda, cuda:N, mps or cpu")
-    if d.type == "cuda" and (d.index or 0) >= (n := torch.cuda.device_count()):
-        has = "no CUDA GPU" if n == 0 else f"{n} CUDA GPU{'s' if n > 1 else ''} (cuda:0{f' to cuda:{n - 1}' if n > 1 else ''})"
-        raise ValueError(f"{label} {device}: this machine has {has}; use cpu")
-    if d.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError(f"{label} {device}: this machine has no Apple GPU (MPS); use cpu")
-    return d
-
-def _on_gpu(device) -> bool: return torch.cuda.is_available() and (device is None or torch.device(device).type == "cuda")
-
-def init_distributed(device=None) -> torch.device:
-    "This process's device; when launched by `torchrun`/`accelerate launch`, join the process group first (NCCL on GPUs, gloo on CPUs)"
-    if world()[1] == 1: return check_device(device) if device is not None else pick_device()
-    from accelerate import PartialState
-    cpu = not _on_gpu(device)
-    device = PartialState(cpu=cpu).device  # one GPU per process: cuda:LOCAL_RANK
-    return torch.device("cpu") if cpu else device  # accelerate says cpu:0, which `torch.load` cannot map to
-
-class ShardedTrainer(DistributedTrainer):
-    "fastai's `DistributedTrainer` (the model in `DistributedDataParallel`, through accelerate) for loaders that `shard` themselves"
-    def __init__(self, sync_bn: bool = False, **kwargs): super().__init__(sync_bn=sync_bn, **kwargs)
-    def _wrap_dl(self, dl): return dl  # `make_learner` gave each process its shard: no `DistributedDL`
-    def before_validate(self):
-        # every process tests with the first one's BN statistics, the ones its checkpoint keeps
-        for b in _unwrap(self.model).buffers(): torch.distributed.broadcast(b, 0)
-
-def paper_shortcut(arch: str) -> str:
-    "The option the name `arch` means (the models chapter's): B for the bottleneck ImageNet nets (Table 3), A for the others (Table 2, section 4.2)"
+def paper_shortcut(arch: str) -> str | None:
+    "The option the name `arch` means (the models chapter's): A (section 4.2, Table 2), B (Table 3); None: a plain net"
     return get_model_builder(arch).shortcut
 
 @dataclass
 class TrainConfig:
-    "Everything that defines a training run (saved as config.json); `None` means the paper's value for the data set (`RECIPES`)"
+    "Everything that defines a training run (saved as config.json); `None`: the recipe's value (`RECIPES`)"
     arch: str = "resnet20"          # a name of `MODELS`, or any 6n+2 CIFAR depth such as resnet8
-    shortcut: str | None = None     # the net's own option (`paper_shortcut`): A, or B for the bottleneck ImageNet nets
+    shortcut: str | None = None     # the net's own (`paper_shortcut`): A, or B; a plain net has none
     budget: Budget | None = None    # the recipe's full schedule (`budget("paper", dataset=...)`)
     seed: int = 0                   # the initialisation and the data order
-    bs: int | None = None           # mini-batch over all processes: 128 (CIFAR-10), 256 (ImageNet)
-    lr: float | None = None         # initial learning rate: 0.1
-    momentum: float | None = None   # 0.9
-    wd: float | None = None         # 1e-4, as L2 in the gradient
+    bs: int | None = None           # mini-batch over all processes: the recipe's (`RECIPES`)
+    lr: float | None = None         # initial learning rate
+    momentum: float | None = None
+    wd: float | None = None         # weight decay, as L2 in the gradient
     wd_bn_bias: bool = True         # Caffe decayed BN scale/shift too; fastai's default is False
     warmup: bool | None = None      # None: the recipe's choice (CIFAR nets of 110+ layers)
-    warmup_lr: float | None = None  # 0.01
-    warmup_until: float | None = None  # 0.8: back to `lr` when the training error falls below it
+    warmup_lr: float | None = None  # the warm-up's rate
+    warmup_until: float | None = None  # back to `lr` when the training error falls below it
     warmup_every: int = 50          # iterations per training-error window of the warm-up
     channels_last: bool | None = None  # None: on (GPU and CPU)
     bf16: bool | None = None           # bf16 autocast; None: on a GPU only (True: on a CPU too, `BF16OnCPU`)
     compile: bool = False           # wrap the model in `torch.compile`
     sync_bn: bool = False           # several GPUs: BN statistics per GPU (the paper's), or over the whole batch
-    dataset: str | None = None      # a name of `DATASETS` (None: the net's own, cifar10 or imagenet); it picks the recipe
+    dataset: str | None = None      # a name of `DATASETS` (None: the net's own); it picks the recipe
     data: str | None = None         # the data's path (default: see `run_dls`)
-    size: int = 224                 # ImageNet crop; the shorter side is drawn from [256, 480] * size/224, tested at 256 * size/224
+    size: int = 224                 # ImageNet crop; shorter side in [256, 480] * size/224, tested at 256 * size/224
     workers: int | None = None      # ImageNet decoding processes per training process (None: min(8, CPUs / processes))
 
     def __post_init__(self):
         self.dataset = check_dataset(self.arch, self.dataset).name  # first: the recipe and the budget follow from it
         r = self.recipe
         if self.shortcut is None: self.shortcut = paper_shortcut(self.arch)
+        elif not get_model_builder(self.arch).residual:
+            raise ValueError(f"shortcut={self.shortcut!r}: {self.arch} is a plain net, it has no shortcuts; leave the "
+                             f"shortcut out (or train the residual net, {self.arch.replace('plain', 'resnet')})")
         if self.budget is None: self.budget = budget("paper", dataset=self.dataset)
         for k in ("bs", "lr", "momentum", "wd", "warmup_lr", "warmup_until"):
             if getattr(self, k) is None: setattr(self, k, getattr(r, k))
         for k in ("bs", "lr", "seed", "size", "momentum", "wd", "warmup_lr", "warmup_until", "warmup_every", "workers"):
             if getattr(self, k) is not None: check_range(k, getattr(self, k))
-        if not isinstance(self.budget, Budget): raise ValueError(f"budget={self.budget!r}: must be a `Budget` (see `budget`)")
+        if not isinstance(self.budget, Budget):
+            raise ValueError(f"budget={self.budget!r}: must be a `Budget` (see `budget`)")
 
     @property
     def recipe(self) -> Recipe: return RECIPES[DATASETS[self.dataset].recipe]
@@ -504,49 +136,42 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
-        d = dict(d); b = d.pop("budget")
+        "The config a config.json holds (`asdict` of one), also as an earlier version wrote it"
+        d, b = dict(d), dict(d["budget"])
         b["milestones"] = tuple(b["milestones"])
-        return cls(budget=Budget(**b), **{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+        if not get_model_builder(d["arch"]).residual: d["shortcut"] = None  # written as "A" before plain nets had none
+        d["budget"] = Budget(**b)
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 def run_dls(cfg: TrainConfig, # the run: its data set, batch, seed, subset, ImageNet crop size and workers
-            data=None, # a `CIFAR10Data` or a path (default `cfg.data`)
+            data=None, # a `ImageData` or a path (default `cfg.data`)
             device=None, # where the batches go
             valid_crop: str = "center", # ImageNet: 'center' or 'ten' crops for the validation loader
             val_bs: int | None = None # evaluation mini-batch (default: the loaders')
            ) -> DataLoaders:
-    """The data of a run, by its data set (`DATASETS`): a 32x32 set read whole (`data`: a `CIFAR10Data` or a path;
+    """The data of a run, by its data set (`DATASETS`): a 32x32 set read whole (`data`: a `ImageData` or a path;
     default `cfg.data`) or an ImageNet-style folder (`data` or `cfg.data`), validated on `valid_crop` crops"""
     data = cfg.data if data is None else data
     if not get_dataset(check_arch_data(cfg.arch, data, cfg.dataset)).tree:
-        if not isinstance(data, CIFAR10Data): data = load_data(cfg.dataset, data)
-        return cifar10_dls(data, bs=cfg.bs, val_bs=val_bs, device=device, seed=cfg.seed, subset=cfg.budget.subset, drop_last=True)
+        if not isinstance(data, ImageData): data = load_data(cfg.dataset, data)
+        return cifar10_dls(data, bs=cfg.bs, val_bs=val_bs, device=device, seed=cfg.seed, subset=cfg.budget.subset,
+                           drop_last=True)
     scaled = lambda px: round(px * cfg.size / 224)
+    workers = cfg.workers if cfg.workers is not None else min(8, max(1, (os.cpu_count() or 1) // world()[1]))
     dls = imagenet_dls(data, bs=cfg.bs, device=device, seed=cfg.seed, size=cfg.size, scale=(scaled(256), scaled(480)),
-                       resize=scaled(256), valid_crop=valid_crop, val_bs=val_bs,
-                       num_workers=cfg.workers if cfg.workers is not None else min(8, max(1, (os.cpu_count() or 1) // world()[1])))
+                       resize=scaled(256), valid_crop=valid_crop, val_bs=val_bs, num_workers=workers)
     dls.train.drop_last = True  # every iteration a full mini-batch, as for CIFAR-10
     return dls
 
 # %% ../nbs/02_training.ipynb #6cee71c9
-class BF16OnCPU(Callback):
-    "bf16 autocast of the forward pass and the loss on a CPU (fastai's `MixedPrecision` autocasts CUDA only); weights and SGD stay float32"
-    order = 10  # as `MixedPrecision`: before the batch reaches the model
-    autocast = None
-    def before_batch(self): self.autocast = torch.autocast("cpu", dtype=torch.bfloat16); self.autocast.__enter__()
-    def after_pred(self): self.learn.pred = self.pred.float()  # the loss and the metrics in float32
-    def after_loss(self): self._leave()
-    def after_cancel_batch(self): self._leave()  # a batch cancelled before its loss leaves autocast too, once
-    def _leave(self):
-        if self.autocast is not None: self.autocast.__exit__(None, None, None); self.autocast = None
-
 def make_learner(cfg: TrainConfig, # the net, the recipe and the budget
                  dls: DataLoaders, # the data (`run_dls`); the train loader is wrapped in an `IterationStream`
                  run_dir=None, # a run folder: log metrics.csv and write checkpoints there (None: neither)
-                 ckpt: dict | None = None, # a checkpoint to resume: weights, optimizer, schedule and RNG states, iteration
+                 ckpt: dict | None = None, # a checkpoint to resume: weights, optimizer, rules, RNG states, iteration
                  cbs=None, # more fastai callbacks
                  device=None # the training device (default `pick_device()`)
                 ) -> Learner:
-    "A fastai `Learner` training `cfg.arch` on `dls` with the paper's recipe; logs and checkpoints into `run_dir` if given, resumes `ckpt`"
+    "A fastai `Learner` training `cfg.arch` on `dls` by the recipe; logs and checkpoints into `run_dir`; resumes `ckpt`"
     device = torch.device(device) if device is not None else pick_device()
     b, start = cfg.budget, ckpt["iteration"] if ckpt else 0
     rank, n_procs = world()
@@ -555,21 +180,13 @@ def make_learner(cfg: TrainConfig, # the net, the recipe and the budget
     dls = DataLoaders(stream, *loaders[1:], path=dls.path, device=device)
     torch.manual_seed(cfg.seed)  # the weights' initialisation
     model = get_model(cfg.arch, shortcut=cfg.shortcut, num_classes=len(dls.train.classes))
-    if b.schedule == "plateau":
-        plateau = PlateauSchedule(cfg.lr, b.patience, b.factor, b.min_delta)
-        schedule = [IterationSchedule(plateau.sched), plateau]
-    else: schedule = [IterationSchedule(partial(step_lr, iters=b.iters, base_lr=cfg.lr, milestones=b.milestones, gamma=1 / b.factor))]
+    rules = SCHEDULES[b.schedule](cfg.lr, b)  # the callbacks that set the learning rate (`learn.plateau_schedule`, ...)
+    if cfg.use_warmup: rules.append(WarmUp(cfg.warmup_lr, cfg.warmup_until, cfg.warmup_every, verbose=rank == 0))
     learn = Learner(dls, model, loss_func=CrossEntropyLossFlat(), opt_func=paper_sgd(cfg.momentum, cfg.wd),
-                    lr=cfg.lr, wd=cfg.wd, wd_bn_bias=cfg.wd_bn_bias, metrics=error_rate,
-                    cbs=schedule, path=run_dir or ".")
-    if b.schedule == "plateau": learn.plateau = plateau
-    if cfg.use_warmup:
-        learn.warm_up = WarmUp(cfg.warmup_lr, cfg.warmup_until, cfg.warmup_every, verbose=rank == 0); learn.add_cb(learn.warm_up)
-    if run_dir is not None:
-        run_dir = Path(run_dir)
-        learn.run_logger = RunLogger(run_dir / "metrics.csv", b.log_every, dls.train.n, ckpt["logger"] if ckpt else None)
-        learn.checkpointer = Checkpointer(run_dir / "checkpoint.pth", b.ckpt_every)
-        learn.add_cbs([learn.run_logger, learn.checkpointer])
+                    lr=cfg.lr, wd=cfg.wd, wd_bn_bias=cfg.wd_bn_bias, metrics=error_rate, cbs=rules, path=run_dir or ".")
+    if run_dir is not None:  # `learn.run_logger` and `learn.checkpointer`
+        logger = RunLogger(Path(run_dir) / "metrics.csv", b.log_every, dls.train.n, ckpt["logger"] if ckpt else None)
+        learn.add_cbs([logger, Checkpointer(run_dir, b.ckpt_every)])
     # channels-last pays on CPUs too (oneDNN's convolutions: ResNet-20's step about 20% faster on this machine)
     if cfg.channels_last is not False: learn.to_channelslast(use_amp=False)
     if device.type == "cuda" and cfg.bf16 is not False: learn.to_bf16()
@@ -579,12 +196,7 @@ def make_learner(cfg: TrainConfig, # the net, the recipe and the budget
         learn.add_cb(ShardedTrainer(cfg.sync_bn, cpu=device.type == "cpu"))
         if rank: learn.remove_cb(ProgressCallback)
     if cbs: learn.add_cbs(cbs)
-    if ckpt:
-        _unwrap(learn.model).load_state_dict(ckpt["model"])
-        learn.create_opt(); learn.opt.load_state_dict(ckpt["opt"])
-        if ckpt["warmup"] and hasattr(learn, "warm_up"): learn.warm_up.load_state(ckpt["warmup"])
-        if ckpt.get("plateau") and hasattr(learn, "plateau"): learn.plateau.load_state(ckpt["plateau"])
-        set_rng_state(ckpt["rng"])
+    if ckpt: restore_checkpoint(learn, ckpt)
     return learn
 
 def fit_budget(learn: Learner):
@@ -593,46 +205,30 @@ def fit_budget(learn: Learner):
     if n: learn.fit(n)
     return learn
 
-# %% ../nbs/02_training.ipynb #9f956acd
-class PlateauSchedule(ReduceLROnPlateau):
-    "fastai's `ReduceLROnPlateau` on the validation error at each evaluation; its rate drives `IterationSchedule`, its state survives a resume"
-    def __init__(self, lr: float, # the initial learning rate
-                 patience: int, # evaluations without a lower validation error before the rate falls
-                 factor: float = 10.0, # the rate is divided by this at each fall
-                 min_delta: float = 0.0, # a smaller fall of the validation error (a fraction) is no improvement
-                 min_lr: float = 0.0 # the rate never falls below this
-                ):
-        super().__init__(monitor="error_rate", comp=np.less, min_delta=min_delta, patience=patience, factor=factor,
-                         min_lr=min_lr, reset_on_fit=False)
-        self.rate, self.wait, self.reductions = lr, 0, []
+# %% ../nbs/02_training.ipynb #be9c205f
+def seconds_per_iteration(cfg: TrainConfig, # the net, batch and data set
+                          device=None, # where to measure (default `pick_device()`)
+                          steps: int = 2 # timed iterations, after one untimed
+                         ) -> float:
+    "Seconds an iteration of `cfg` takes on `device`, measured: forward, backward and SGD step on a random batch"
+    device = torch.device(device) if device is not None else pick_device()
+    tree = get_dataset(cfg.dataset).tree
+    bs, size = (min(cfg.bs, 8), cfg.size) if tree else (cfg.bs, 32)  # an ImageNet batch: measured on 8 images, scaled
+    model = get_model(cfg.arch, shortcut=cfg.shortcut).to(device).train()
+    x, y = torch.randn(bs, 3, size, size, device=device), torch.randint(0, 10, (bs,), device=device)
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
+    def step():
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+    step()
+    t0 = time.perf_counter()
+    for _ in range(steps): step()
+    if device.type == "cuda": torch.cuda.synchronize(device)
+    return (time.perf_counter() - t0) / steps * cfg.bs / bs
 
-    def sched(self, iteration: int) -> float: return self.rate
-
-    def before_fit(self):
-        wait = self.wait
-        super().before_fit()  # sets `wait` to 0 at every fit; a resumed run keeps counting
-        self.wait = wait
-
-    def after_epoch(self):
-        self.opt.set_hyper("lr", self.rate)  # divide the plateau's rate, not a warm-up's that may be in the optimizer
-        with contextlib.redirect_stdout(io.StringIO()) if world()[0] else contextlib.nullcontext():
-            super().after_epoch()  # fastai prints each fall: once, from the first process
-        if (lr := self.opt.hypers[-1]["lr"]) != self.rate:
-            self.rate = lr; self.reductions.append([self.train_iter, lr])
-
-    def state(self): return dict(rate=self.rate, best=float(self.best), wait=self.wait, reductions=self.reductions)
-    def load_state(self, d): self.rate, self.best, self.wait, self.reductions = d["rate"], d["best"], d["wait"], list(d["reductions"])
-
-# %% ../nbs/02_training.ipynb #33318289
-_RUN_NAMES = ('CHECKPOINTS', 'RunFileDamaged', 'CheckpointDamaged', 'read_json', 'metrics_end', 'find_checkpoint',
-              'versions', 'RunBusy', 'RunLock', 'train_run', 'run_config', 'run_checkpoint', 'run_model', 'evaluate_run')
-_all_ = ['CHECKPOINTS', 'RunFileDamaged', 'CheckpointDamaged', 'read_json', 'metrics_end', 'find_checkpoint',
-         'versions', 'RunBusy', 'RunLock', 'train_run', 'run_config', 'run_checkpoint', 'run_model', 'evaluate_run',
-         'synthetic_cifar', 'synthetic_image_tree']
-
-def __getattr__(name):
-    "The names that moved to `resnet_study.runs`, imported from there when asked for (a lazy import: `runs` imports this module)"
-    if name in _RUN_NAMES:
-        import importlib
-        return getattr(importlib.import_module("resnet_study.runs"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def duration(seconds: float) -> str:
+    "A duration in words: '40 s', '12 minutes', '3.5 hours', '2.1 days'"
+    if seconds < 120: return f"{seconds:.0f} s"
+    if seconds < 7200: return f"{seconds / 60:.0f} minutes"
+    return f"{seconds / 3600:.1f} hours" if seconds < 2 * 86400 else f"{seconds / 86400:.1f} days"

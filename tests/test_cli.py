@@ -175,7 +175,7 @@ def test_study_unknown_experiment(tiny_data, tmp_path):
 def test_recipe_defaults_reach_the_config():
     "No --bs: the ImageNet nets train at the paper's 256, the CIFAR nets at 128 (an earlier CLI wrote 128 for both)"
     from resnet_study.cli import _parser, train_config
-    from resnet_study.train import RECIPES
+    from resnet_study.recipes import RECIPES
     def cfg(*a): return train_config(_parser().parse_args(["train", "--out", "x", *a]))
     c = cfg("--arch", "resnet18", "--data", "nowhere")
     assert (c.bs, c.lr, c.wd, c.budget.iters, c.budget.schedule) == (256, 0.1, 1e-4, 600_000, "plateau")
@@ -246,3 +246,22 @@ def test_dataset_mismatches_are_usage_errors(tmp_path, tiny_data, image_tree, ca
     r = run_cli("train", "--arch", "resnet8", "--dataset", "mnist", "--out", str(tmp_path / "c"), env=ENV)
     assert r.returncode == 2 and "invalid choice: 'mnist'" in r.stderr
     assert not any((tmp_path / d).exists() for d in "abc")
+
+# --- a student's first hour (issue 23): the paper's budget on a CPU, short runs, plain output to a file ------------
+def test_no_iters_on_a_cpu_says_how_long_and_asks_for_budget_paper(tiny_data, tmp_path, capsys):
+    from resnet_study.cli import main
+    rc = main(["train", "--arch", "resnet8", "--data", str(tiny_data), "--out", str(tmp_path / "r"), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "the paper's 64,000 iterations of resnet8 would take about" in err and "--budget paper" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "r").exists()
+
+def test_a_short_run_piped_to_a_file_evaluates_once_and_draws_no_bars(tiny_data, tmp_path):
+    r = run_cli("train", "--arch", "resnet8", "--data", str(tiny_data), "--out", str(tmp_path / "r"), "--bs", "16",
+                "--iters", "6", "--device", "cpu", env=ENV)
+    assert r.returncode == 0, r.stderr
+    assert "Epoch" not in r.stdout and "%" in r.stdout.splitlines()[-1]  # no progress bar; the result line
+    assert "resnet8, 6 iterations (3/32000" in r.stdout.splitlines()[-1]
+    rows = (tmp_path / "r" / "metrics.csv").read_text().splitlines()[1:]
+    assert [int(x.split(",")[0]) for x in rows if x.split(",")[6]] == [6]  # one evaluation, at the end
+    cfg = json.loads((tmp_path / "r" / "config.json").read_text())["config"]
+    assert cfg["budget"]["eval_every"] == 6 and cfg["budget"]["name"] == "6 iterations (3/32000 of the paper's 64,000)"

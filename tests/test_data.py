@@ -13,8 +13,9 @@ import resnet_study.data as D
 import resnet_study.sources as S
 from resnet_study.testing import CIFAR10_CLASSES as CLASSES, cifar_batches, synthetic_image_tree, write_cifar_archive, write_tgz
 from resnet_study.testing import write_image as _write_image
-from resnet_study.data import (CIFAR10_ARCHIVE, CIFAR10Data, DataError, DataNotFoundError, cifar10_dls,
-                               imagenet_dls, load_cifar10)
+from resnet_study.sources import CIFAR10_ARCHIVE, ImageData, DataError, DataNotFoundError, load_cifar10
+from resnet_study.data import (cifar10_dls,
+                               imagenet_dls)
 
 
 
@@ -263,7 +264,7 @@ def test_garbage_archive(tmp_path):
 def test_wrong_md5(tmp_path):
     arc, _ = write_official(tmp_path / CIFAR10_ARCHIVE)
     with pytest.raises(DataError) as e: load_cifar10(arc)
-    assert D.CIFAR10_MD5 in str(e.value) and D.md5sum(arc) in str(e.value)
+    assert S.CIFAR10_MD5 in str(e.value) and S.md5sum(arc) in str(e.value)
 
 
 def test_labels_txt_disagrees_with_folders(tmp_path):
@@ -331,7 +332,7 @@ def test_cache_location(tmp_path, monkeypatch):
 def tiny_data(n_train=200, n_test=40, seed=0):
     g = torch.Generator().manual_seed(seed)
     x = lambda n: torch.randint(0, 256, (n, 3, 32, 32), generator=g, dtype=torch.uint8)
-    return CIFAR10Data(x(n_train), torch.arange(n_train) % 10, x(n_test), torch.arange(n_test) % 10, CLASSES)
+    return ImageData(x(n_train), torch.arange(n_train) % 10, x(n_test), torch.arange(n_test) % 10, CLASSES)
 
 
 def test_dls_shapes_and_lengths():

@@ -25,7 +25,7 @@ def load_script(**env):
 
 
 def test_the_call_runs_the_papers_schedule():
-    from resnet_study.train import RECIPES
+    from resnet_study.recipes import RECIPES
     g = load_script(DRY_RUN="0")
     r = RECIPES["cifar10"]
     assert g.PAPER == dict(iters=r.iters, eval_every=r.eval_every, bs=r.bs)

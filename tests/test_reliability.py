@@ -5,8 +5,10 @@ from pathlib import Path
 import pytest, torch
 from resnet_study.cli import main, _parser
 from resnet_study.runs import CHECKPOINTS, RunLock
-from resnet_study.train import RANGES, TrainConfig, budget, load_checkpoint
-from resnet_study.sources import save_atomic
+from resnet_study.recipes import RANGES, budget
+from resnet_study.train import TrainConfig
+from resnet_study.callbacks import load_checkpoint
+from resnet_study.files import save_atomic
 
 torch.set_num_threads(1)  # CI runners have few cores; small nets gain nothing from more
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -142,7 +144,7 @@ def test_damaged_metrics_or_config_on_resume_is_named(run):
     m.write_text("".join(lines[:3] + ["3,\x00\x00garbage\n"] + lines[3:]))
     before = listing(run)
     rc, _, err = resume(run)
-    assert rc == 2 and f"{m} is damaged: line 4 is not a row of numbers" in one_line(err) and "--force" in err
+    assert rc == 2 and f"{m} is damaged: line 4 has 2 values, not 8" in one_line(err) and "--force" in err
     assert listing(run) == before
     m.write_text(good)
     c.write_text(c.read_text()[:50])
@@ -165,11 +167,12 @@ def test_eval_reads_the_newest_usable_checkpoint(run):
     assert rc == 2 and f"{run / 'config.json'} is damaged" in one_line(err)
 
 # --- report: a damaged run is named and left out ----------------------------------------------------------
+HEADER = "iter,epoch,lr,train_loss,train_error,test_loss,test_error,images_per_second"  # metrics.csv's, as written
 @pytest.mark.parametrize("file,damage,says", [
     ("summary.json", '{"arch": "resnet8", ', "not valid JSON (Expecting property name enclosed in double quotes"),
     ("config.json", "[1, 2]", "a JSON list, not an object"),
-    ("metrics.csv", "iter,epoch\n1,2\n1,2,3,4\n", "Expected 2 fields in line 3, saw 4"),
-    ("metrics.csv", "iter,train_error,test_error\n2,1.5,\n4,oops,\n", "line 3 has 'oops' for train_error"),
+    ("metrics.csv", "iter,epoch\n1,2\n1,2,3,4\n", "line 3 has 4 values, not 2"),
+    ("metrics.csv", HEADER + "\n2,0.1,0.1,2.3,80,,,900\n4,0.1,0.1,oops,80,,,900\n", "line 3 has 'oops' for train_loss, not a number"),
 ])
 def test_report_names_a_damaged_run_and_goes_on(trained, tmp_path, file, damage, says):
     good, bad = (Path(shutil.copytree(trained, tmp_path / name)) for name in ("resnet8-s0", "resnet8-s1"))
@@ -264,15 +267,18 @@ def test_the_library_checks_the_same_table():
 
 # --- a refused command leaves no folder, and removes only its own ------------------------------------------
 def test_no_full_batch_leaves_no_folder(tiny_data, tmp_path):
-    rc, _, err = call("train", "--arch", "resnet8", "--data", tiny_data, "--out", tmp_path / "new", "--subset", "20", "--device", "cpu")
+    rc, _, err = call("train", "--arch", "resnet8", "--data", tiny_data, "--out", tmp_path / "new", "--subset", "20", "--iters", "2",
+                      "--device", "cpu")
     assert rc == 2 and "no full batch of 128" in one_line(err) and not (tmp_path / "new").exists()
     (tmp_path / "mine").mkdir()  # made by the user: kept
-    rc, _, err = call("train", "--arch", "resnet8", "--data", tiny_data, "--out", tmp_path / "mine", "--subset", "20", "--device", "cpu")
+    rc, _, err = call("train", "--arch", "resnet8", "--data", tiny_data, "--out", tmp_path / "mine", "--subset", "20", "--iters", "2",
+                      "--device", "cpu")
     assert rc == 2 and (tmp_path / "mine").is_dir()
 
 def test_force_with_a_bad_setting_keeps_the_old_run(run, tiny_data):
     before = listing(run)
-    rc, _, err = call("train", "--arch", "resnet8", "--data", tiny_data, "--out", run, "--subset", "20", "--force", "--device", "cpu")
+    rc, _, err = call("train", "--arch", "resnet8", "--data", tiny_data, "--out", run, "--subset", "20", "--iters", "2", "--force",
+                      "--device", "cpu")
     assert rc == 2 and "no full batch" in one_line(err)
     assert listing(run) == before  # refused before --force emptied the folder
 

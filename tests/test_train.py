@@ -4,10 +4,14 @@ import pytest, torch
 from torch import nn
 from fastai.callback.core import Callback
 from resnet_study.data import cifar10_dls
-from resnet_study.train import (NonFiniteLoss, TrainConfig, WarmUp, budget, load_checkpoint, make_learner,
-                                fit_budget, paper_sgd, step_lr)
+from resnet_study.recipes import budget
+from resnet_study.schedules import WarmUp, step_lr as _step_lr
+from resnet_study.callbacks import NonFiniteLoss, load_checkpoint
+from resnet_study.train import TrainConfig, make_learner, fit_budget, paper_sgd
 from resnet_study.runs import train_run
 from resnet_study.testing import synthetic_cifar
+
+def step_lr(it, iters=64_000): return _step_lr(it, iters, 0.1)  # the paper's CIFAR-10 schedule
 
 torch.set_num_threads(1)  # CI runners have few cores; small nets gain nothing from more
 
@@ -26,7 +30,7 @@ def test_paper_schedule(it, lr):
 
 def test_scaled_budget_keeps_the_fractions():
     b = budget("paper", iters=1000)
-    assert b.milestone_iters == (500, 750) and b.iters == 1000 and "scaled" in b.name
+    assert b.milestone_iters == (500, 750) and b.iters == 1000 and b.name == "1,000 iterations (1/64 of the paper's 64,000)"
     assert budget("paper").milestone_iters == (32_000, 48_000)
     assert step_lr(499, 1000) == pytest.approx(0.1) and step_lr(500, 1000) == pytest.approx(0.01)
     with pytest.raises(ValueError, match="unknown budget"): budget("forever")
@@ -137,7 +141,7 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny, tmp_pat
 
 # --- the ImageNet recipe, on a tiny generated ImageNet-layout tree ------------------------------------
 from types import SimpleNamespace
-from resnet_study.train import PlateauSchedule
+from resnet_study.schedules import PlateauSchedule
 from resnet_study.runs import evaluate_run
 from resnet_study.testing import synthetic_image_tree
 
@@ -166,7 +170,7 @@ def test_imagenet_budgets():
     b = budget("paper", dataset="imagenet")
     assert b.iters == 600_000 and b.schedule == "plateau" and b.patience == 5 and b.eval_every == 5000 and b.milestones == ()
     s = budget("paper", iters=100, dataset="imagenet", patience=3)
-    assert s.iters == 100 and "scaled" in s.name and s.patience == 3 and s.eval_every == 5
+    assert s.iters == 100 and "1/6000 of the paper's 600,000" in s.name and s.patience == 3 and s.eval_every == 5
     with pytest.raises(ValueError, match="Imagenette"): budget("paper", subset=100, dataset="imagenet")
     assert TrainConfig("resnet50").shortcut == "B" and TrainConfig("resnet34").shortcut == "A"
     assert TrainConfig("resnet50").dataset == "imagenet" and not TrainConfig("resnet152").use_warmup
@@ -205,3 +209,21 @@ def test_image_loader_starts_mid_epoch_at_the_same_images(tree):
     dls = run_dls(TrainConfig("resnet18", bs=4, size=32, workers=0, data=str(tree)), device="cpu")
     whole = [y.tolist() for _, y in dls.train.set_epoch(3)]
     assert [y.tolist() for _, y in dls.train.set_epoch(3, batch=1)] == whole[1:]
+
+# --- issue 23: budgets a student reads, plain nets without a shortcut, old run folders --------------------------
+def test_short_budgets_evaluate_a_few_times_and_say_what_they_are():
+    b = budget(iters=50)
+    assert b.eval_every == 50 and b.name == "50 iterations (1/1280 of the paper's 64,000)"
+    assert budget(iters=3200).eval_every == 400 and budget(iters=1000).eval_every == 400  # at most every 400
+    assert budget(iters=50, eval_every=10).eval_every == 10  # unless asked
+
+def test_plain_nets_have_no_shortcut_and_old_configs_still_read():
+    from pathlib import Path
+    from resnet_study.models import get_model
+    from resnet_study.runs import run_config
+    with pytest.raises(ValueError, match="plain net has no shortcuts"): get_model("plain20", shortcut="B")
+    with pytest.raises(ValueError, match="plain20 is a plain net"): TrainConfig("plain20", shortcut="A")
+    assert TrainConfig("plain20").shortcut is None and TrainConfig("resnet20").shortcut == "A"
+    old = Path(__file__).resolve().parent.parent / "runs" / "cpu-3200" / "plain20-s0"  # shortcut "A", "quick-scaled-3200"
+    cfg = run_config(old)
+    assert cfg.shortcut is None and cfg.budget.iters == 3200 and cfg.budget.name == "quick-scaled-3200"

@@ -1,0 +1,73 @@
+"""The package's structure (issue 24): every module imports on its own, no import cycle, no private name imported
+across modules, no module over 400 lines, and the paper's recipe numbers written only in the recipe table."""
+import ast, re, subprocess, sys
+from pathlib import Path
+import pytest
+
+PKG = Path(__file__).resolve().parent.parent / "resnet_study"
+MODULES = sorted(p.stem for p in PKG.glob("*.py") if p.stem not in ("__init__", "_modidx"))
+
+# Left to the modules' owners when this test was written (issue 24): the integrator empties these as they are fixed.
+PENDING_LONG = {"data", "sources"}  # over 400 lines
+PENDING_NUMBERS = set()  # a recipe number outside `recipes`: none left
+
+
+def _imports(name: str) -> list[tuple[str, str]]:
+    "(module, name) of every `from resnet_study.X import name` / `from .X import name` in module `name`, lazy ones too"
+    out = []
+    for node in ast.walk(ast.parse((PKG / f"{name}.py").read_text())):
+        if isinstance(node, ast.ImportFrom):
+            mod = node.module or ""
+            if node.level == 1: target = mod.split(".")[0]
+            elif mod.startswith("resnet_study."): target = mod.split(".")[1]
+            else: continue
+            out += [(target, a.name) for a in node.names]
+        elif isinstance(node, ast.Import):
+            out += [(a.name.split(".")[1], "") for a in node.names if a.name.startswith("resnet_study.")]
+    return out
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_every_module_imports_on_its_own(name):
+    r = subprocess.run([sys.executable, "-c", f"import resnet_study.{name}"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_no_import_cycle():
+    graph = {m: {t for t, _ in _imports(m) if t in MODULES and t != m} for m in MODULES}
+    state = {}
+    def visit(m, path):
+        if state.get(m) == "done": return
+        assert state.get(m) != "open", f"import cycle: {' -> '.join(path + [m])}"
+        state[m] = "open"
+        for t in sorted(graph[m]): visit(t, path + [m])
+        state[m] = "done"
+    for m in MODULES: visit(m, [])
+
+
+def test_no_private_name_imported_across_modules():
+    private = [(m, t, n) for m in MODULES for t, n in _imports(m) if n.startswith("_")]
+    assert private == []
+
+
+def test_train_imports_nothing_from_runs_and_has_no_lazy_reexports():
+    assert "runs" not in {t for t, _ in _imports("train")}
+    top = ast.parse((PKG / "train.py").read_text()).body  # a module-level __getattr__ would re-export names lazily
+    assert not [f.name for f in top if isinstance(f, ast.FunctionDef) and f.name == "__getattr__"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_no_module_over_400_lines(name):
+    n = len((PKG / f"{name}.py").read_text().splitlines())
+    if name in PENDING_LONG: pytest.xfail(f"{name}.py has {n} lines (left to its owner)")
+    assert n <= 400, f"{name}.py has {n} lines"
+
+
+RECIPE_NUMBER = re.compile(r"(?<![\w.])(64[,_]?000|600[,_]?000|60e4|1e-4|0\.0001)(?![\w])")
+
+@pytest.mark.parametrize("name", [m for m in MODULES if m != "recipes"])
+def test_recipe_numbers_only_in_the_recipe_table(name):
+    "64,000; 600,000; 1e-4 are the recipe table's (`resnet_study.recipes`), help texts and messages included"
+    found = sorted({m.group(1) for m in RECIPE_NUMBER.finditer((PKG / f"{name}.py").read_text())})
+    found = [f for f in found if (name, f) not in PENDING_NUMBERS]
+    assert found == [], f"{name}.py writes {found}: read them from RECIPES"
