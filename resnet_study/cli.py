@@ -123,13 +123,8 @@ def cmd_signals(args):
 
 def _without(argv: list, *options: str) -> list:
     "`argv` less the given options and their values (`--opt V` or `--opt=V`)"
-    out, skip = [], False
-    for a in argv:
-        if skip: skip = False; continue
-        if a in options: skip = True; continue
-        if a.split("=", 1)[0] in options: continue
-        out.append(a)
-    return out
+    drop = {i + 1 for i, a in enumerate(argv) if a in options}  # the value after `--opt`
+    return [a for i, a in enumerate(argv) if i not in drop and a.split("=", 1)[0] not in options]
 
 def _study_workers(args, runs) -> int:
     """Run `study` as len(devices) x per-device worker processes over the same run list: each takes the next run no one
