@@ -84,6 +84,7 @@ class Claim:
     text: str  # the claim, in a sentence
     nets: tuple  # the study names of the nets it compares
     judge: Callable  # judge(runs at one budget, all runs) -> (verdict, evidence)
+    comparisons: int = 1  # how many seed comparisons its verdict rests on (a chain: one per link)
 
 def _at(runs, iters): return [d for d in runs if run_iters(d) == iters]
 
@@ -208,13 +209,13 @@ def make_claims(options=OPTIONS) -> dict:
               lower_than("resnet56", "plain56")),
         *_option_claims(options),
         Claim("C4", "deeper ResNets test better, 20 to 110 layers", ("resnet20", "resnet32", "resnet44", "resnet56", "resnet110"),
-              chain(["resnet20", "resnet32", "resnet44", "resnet56", "resnet110"])),
+              chain(["resnet20", "resnet32", "resnet44", "resnet56", "resnet110"]), comparisons=4),
         Claim("C5", "ResNet-1202 tests worse than ResNet-110 (overfitting)", ("resnet110", "resnet1202"),
               lower_than("resnet110", "resnet1202", "test_error")),
         Claim("C6a", "ResNets respond less than their plain counterparts (Figure 7)", ("resnet20", "plain20", "resnet56", "plain56"),
-              responds_less([("resnet20", "plain20"), ("resnet56", "plain56"), ("resnet110", "plain110")])),
+              responds_less([("resnet20", "plain20"), ("resnet56", "plain56"), ("resnet110", "plain110")]), comparisons=3),
         Claim("C6b", "the deeper the ResNet, the smaller its responses (Figure 7)", ("resnet20", "resnet56", "resnet110"),
-              chain(["resnet20", "resnet32", "resnet44", "resnet56", "resnet110"], measure=response_medians)),
+              chain(["resnet20", "resnet32", "resnet44", "resnet56", "resnet110"], measure=response_medians), comparisons=4),
         Claim("C7", "no layer's gradient vanishes (under 1/100 of the largest) in a trained plain net", ("plain20", "plain56"),
               no_vanishing(["plain20", "plain32", "plain44", "plain56", "plain110"])),
     ]
