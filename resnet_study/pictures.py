@@ -195,7 +195,7 @@ def draw_shortcut_options(depth: int = 20, figsize=(12, 7.5)):
     import matplotlib.pyplot as plt
     from resnet_study.models import cifar_model, n_params
     fig, axes = plt.subplots(4, 1, figsize=figsize)
-    for ax, (residual, opt) in zip(axes, [(False, "A"), (True, "A"), (True, "B"), (True, "C")]):
+    for ax, (residual, opt) in zip(axes, [(False, None), (True, "A"), (True, "B"), (True, "C")]):
         m = cifar_model(depth, residual=residual, shortcut=opt)
         name = f"ResNet-{depth}, option {opt}" if residual else f"plain-{depth}"
         draw_network(m, ax, title=f"{name}: {n_params(m):,} parameters")
