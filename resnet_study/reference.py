@@ -14,7 +14,7 @@ import resnet_study
 from .models import ResNet, cifar_model
 from .data import IMAGENET_MEAN, IMAGENET_STD
 from .sources import CIFAR10Data, load_cifar10
-from .signals import response_layers, response_stds
+from .signals import response_layers, layer_response_stds
 
 # %% auto #0
 __all__ = ['REFERENCE_REPO', 'REFERENCE_DEPTHS', 'REFERENCE_NETS', 'HOW_TO_GET', 'WeightsNotFoundError', 'WeightsError',
@@ -175,7 +175,7 @@ def measure_references(data, out_dir, depths=REFERENCE_DEPTHS, weights=None, dev
         xn = torch.cat([ref.normalize(x[i:i + bs].to(device)) for i in range(0, len(x), bs)])
         preds = []
         h = ref.net.register_forward_hook(lambda mod, inp, out: preds.append(out.argmax(1)))
-        try: stds = response_stds(ref.net, xn, bs)
+        try: stds = layer_response_stds(ref.net, xn, bs)
         finally: h.remove()
         err = (torch.cat(preds) != y).double().mean().item() * 100
         errors.append(dict(net=f"resnet{d}", depth=d, test_error=err, published_error=REFERENCE_NETS[d][2],
