@@ -289,7 +289,7 @@ def _parser():
     t.add_argument("--warmup", action=argparse.BooleanOptionalAction, default=None,
                    help="0.01 until the training error is below 80%% (default: on for 110+ layer nets, as the paper)")
     t.add_argument("--no-wd-bn-bias", action="store_true", help="do not decay BN and bias parameters (fastai's "
-                   "default; the paper decays all)")
+                   "default; the paper's choice is not stated: fb.resnet.torch lists decaying them as its departure)")
     t.add_argument("--log-every", type=_ranged("log_every"), help="iterations per training-error row of metrics.csv")
     t.add_argument("--eval-every", type=_ranged("eval_every"), help="iterations between test-set (ImageNet: "
                    "validation-set) evaluations (default: the recipe's; a shorter run evaluates a few times, at most "

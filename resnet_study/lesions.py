@@ -50,7 +50,7 @@ def remove_blocks(model: nn.Module, blocks) -> nn.Module:
 
 # %% ../nbs/08b_lesions.ipynb #e524afba
 def test_subset(data, n: int = 1000, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    "`n` test images and labels of `data` (a `CIFAR10Data`), drawn at random with `seed`"
+    "`n` test images and labels of `data` (a `ImageData`), drawn at random with `seed`"
     idx = torch.randperm(len(data.y_test), generator=torch.Generator().manual_seed(seed))[:n]
     return data.x_test[idx], data.y_test[idx]
 

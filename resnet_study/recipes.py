@@ -24,7 +24,7 @@ class Recipe:
     bs: int                     # mini-batch, over all GPUs together
     lr: float                   # initial learning rate
     momentum: float
-    wd: float                   # L2 weight decay, on every parameter (Caffe)
+    wd: float                   # L2 weight decay (on which parameters: `TrainConfig.wd_bn_bias`)
     iters: int                  # the full schedule, in iterations
     schedule: str               # a name of `SCHEDULES`: "steps" (at `milestones`) or "plateau" (validation error)
     milestones: tuple = ()      # fractions of `iters`

@@ -10,11 +10,10 @@ import hashlib, os
 from pathlib import Path
 import torch
 import torch.nn as nn
-import resnet_study
 from .models import ResNet, cifar_model
 from .data import IMAGENET_MEAN, IMAGENET_STD
-from .sources import CIFAR10Data, load_cifar10
-from .signals import response_layers, response_stds
+from .sources import ImageData, load_cifar10
+from .signals import response_layers, layer_response_stds
 
 # %% auto #0
 __all__ = ['REFERENCE_REPO', 'REFERENCE_DEPTHS', 'REFERENCE_NETS', 'HOW_TO_GET', 'WeightsNotFoundError', 'WeightsError',
@@ -39,13 +38,13 @@ class WeightsError(ValueError):
 HOW_TO_GET = (f"The weights are the files {', '.join(v[0] for v in REFERENCE_NETS.values())} in the folder "
               f"pretrained_models/ of {REFERENCE_REPO} (BSD 2-clause licence: keep its LICENSE with any copy). "
               "Put them in one folder and pass it as `weights=FOLDER`, or set RESNET_STUDY_WEIGHTS=FOLDER "
-              "(default: shared/weights beside the repository).")
+              "(default: data/weights).")
 
 def weights_dir(weights=None) -> Path:
-    "Where to look: `weights` (a folder or a file), else $RESNET_STUDY_WEIGHTS, else `<repo>/../shared/weights`."
+    "Where to look: `weights` (a folder or a file), else $RESNET_STUDY_WEIGHTS, else `data/weights` in the current folder."
     if weights is not None: return Path(weights).expanduser()
     if env := os.environ.get("RESNET_STUDY_WEIGHTS"): return Path(env).expanduser()
-    return Path(resnet_study.__file__).resolve().parents[1].parent / "shared" / "weights"
+    return Path("data") / "weights"  # beside the data's default folder (`data/`, which git ignores)
 
 def reference_file(depth: int, weights=None) -> Path:
     "The published ResNet-`depth` file: `weights` itself if it is a file, else its published name in `weights_dir(weights)`."
@@ -165,9 +164,9 @@ def load_reference(depth: int, weights=None, check_hash: bool = True) -> Referen
 # %% ../nbs/06_reference_weights.ipynb #ffeb5f96
 def measure_references(data, out_dir, depths=REFERENCE_DEPTHS, weights=None, device="cpu", bs: int = 500,
                        check_hash: bool = True):
-    "Test error (%) and response stds of the published nets on `data`'s test split (a `CIFAR10Data` or a path); written to `out_dir`."
+    "Test error (%) and response stds of the published nets on `data`'s test split (a `ImageData` or a path); written to `out_dir`."
     import pandas as pd
-    data = data if isinstance(data, CIFAR10Data) else load_cifar10(data)
+    data = data if isinstance(data, ImageData) else load_cifar10(data)
     x, y = data.x_test, data.y_test.to(device)
     errors, responses = [], []
     for d in depths:
@@ -175,7 +174,7 @@ def measure_references(data, out_dir, depths=REFERENCE_DEPTHS, weights=None, dev
         xn = torch.cat([ref.normalize(x[i:i + bs].to(device)) for i in range(0, len(x), bs)])
         preds = []
         h = ref.net.register_forward_hook(lambda mod, inp, out: preds.append(out.argmax(1)))
-        try: stds = response_stds(ref.net, xn, bs)
+        try: stds = layer_response_stds(ref.net, xn, bs)
         finally: h.remove()
         err = (torch.cat(preds) != y).double().mean().item() * 100
         errors.append(dict(net=f"resnet{d}", depth=d, test_error=err, published_error=REFERENCE_NETS[d][2],

@@ -46,17 +46,21 @@ class IterationSchedule(Callback):
         if self.training: self.opt.set_hyper("lr", self.sched(self.train_iter))
 
 # %% ../nbs/02d_schedules.ipynb #97194d52
+from collections import deque
+
 class WarmUp(Callback):
-    "Hold the learning rate at `lr` until the training error over the last `every` iterations is below `until`"
+    "Hold the learning rate at `lr` until the training error over the last `window` iterations is below `until`"
     order = 6  # after IterationSchedule, so it overrides the scheduled rate while warming up
     def __init__(self, lr: float = 0.01, # the warm-up's learning rate (the scheduled one if that is lower)
                  until: float = 0.8, # the training error (a fraction) below which the warm-up ends
-                 every: int = 50, # iterations per training-error window
-                 verbose: bool = True # say when it ends
+                 every: int = 50, # look at the error every `every` iterations (one host sync per look)
+                 verbose: bool = True, # say when it ends
+                 window: int = 391 # iterations the error is counted over: the last epoch of CIFAR-10 at batch 128
                 ):
-        self.lr, self.until, self.every, self.verbose = lr, until, every, verbose
+        if window < 1 or every < 1: raise ValueError(f"WarmUp: window={window} and every={every} must be at least 1 iteration")
+        self.lr, self.until, self.every, self.verbose, self.window = lr, until, every, verbose, window
         self.done_at, self.history = None, []
-        self._wrong, self._seen = 0, 0
+        self._recent, self._counted = deque(maxlen=window), 0  # (mistakes, images) per recent iteration; how many it holds
 
     def before_batch(self):
         if self.training and self.done_at is None:
@@ -65,20 +69,25 @@ class WarmUp(Callback):
     def after_batch(self):
         if not self.training or self.done_at is not None: return
         y = self.yb[0]
-        self._wrong = self._wrong + (self.pred.argmax(-1) != y).sum()
-        self._seen += len(y)
-        if self.train_iter % self.every == 0:
-            wrong, seen = all_sum(self._wrong, self._seen)  # every process ends the warm-up at the same iteration
-            err = float(wrong) / float(seen)
-            self.history.append((self.train_iter, err))
-            self._wrong, self._seen = 0, 0
-            if err < self.until:
-                self.done_at = self.train_iter
-                if self.verbose: print(f"warm-up: training error {err:.1%} < {self.until:.0%} at iteration {self.train_iter}; "
-                                       "back to the scheduled learning rate")
+        self._recent.append(((self.pred.argmax(-1) != y).sum(), len(y)))  # a tensor: no host sync until a look
+        self._counted = min(self._counted + 1, self.window)  # the same in every process, unlike what `_recent` holds
+        if self._counted < self.window or self.train_iter % self.every: return
+        wrong, seen = all_sum(sum(w for w, _ in self._recent), sum(n for _, n in self._recent))
+        err = float(wrong) / float(seen)  # every process ends the warm-up at the same iteration
+        self.history.append((self.train_iter, err))
+        if err < self.until:
+            self.done_at = self.train_iter
+            if self.verbose: print(f"warm-up: training error over the last {self.window} iterations {err:.1%} < {self.until:.0%} "
+                                   f"at iteration {self.train_iter}; back to the scheduled learning rate")
 
-    def state(self): return dict(done_at=self.done_at, history=self.history)
-    def load_state(self, d): self.done_at, self.history = d["done_at"], list(d["history"])
+    def state(self):
+        return dict(done_at=self.done_at, history=self.history, recent=[[int(w), int(n)] for w, n in self._recent])
+    def load_state(self, d):
+        self.done_at, self.history = d["done_at"], list(d["history"])
+        recent = d.get("recent", [])  # a checkpoint written before the window was saved has none: a full window is counted again
+        self._counted = min(len(recent), self.window)
+        # the first process wrote the checkpoint, so its counts are the first process's: the others start empty
+        self._recent = deque([tuple(r) for r in recent] if world()[0] == 0 else [], maxlen=self.window)
 
 # %% ../nbs/02d_schedules.ipynb #8361fb9b
 class PlateauSchedule(ReduceLROnPlateau):

@@ -14,7 +14,8 @@ from fastai.callback.hook import Hooks
 from .models import BasicBlock, Bottleneck, ResNet
 
 # %% auto #0
-__all__ = ['response_layers', 'layer_signals', 'plot_responses', 'response_stds', 'run_signals', 'read_signals', 'plot_signals']
+__all__ = ['response_layers', 'layer_signals', 'plot_responses', 'layer_response_stds', 'run_signals', 'read_signals',
+           'plot_signals']
 
 # %% ../nbs/05_signals.ipynb #a7685643
 def response_layers(model: ResNet) -> list[tuple[str, nn.BatchNorm2d]]:
@@ -93,7 +94,7 @@ def _moments(module, inp, out) -> torch.Tensor:
     return torch.stack([torch.tensor(float(o.numel()), dtype=torch.float64), o.sum().cpu(), (o * o).sum().cpu()])
 
 @torch.no_grad()
-def response_stds(model: ResNet, x: torch.Tensor, bs: int = 500) -> "pd.Series":
+def layer_response_stds(model: ResNet, x: torch.Tensor, bs: int = 500) -> "pd.Series":
     "Std of every response layer's output over all of `x` (model in its current mode), in network order."
     import pandas as pd
     layers = response_layers(model)
@@ -130,10 +131,12 @@ def run_signals(
     torch.manual_seed(cfg.seed)  # the run's initialisation, as `make_learner` draws it
     init = get_model(cfg.arch, shortcut=cfg.shortcut, num_classes=len(data.classes)).to(device)
     final, _ = run_model(run_dir, device, num_classes=len(data.classes))
+    # first, before any training-mode forward moves BN's running statistics: the test-set responses, as checkpointed
+    final_responses = layer_response_stds(final.eval(), x_test).values
     frames = []
     for when, model in (("init", init), ("final", final)):
         df = layer_signals(model.train(), xb, yb)
-        if when == "final": df["response_std"] = response_stds(final.eval(), x_test).values
+        if when == "final": df["response_std"] = final_responses
         frames.append(df.reset_index().assign(when=when, arch=cfg.arch))
     out = pd.concat(frames)[["arch", "when", "layer", "name", "response_std", "grad_std", "weight_grad_norm"]]
     from resnet_study.files import atomic_write  # written whole or not at all

@@ -19,11 +19,11 @@ from torchvision.io import decode_jpeg, decode_image, ImageReadMode
 from .files import save_atomic
 
 # %% auto #0
-__all__ = ['HOW_TO_POINT', 'CIFAR10Data', 'CIFAR10_ARCHIVE', 'CIFAR10_MD5', 'CIFAR10_URL', 'CIFAR10_BATCHES', 'CIFAR100_ARCHIVE',
-           'CIFAR100_MD5', 'CIFAR100_URL', 'CIFAR100_FILES', 'OFFICIAL_MD5', 'OFFICIAL_FOLDERS', 'IMAGE_EXTS',
-           'CACHE_VERSION', 'CIFAR100_CANDIDATES', 'DataError', 'DataNotFoundError', 'ImageData', 'md5sum',
-           'find_source', 'decode_source', 'cache_path', 'source_signature', 'default_candidates',
-           'resolve_cifar10_path', 'load_cifar10', 'load_cifar100', 'load_image_folder']
+__all__ = ['HOW_TO_POINT', 'CIFAR10_ARCHIVE', 'CIFAR10_MD5', 'CIFAR10_URL', 'CIFAR10_BATCHES', 'CIFAR100_ARCHIVE', 'CIFAR100_MD5',
+           'CIFAR100_URL', 'CIFAR100_FILES', 'OFFICIAL_MD5', 'OFFICIAL_FOLDERS', 'IMAGE_EXTS', 'CACHE_VERSION',
+           'CIFAR100_CANDIDATES', 'DataError', 'DataNotFoundError', 'ImageData', 'md5sum', 'find_source',
+           'decode_source', 'cache_path', 'source_signature', 'default_candidates', 'resolve_cifar10_path',
+           'load_cifar10', 'load_cifar100', 'load_image_folder']
 
 # %% ../nbs/01a_sources.ipynb #ee884394
 class DataError(ValueError):
@@ -51,7 +51,6 @@ class ImageData:
         return (f"ImageData(train={tuple(self.x_train.shape)}, test={tuple(self.x_test.shape)}, "
                 f"{len(self.classes)} classes, source={self.source!r})")
 
-CIFAR10Data = ImageData  # its old name, until the reference-weights chapter uses the new one (then removed)
 
 # %% ../nbs/01a_sources.ipynb #81be4c1c
 CIFAR10_ARCHIVE = 'cifar-10-python.tar.gz'

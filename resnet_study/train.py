@@ -97,11 +97,11 @@ class TrainConfig:
     lr: float | None = None         # initial learning rate
     momentum: float | None = None
     wd: float | None = None         # weight decay, as L2 in the gradient
-    wd_bn_bias: bool = True         # Caffe decayed BN scale/shift too; fastai's default is False
+    wd_bn_bias: bool = True         # decay BN and biases too, as fb.resnet.torch and the reference nets do (not the paper's)
     warmup: bool | None = None      # None: the recipe's choice (CIFAR nets of 110+ layers)
     warmup_lr: float | None = None  # the warm-up's rate
     warmup_until: float | None = None  # back to `lr` when the training error falls below it
-    warmup_every: int = 50          # iterations per training-error window of the warm-up
+    warmup_every: int = 50          # iterations between looks at the warm-up's error (over its window, an epoch)
     channels_last: bool | None = None  # None: on (GPU and CPU)
     bf16: bool | None = None           # bf16 autocast; None: on a GPU only (True: on a CPU too, `BF16OnCPU`)
     compile: bool = False           # wrap the model in `torch.compile`
@@ -132,7 +132,8 @@ class TrainConfig:
     @property
     def use_warmup(self) -> bool:
         if self.warmup is not None: return self.warmup
-        return self.recipe.warmup_depth is not None and get_model_builder(self.arch).depth >= self.recipe.warmup_depth
+        net = get_model_builder(self.arch)  # the paper warms up the deep ResNets only (plain-110 trains at 0.1, as its recipe)
+        return self.recipe.warmup_depth is not None and net.residual and net.depth >= self.recipe.warmup_depth
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":

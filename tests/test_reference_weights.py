@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from resnet_study.sources import CIFAR10Data
+from resnet_study.sources import ImageData
 from resnet_study.data import CifarLoader
 from resnet_study.models import cifar_model
 from resnet_study.reference import (REFERENCE_DEPTHS, REFERENCE_NETS, ReferenceNet, WeightsError, WeightsNotFoundError,
@@ -169,7 +169,7 @@ def test_load_and_normalise(tmp_path):
 def test_measure_and_read_back(tmp_path):
     write_checkpoint(tmp_path / "w", 20, random_reference(20))
     g = torch.Generator().manual_seed(0)
-    data = CIFAR10Data(torch.zeros(1, 3, 32, 32, dtype=torch.uint8), torch.zeros(1, dtype=torch.long),
+    data = ImageData(torch.zeros(1, 3, 32, 32, dtype=torch.uint8), torch.zeros(1, dtype=torch.long),
                        torch.randint(0, 256, (30, 3, 32, 32), dtype=torch.uint8, generator=g),
                        torch.randint(0, 10, (30,), generator=g), list("abcdefghij"), "/somewhere/cifar.tgz")
     with pytest.raises(FileNotFoundError, match="measure_references"): read_references(tmp_path / "out")

@@ -58,12 +58,12 @@ def test_learner_decays_bn_weights_and_follows_the_schedule(tiny):
     with learn.no_bar(), learn.no_logging(): fit_budget(learn)
     assert learn.train_iter == 8
     assert learn.recorder.lrs == pytest.approx([0.1] * 4 + [0.01] * 2 + [0.001] * 2)
-    assert all(s.get("do_wd", True) for s in learn.opt.state.values())  # BN scale/shift decayed too, as in Caffe
+    assert all(s.get("do_wd", True) for s in learn.opt.state.values())  # BN scale/shift decayed too (our default, wd_bn_bias=True: see the optimizer section)
     assert learn.opt.hypers[0]["wd"] == 1e-4 and learn.opt.hypers[0]["mom"] == 0.9
 
 def test_warmup_holds_lr_until_training_error_drops(tiny):
     dls = cifar10_dls(tiny, bs=16, device="cpu", drop_last=True)
-    warm = WarmUp(lr=0.01, until=0.95, every=2, verbose=False)  # error < 95% happens fast on this data
+    warm = WarmUp(lr=0.01, until=0.95, every=2, window=2, verbose=False)  # error < 95% happens fast on this data
     learn = make_learner(small_cfg(iters=10, eval_every=10), dls, device="cpu", cbs=[warm])
     with learn.no_bar(), learn.no_logging(): fit_budget(learn)
     assert warm.done_at is not None and warm.done_at % 2 == 0
@@ -73,12 +73,26 @@ def test_warmup_holds_lr_until_training_error_drops(tiny):
 
 def test_warmup_never_ends_if_error_stays_high(tiny):
     dls = cifar10_dls(tiny, bs=16, device="cpu", drop_last=True)
-    warm = WarmUp(lr=0.01, until=0.0, every=2, verbose=False)  # impossible threshold
+    warm = WarmUp(lr=0.01, until=0.0, every=2, window=2, verbose=False)  # impossible threshold
     learn = make_learner(small_cfg(iters=6, eval_every=6), dls, device="cpu", cbs=[warm])
     with learn.no_bar(), learn.no_logging(): fit_budget(learn)
     assert warm.done_at is None
     assert learn.recorder.lrs == pytest.approx([min(0.01, step_lr(i, 6)) for i in range(6)])  # never above 0.01
     assert [it for it, _ in warm.history] == [2, 4, 6]
+
+def test_warmup_window_spans_iterations_and_survives_a_resume(tiny, tmp_path):
+    "The error is counted over the last `window` iterations, looked at every `every`; a resume keeps the window"
+    dls = cifar10_dls(tiny, bs=16, device="cpu", drop_last=True)
+    warm = WarmUp(lr=0.01, until=0.0, every=2, window=5, verbose=False)  # never ends: every look is recorded
+    learn = make_learner(small_cfg(iters=8, eval_every=8), dls, device="cpu", cbs=[warm])
+    with learn.no_bar(), learn.no_logging(): fit_budget(learn)
+    assert [it for it, _ in warm.history] == [6, 8]  # not before a whole window of 5
+    st = warm.state()
+    assert len(st["recent"]) == 5 and all(n == 16 for _, n in st["recent"])
+    again = WarmUp(lr=0.01, until=0.0, every=2, window=5, verbose=False); again.load_state(st)
+    assert again._counted == 5 and [list(r) for r in again._recent] == st["recent"]
+    older = WarmUp(verbose=False); older.load_state(dict(done_at=100, history=[[50, 0.9], [100, 0.79]]))  # an old checkpoint
+    assert older.done_at == 100 and older._counted == 0
 
 def test_warmup_is_on_for_110_layer_nets_only_by_default():
     assert TrainConfig("resnet110").use_warmup and TrainConfig("resnet1202").use_warmup

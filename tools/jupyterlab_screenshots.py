@@ -1,4 +1,4 @@
-"""Drive JupyterLab in headless Chromium: open the knobs notebooks, run them, move each widget, save screenshots.
+"""Drive JupyterLab in headless Chromium: open the knobs notebooks and the chapters, run them, move each widget, save screenshots.
 
 Needs the project's environment (jupyterlab, ipywidgets) for the server, Python's `playwright` package for the driver
 (`pip install playwright`; no browser download: it drives Debian's `chromium`, `apt-get install chromium`), and, for
@@ -27,6 +27,8 @@ MOVES = {
     "08b_lesions.ipynb": [
         [("remove", "layer2.0"), ("remove", "layer1.1 layer2.1 layer3.1"), ("depth", 56), ("remove", "layer2.3")],
     ],
+    # the chapters have no knobs: after Run All, each figure is shot as JupyterLab shows it (is it readable at 100%?)
+    **{f"{n}.ipynb": [] for n in ("10_degradation", "11_residual_block", "12_shortcuts", "13_depth", "14_layer_responses")},
 }
 
 def free_port() -> int:
@@ -102,6 +104,9 @@ def shoot(nb_name: str, moves: list, out: Path, port: int, token: str, browser, 
         no_news = page.get_by_role("button", name="No", exact=True)
         if no_news.count(): no_news.first.click()  # JupyterLab's question about news, over the notebook
         page.screenshot(path=out / f"{stem}-end.png")
+        figures = page.locator(".jp-OutputArea-output img")
+        for i in range(figures.count()):
+            figures.nth(i).scroll_into_view_if_needed(); figures.nth(i).screenshot(path=out / f"{stem}-figure{i}.png")
         knobs = page.locator(".widget-interact")
         for k, knob_moves in enumerate(moves):
             if k >= knobs.count(): print(f"{nb_name}: knob {k} not shown (no weights or data?)"); break
