@@ -26,7 +26,10 @@ import pandas as pd
 import torch
 from fastai.callback.core import Callback, CancelFitException
 
-from resnet_study.train import TrainConfig, budget, make_learner, fit_budget, run_dls, rng_state, _unwrap
+from resnet_study.train import TrainConfig, make_learner, fit_budget, run_dls
+from resnet_study.recipes import budget
+from resnet_study.callbacks import rng_state
+from resnet_study.distributed import unwrap_model
 from resnet_study.sources import load_cifar10
 
 # (window, every): the error over the last `window` iterations, looked at every `every` iterations once `window` have
@@ -66,7 +69,7 @@ class Record(Callback):
                 path = self.snap_dir / f"state-{i}.pth"
                 if not path.exists():
                     sd = self.opt.state_dict()
-                    torch.save(dict(iteration=i, model=_unwrap(self.model).state_dict(),
+                    torch.save(dict(iteration=i, model=unwrap_model(self.model).state_dict(),
                                     opt=dict(state=sd["state"], hypers=[dict(h) for h in sd["hypers"]]),
                                     rng=rng_state(), logger=None, warmup=None, plateau=None), path)
         # nothing left to learn at 0.01 once every rule has ended or cannot end within `iters` (its next look is later)
