@@ -6,8 +6,8 @@ Docs: https://resnet-study.github.io/resnet_study/study.html.md"""
 
 # %% ../nbs/07_study.ipynb #d7c32f78
 from __future__ import annotations
-import math, sys
-from dataclasses import dataclass, field
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 import pandas as pd
@@ -19,10 +19,10 @@ from .analysis import (net_name, run_group, run_iters, read_run, final_values, s
 
 # %% auto #0
 __all__ = ['PAPER_ITERS', 'OPTIONS', 'CLAIMS', 'EXPERIMENTS', 'MAIN_BUDGET', 'CORE_NETS', 'README_BLOCKS', 'Net', 'worded',
-           'Verdict', 'Claim', 'compare_nets', 'lower_than', 'chain', 'response_medians', 'response_means',
-           'responds_less', 'gradient_ratio', 'no_vanishing', 'with_budget_axis', 'make_claims', 'Experiment',
-           'make_experiments', 'run_name', 'study_runs', 'published_answers', 'claims_table', 'report', 'plot_beside',
-           'claims_markdown', 'committed_runs', 'main_budget', 'readme_blocks', 'refresh_readme']
+           'Claim', 'compare_nets', 'lower_than', 'chain', 'response_medians', 'response_means', 'responds_less',
+           'gradient_ratio', 'no_vanishing', 'with_budget_axis', 'make_claims', 'Experiment', 'make_experiments',
+           'run_name', 'study_runs', 'published_answers', 'claims_table', 'report', 'plot_beside', 'claims_markdown',
+           'committed_runs', 'main_budget', 'readme_blocks', 'refresh_readme']
 
 # %% ../nbs/07_study.ipynb #0ed80b12
 @dataclass(frozen=True)
@@ -61,13 +61,6 @@ def worded(verdict: str, # held, did not hold, not established or not run
     "The verdict's words at a budget: a claim that did not show below the paper's budget is not reproduced, not refuted"
     if verdict == "did not hold" and iters < PAPER_ITERS: return "not reproduced at this budget"
     return verdict
-
-@dataclass
-class Verdict:
-    "A claim's verdict at one budget, with the numbers it rests on"
-    verdict: str  # held, not reproduced at this budget, did not hold, not established, not run
-    evidence: str  # the numbers, as prose
-    iters: int | None = None  # the budget (iterations) the verdict was reached at
 
 def _steps(steps: list) -> str:
     "One verdict for a chain of comparisons: held if every step held, did not hold if any did not, else not established"
