@@ -237,7 +237,8 @@ def _panel(ax, curves: dict, nets: list, title: str, by_depth: bool = True):
         for kind, lw in (("train", 0.9), ("test", 2.4)):
             k = c[kind]
             if not len(k): continue
-            ax.plot(k.index, k["mean"], color=color, lw=lw, label=f"{name} (n={c['n']})" if kind == "test" else None)
+            ax.plot(k.index, k["mean"], color=color, lw=lw, marker="o" if len(k) == 1 else None,  # one evaluation: a dot
+                    label=f"{name} (n={c['n']})" if kind == "test" else None)
             if c["n"] > 1: ax.fill_between(k.index, k["min"], k["max"], color=color, alpha=0.12 if kind == "test" else 0.08, lw=0)
     ax.set(xlabel="iterations", ylabel="error (%)", title=title); ax.set_ylim(0, None); ax.grid(alpha=0.3)
     handles, _ = ax.get_legend_handles_labels()
