@@ -8,6 +8,7 @@ other). Requiring every bf16 seed inside a 3-seed float32 range would fail 4 tim
 distributions (the chance that 3 new draws fall between the min and max of 3 old ones is 1/5), so it is not the rule.
 
     python experiments/bf16_check.py            # the table, and the decision (exit 0: bf16 passes, 1: it does not, 2: runs missing)
+    python experiments/bf16_check.py --write    # the same, also written to runs/bf16-check/table.md
 """
 import json, statistics as st, sys
 from pathlib import Path
@@ -18,6 +19,13 @@ def errors(folder: Path, names) -> list:
     return [json.loads((folder / n / "summary.json").read_text())["test_error"] for n in names if (folder / n / "summary.json").exists()]
 
 def main() -> int:
+    lines, code = table()
+    print("\n".join(lines))
+    if "--write" in sys.argv: (ROOT / "runs" / "bf16-check" / "table.md").write_text(
+        "<!-- written by `python experiments/bf16_check.py --write` from the runs' summary.json -->\n" + "\n".join(lines) + "\n")
+    return code
+
+def table() -> tuple[list, int]:
     rows, ok, missing = [], True, False
     for net in ("resnet20", "resnet56"):
         f32 = errors(ROOT / "runs" / "cpu-3200", [f"{net}-s{s}" for s in range(3)])
@@ -32,12 +40,11 @@ def main() -> int:
         rows.append(f"| {net} | {', '.join(f'{e:.2f}' for e in f32)} (mean {st.mean(f32):.2f}) | "
                     f"{', '.join(f'{e:.2f}' for e in b16)} (mean {st.mean(b16):.2f}) | {st.mean(b16) - st.mean(f32):+.2f} | "
                     f"{'yes' if inside else 'no'}, {'separated' if separated else 'overlap'} | {'passes' if inside and not separated else 'fails'} |")
-    print("| net | float32 test error (%) | bf16 test error (%) | bf16 - float32 (points) | mean inside range, seeds | rule |")
-    print("|---|---|---|---|---|---|")
-    print("\n".join(rows))
-    if missing: print("\ndecision: not yet (runs missing)"); return 2
-    print(f"\ndecision: {'bf16 ends where float32 does: the long runs use it' if ok else 'bf16 differs: the long runs stay float32'}")
-    return 0 if ok else 1
+    head = ["| net | float32 test error (%) | bf16 test error (%) | bf16 - float32 (points) | mean inside range, seeds | rule |",
+            "|---|---|---|---|---|---|"]
+    if missing: return head + rows + ["", "decision: not yet (runs missing)"], 2
+    decision = "bf16 ends where float32 does: the long runs use it" if ok else "bf16 differs: the long runs stay float32"
+    return head + rows + ["", f"decision: {decision}"], 0 if ok else 1
 
 if __name__ == "__main__":
     sys.exit(main())

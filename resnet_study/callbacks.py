@@ -21,7 +21,8 @@ from .schedules import load_rule_states, rule_states
 # %% auto #0
 __all__ = ['METRIC_COLUMNS', 'METRICS_HEADER', 'CHECKPOINTS', 'CHECKPOINT_KEYS', 'RunFileDamaged', 'CheckpointDamaged',
            'NonFiniteLoss', 'read_metrics', 'metrics_end', 'truncate_metrics', 'RunLogger', 'rng_state',
-           'set_rng_state', 'load_checkpoint', 'checkpoint_state', 'restore_checkpoint', 'Checkpointer', 'BF16OnCPU']
+           'set_rng_state', 'load_checkpoint', 'checkpoint_state', 'checkpoint_data_path', 'restore_checkpoint',
+           'Checkpointer', 'BF16OnCPU']
 
 # %% ../nbs/02e_callbacks.ipynb #042fcdce
 class RunFileDamaged(ValueError):
@@ -182,7 +183,16 @@ def checkpoint_state(learn) -> dict:
     sd, logger = learn.opt.state_dict(), getattr(learn, "run_logger", None)
     return dict(iteration=learn.train_iter, model=unwrap_model(learn.model).state_dict(),
                 opt=dict(state=sd["state"], hypers=[dict(h) for h in sd["hypers"]]), rng=rng_state(),
-                logger=logger.state() if logger else None, **rule_states(learn.cbs))
+                logger=logger.state() if logger else None, **rule_states(learn.cbs),
+                data=getattr(learn, "data_path", None))  # this machine's path to the data: config.json names none
+
+def checkpoint_data_path(run_dir) -> str | None:
+    "The data's path on this machine, as the run folder's newest readable checkpoint keeps it (None: none kept)"
+    for name in CHECKPOINTS:
+        try: path = torch.load(Path(run_dir) / name, map_location="cpu", weights_only=False, mmap=True).get("data")
+        except Exception: continue  # missing or damaged: the previous one, else none
+        if path: return path
+    return None
 
 def restore_checkpoint(learn, ckpt: dict):
     "Put the checkpoint `ckpt`'s weights, optimizer, rules' and RNG states into `learn`, to go on where it stopped"

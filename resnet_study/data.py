@@ -1,4 +1,4 @@
-"""CIFAR-10's per-pixel mean and its pad-crop-flip augmentation done on whole batches on the training device, as fastai `DataLoaders`; ImageNet-style folders with scale augmentation, PCA lighting and 10-crop testing.
+"""CIFAR-10's per-pixel mean and its pad-crop-flip augmentation done on whole batches on the training device, as fastai `DataLoaders`, and the loader base that the ImageNet folders' loader shares.
 
 Docs: https://resnet-study.github.io/resnet_study/data.html.md"""
 
@@ -7,28 +7,23 @@ Docs: https://resnet-study.github.io/resnet_study/data.html.md"""
 # %% ../nbs/01_data.ipynb #9f48d08c
 from __future__ import annotations
 
-import hashlib, math, os
+import hashlib, math
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch import nn, Tensor
+from torch import Tensor
 
 from fastai.data.core import DataLoaders
 from fastai.losses import CrossEntropyLossFlat
 from fastai.torch_core import show_image, default_device
 from fastai.vision.data import get_grid
-from fastcore.basics import store_attr
 
-from torchvision.transforms import v2 as T
-from torchvision.datasets import ImageFolder
-
-from .sources import ImageData, DataError, DataNotFoundError, load_cifar10
+from .sources import ImageData, load_cifar10
 
 # %% auto #0
-__all__ = ['SPLIT_SEED', 'SUBSET_SEED', 'IMAGENET_MEAN', 'IMAGENET_STD', 'IMAGENET_EIGVAL', 'IMAGENET_EIGVEC', 'image_stats',
-           'pad_crop_flip', 'crop_flip_params', 'DeviceLoader', 'CifarLoader', 'balanced_indices', 'cifar10_dls',
-           'lighting', 'imagenet_train_tfms', 'center_crop', 'ten_crop', 'CropAverage', 'ImageLoader', 'imagenet_dls']
+__all__ = ['SPLIT_SEED', 'SUBSET_SEED', 'image_stats', 'pad_crop_flip', 'crop_flip_params', 'epoch_seed', 'DeviceLoader',
+           'CifarLoader', 'balanced_indices', 'cifar10_dls']
 
 # %% ../nbs/01_data.ipynb #421edc62
 def image_stats(x: Tensor, normalize='pixel_mean', chunk=10_000) -> tuple[Tensor, Tensor]:
@@ -66,7 +61,8 @@ def crop_flip_params(n: int, pad: int = 4, generator=None) -> tuple[Tensor, Tens
     return off[0], off[1], torch.rand(n, generator=generator) < 0.5
 
 # %% ../nbs/01_data.ipynb #ba64b15d
-def _epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
+def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
+    "The seed of epoch `epoch` of a run seeded `seed` (of process `rank`'s workers when given): a hash, so nearby seeds and epochs give unrelated streams"
     key = f'{seed}/{epoch}' + (f'/{rank}' if rank else '')
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], 'little') & ((1 << 63) - 1)
 
@@ -213,7 +209,7 @@ class CifarLoader(DeviceLoader):
 
     def epoch_plan(self, epoch):
         "(order, dy, dx, flip) of `epoch`, on the CPU: the whole epoch's randomness, a pure function of (seed, epoch)"
-        g = torch.Generator().manual_seed(_epoch_seed(self.seed, epoch))
+        g = torch.Generator().manual_seed(epoch_seed(self.seed, epoch))
         order = torch.randperm(self.n, generator=g) if self.shuffle else torch.arange(self.n)
         return (order, *crop_flip_params(self.n, self.pad, g)) if self.augment else (order, None, None, None)
 
@@ -278,133 +274,3 @@ def cifar10_dls(path=None, # a `ImageData`, or anything `load_cifar10` reads (No
                CifarLoader(xv, yv, val_bs or 2 * bs, **kw)]
     if val_split: loaders.append(CifarLoader(data.x_test, data.y_test, val_bs or 2 * bs, **kw))
     return DataLoaders(*loaders, path=Path(data.source).parent if data.source else '.', device=device)
-
-# %% ../nbs/01_data.ipynb #b6345c6c
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-IMAGENET_EIGVAL = (0.2175, 0.0188, 0.0045)
-IMAGENET_EIGVEC = ((-0.5675, 0.7192, 0.4009),
-                   (-0.5808, -0.0045, -0.8140),
-                   (-0.5836, -0.6948, 0.4203))
-
-def lighting(x: Tensor, # a batch (B,3,H,W) in [0,1]
-             alphastd: float = 0.1, # the standard deviation of the per-image weights `alpha`
-             eigval=IMAGENET_EIGVAL, # the eigenvalues of the RGB covariance of the training pixels
-             eigvec=IMAGENET_EIGVEC, # its eigenvectors, as columns
-             generator=None, # a `torch.Generator` for `alpha`
-             alpha: Tensor | None = None # (B,3) weights to use instead of drawing them
-            ) -> Tensor:
-    "AlexNet PCA lighting on a batch `x` (B,3,H,W) in [0,1]: add eigvec @ (alpha * eigval), alpha ~ N(0, alphastd) per image (or given)"
-    if alpha is None:
-        if alphastd == 0: return x
-        alpha = torch.randn(x.shape[0], 3, generator=generator) * alphastd
-    alpha = alpha.to(x.device, x.dtype)
-    rgb = (alpha * torch.tensor(eigval, dtype=x.dtype, device=x.device)) @ torch.tensor(eigvec, dtype=x.dtype, device=x.device).T
-    return x + rgb[:, :, None, None]
-
-# %% ../nbs/01_data.ipynb #fab3bf06
-def _stack_crops(crops): return torch.stack(list(crops))
-
-def imagenet_train_tfms(size=224, scale=(256, 480)):
-    "Section 3.4 train transform: shorter side uniform in `scale`, random `size` crop, random flip (uint8 out)"
-    return T.Compose([T.ToImage(), T.RandomResize(scale[0], scale[1] + 1), T.RandomCrop(size),
-                      T.RandomHorizontalFlip(), T.ToDtype(torch.uint8)])
-
-def center_crop(size=224, resize=256):
-    "Evaluation transform: shorter side `resize`, centre `size` crop"
-    return T.Compose([T.ToImage(), T.Resize(resize), T.CenterCrop(size), T.ToDtype(torch.uint8)])
-
-def ten_crop(size=224, resize=256):
-    "Evaluation transform: shorter side `resize`, the 4 corner and centre crops of the image and its flip -> (10,3,size,size)"
-    return T.Compose([T.ToImage(), T.Resize(resize), T.TenCrop(size), _stack_crops, T.ToDtype(torch.uint8)])
-
-class CropAverage(nn.Module):
-    "Score a (B, n_crops, C, H, W) batch as the log of the mean softmax over crops; 4-d batches go straight to `model`"
-    def __init__(self, model): super().__init__(); store_attr()
-    def forward(self, x):
-        if x.dim() == 4: return self.model(x)
-        b, n = x.shape[:2]
-        p = self.model(x.flatten(0, 1)).softmax(-1).view(b, n, -1).mean(1)
-        return p.clamp_min(1e-12).log()
-
-# %% ../nbs/01_data.ipynb #353fdc4c
-class ImageLoader(DeviceLoader):
-    "Batches from a torch DataLoader over an ImageFolder: uint8 crops to `device`, then lighting + mean subtraction there"
-    def __init__(self, ds, # a dataset of uint8 crops, e.g. an `ImageFolder` with `imagenet_train_tfms`
-                 bs=256, # mini-batch
-                 classes=None, # class names (default `ds.classes`)
-                 mean=None, # subtracted on the device from the [0,1]-scaled crops
-                 std=None, # then divided by
-                 shuffle=False, # a new order every epoch
-                 lighting_std=0.0, # PCA lighting's standard deviation (0: none)
-                 num_workers=0, # decoding processes
-                 drop_last=False, # no last partial batch
-                 seed=0, # with the epoch, the order, lighting and worker seeds of every epoch
-                 device=None # where the batches go
-                ):
-        self.ds, self.lighting_std, self.num_workers = ds, lighting_std, num_workers
-        super().__init__(len(ds), bs, classes if classes is not None else ds.classes, mean, std, device, seed, shuffle, drop_last)
-
-    def _batches(self, epoch, start):
-        g = torch.Generator().manual_seed(_epoch_seed(self.seed, epoch))
-        order = torch.randperm(self.n, generator=g) if self.shuffle else torch.arange(self.n)
-        # the lighting noise of every position in the epoch: the same whatever the resume point or the sharding
-        alpha = torch.randn(self.n, 3, generator=g) * self.lighting_std if self.lighting_std else None
-        # from batch `start` on, without decoding the batches before it (a resume, or an evaluation mid-epoch)
-        parts = [self._slice(i) for i in range(start, len(self))]
-        # each process its own worker seeds, so the processes' random crops differ
-        wg = torch.Generator().manual_seed(_epoch_seed(self.seed, epoch, self.rank))
-        dl = torch.utils.data.DataLoader(self.ds, batch_sampler=[order[s].tolist() for s in parts], generator=wg,
-                                         num_workers=self.num_workers, pin_memory=self.device.type == 'cuda',
-                                         persistent_workers=False)
-        for s, (xb, yb) in zip(parts, dl):
-            xb, yb = xb.to(self.device, non_blocking=True), yb.to(self.device, non_blocking=True)
-            x = xb.float().div_(255)
-            if alpha is not None: x = lighting(x, alpha=alpha[s])
-            yield (x - self.mean) / self.std, yb
-
-    def normalize(self, x):
-        return (x.float().div(255) - self.mean) / self.std
-
-def _check_image_tree(root: Path, split: str):
-    d = root / split
-    if not d.is_dir(): raise DataNotFoundError(f'{d}: no such folder; an ImageNet-style tree has {split}/<class>/*.JPEG')
-    classes = sorted(c for c in d.iterdir() if c.is_dir() and not c.name.startswith('.'))
-    if not classes: raise DataError(f'{d}: no class folders; expected {split}/<class>/*.JPEG')
-    for c in classes:
-        if not any(f.suffix.lower() in ('.jpg', '.jpeg', '.png') for f in c.iterdir()):
-            raise DataError(f'{c}: class folder has no images. Add its images or remove the folder.')
-    return [c.name for c in classes]
-
-def imagenet_dls(path, # a folder holding `train`/<class>/* and `valid`/<class>/* (ImageNet, Imagenette)
-                 bs: int = 256, # training mini-batch
-                 device=None, # where batches go for lighting and mean subtraction (default: fastai's `default_device()`)
-                 seed: int = 0, # the data order and lighting noise of every epoch
-                 size: int = 224, # the square crop the net sees
-                 scale=(256, 480), # training: the shorter side is resized to a length uniform in this range, then cropped
-                 resize: int = 256, # evaluation: the shorter side's length before the crop(s)
-                 valid_crop: str = 'center', # 'center', or 'ten' (10-crop: wrap the model in `CropAverage`)
-                 lighting_std: float = 0.1, # AlexNet PCA lighting's standard deviation (0: none)
-                 normalize: str = 'pixel_mean', # 'pixel_mean' (ImageNet's mean colour subtracted), 'channel' (and divided by the std) or None
-                 num_workers: int | None = None, # decoding processes (default: min(8, CPUs))
-                 val_bs: int | None = None, # evaluation mini-batch (default `bs`)
-                 train: str = 'train', # the training split's folder name
-                 valid: str = 'val' # the validation split's folder name
-                ) -> DataLoaders:
-    """fastai DataLoaders for an ImageNet-style tree `path/train/<class>/*`, `path/val/<class>/*` with section 3.4's
-    augmentation; `valid_crop` 'center' or 'ten' (batches (B,10,3,size,size): wrap the model in `CropAverage`)"""
-    root = Path(path).expanduser()
-    if not root.exists(): raise DataNotFoundError(f'{root}: no such folder. Pass the folder holding {train}/ and {valid}/.')
-    ct, cv = _check_image_tree(root, train), _check_image_tree(root, valid)
-    if ct != cv: raise DataError(f'{root}: {train}/ and {valid}/ have different classes: {sorted(set(ct) ^ set(cv))}')
-    if valid_crop not in ('center', 'ten'): raise ValueError(f"valid_crop={valid_crop!r}: use 'center' or 'ten'")
-    if normalize not in ('pixel_mean', 'channel', None): raise ValueError(f"normalize={normalize!r}: use 'pixel_mean', 'channel' or None")
-    mean = torch.tensor(IMAGENET_MEAN)[:, None, None] if normalize else torch.zeros(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD)[:, None, None] if normalize == 'channel' else torch.ones(3, 1, 1)
-    if num_workers is None: num_workers = min(8, os.cpu_count() or 1)
-    vt = ten_crop(size, resize) if valid_crop == 'ten' else center_crop(size, resize)
-    kw = dict(classes=ct, mean=mean, std=std, num_workers=num_workers)
-    loaders = [ImageLoader(ImageFolder(root / train, imagenet_train_tfms(size, scale)), bs, shuffle=True,
-                           lighting_std=lighting_std, seed=seed, **kw),
-               ImageLoader(ImageFolder(root / valid, vt), val_bs or bs, **kw)]
-    return DataLoaders(*loaders, path=root, device=default_device() if device is None else torch.device(device))

@@ -1,4 +1,4 @@
-"""One way to write a file that matters (a data cache, a checkpoint, config.json, a results table): whole or not at all, so that a kill at any moment leaves the old file or the new one, never half of one.
+"""One way to write a file that matters (a data cache, a checkpoint, config.json, a results table): whole or not at all, so that a kill at any moment leaves the old file or the new one, never half of one; and one way to fingerprint a file (the data a run trained on, an archive, the published weights).
 
 Docs: https://resnet-study.github.io/resnet_study/files.html.md"""
 
@@ -6,13 +6,13 @@ Docs: https://resnet-study.github.io/resnet_study/files.html.md"""
 
 # %% ../nbs/00a_files.ipynb #af0df62e
 from __future__ import annotations
-import contextlib, os, tempfile
+import contextlib, hashlib, os, tempfile
 from pathlib import Path
 
 import torch
 
 # %% auto #0
-__all__ = ['atomic_write', 'save_atomic']
+__all__ = ['atomic_write', 'save_atomic', 'file_digest']
 
 # %% ../nbs/00a_files.ipynb #b9717959
 @contextlib.contextmanager
@@ -37,6 +37,13 @@ def save_atomic(obj, dest):
     "`torch.save` `obj` to `dest` through `atomic_write`: never a half-written file"
     with atomic_write(dest) as tmp, open(tmp, 'wb') as f: torch.save(obj, f)
 
-def save_atomic(obj, dest):
-    "`torch.save` `obj` to `dest` through `atomic_write`: never a half-written file"
-    with atomic_write(dest) as tmp, open(tmp, 'wb') as f: torch.save(obj, f)
+# %% ../nbs/00a_files.ipynb #71526653
+def file_digest(path, # the file
+                algorithm: str = 'sha256', # a name `hashlib.new` knows: 'sha256', 'md5', ...
+                chunk: int = 1 << 20 # bytes read at a time: a large archive never sits in memory whole
+               ) -> str:
+    "The hex digest of the file at `path`"
+    h = hashlib.new(algorithm)
+    with open(path, 'rb') as f:
+        while b := f.read(chunk): h.update(b)
+    return h.hexdigest()

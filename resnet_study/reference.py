@@ -6,19 +6,20 @@ Docs: https://resnet-study.github.io/resnet_study/reference_weights.html.md"""
 
 # %% ../nbs/06_reference_weights.ipynb #43a5303b
 from __future__ import annotations
-import hashlib, os
+import os
 from pathlib import Path
 import torch
 import torch.nn as nn
 from .models import ResNet, cifar_model
-from .data import IMAGENET_MEAN, IMAGENET_STD
+from .files import atomic_write, file_digest
+from .imagenet_data import IMAGENET_MEAN, IMAGENET_STD
 from .sources import ImageData, load_cifar10
 from .signals import response_layers, layer_response_stds
 
 # %% auto #0
 __all__ = ['REFERENCE_REPO', 'REFERENCE_DEPTHS', 'REFERENCE_NETS', 'HOW_TO_GET', 'WeightsNotFoundError', 'WeightsError',
-           'weights_dir', 'reference_file', 'sha256_file', 'read_reference', 'stage_permutations',
-           'map_reference_state_dict', 'ReferenceNet', 'load_reference', 'measure_references', 'read_references']
+           'weights_dir', 'reference_file', 'read_reference', 'stage_permutations', 'map_reference_state_dict',
+           'ReferenceNet', 'load_reference', 'measure_references', 'read_references']
 
 # %% ../nbs/06_reference_weights.ipynb #fa3ed834
 REFERENCE_REPO = "https://github.com/akamaster/pytorch_resnet_cifar10"
@@ -61,18 +62,11 @@ def reference_file(depth: int, weights=None) -> Path:
     return f
 
 # %% ../nbs/06_reference_weights.ipynb #6b405a82
-def sha256_file(f: Path) -> str:
-    "Hex SHA-256 of the file `f`."
-    h = hashlib.sha256()
-    with open(f, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""): h.update(chunk)
-    return h.hexdigest()
-
 def read_reference(depth: int, weights=None, check_hash: bool = True) -> dict:
     "The raw state dict of the published ResNet-`depth` (keys as saved, `module.` prefix and all); `check_hash=False` for another checkpoint of that architecture."
     f = reference_file(depth, weights)
     if check_hash:
-        want, got = REFERENCE_NETS[depth][1], sha256_file(f)[:16]
+        want, got = REFERENCE_NETS[depth][1], file_digest(f)[:16]
         if got != want:
             raise WeightsError(f"{f}: its sha256 starts {got}, the published ResNet-{depth}'s starts {want}; the file is "
                                "damaged (a truncated download?) or another checkpoint. Fetch it again, or pass "
@@ -184,7 +178,6 @@ def measure_references(data, out_dir, depths=REFERENCE_DEPTHS, weights=None, dev
     errors, responses = pd.DataFrame(errors), pd.concat(responses, ignore_index=True)
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     for name, df in (("test_errors.csv", errors), ("responses.csv", responses)):
-        from resnet_study.files import atomic_write  # written whole or not at all
         with atomic_write(out / name) as tmp: df.to_csv(tmp, index=False, float_format="%.6g")
     return errors, responses
 

@@ -6,7 +6,7 @@ Docs: https://resnet-study.github.io/resnet_study/runs.html.md"""
 
 # %% ../nbs/02a_runs.ipynb #e15704eb
 from __future__ import annotations
-import contextlib, json, os, platform, shlex, shutil, sys, time
+import contextlib, hashlib, json, os, platform, shlex, shutil, sys, time
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -16,16 +16,16 @@ from fastai.torch_core import distrib_barrier
 
 from .models import get_model, n_params
 from .files import atomic_write
-from .data import CropAverage
+from .imagenet_data import CropAverage
 from .datasets import get_dataset
 from .distributed import check_device, init_distributed, on_gpu, pick_device, world
-from .callbacks import (CHECKPOINTS, CHECKPOINT_KEYS, CheckpointDamaged, NonFiniteLoss, RunFileDamaged, load_checkpoint,
-                        metrics_end, truncate_metrics)
+from .callbacks import (CHECKPOINTS, CHECKPOINT_KEYS, CheckpointDamaged, NonFiniteLoss, RunFileDamaged,
+    checkpoint_data_path, load_checkpoint, metrics_end, truncate_metrics)
 from .train import TrainConfig, check_full_batch, fit_budget, make_learner, run_dls
 
 # %% auto #0
-__all__ = ['read_json', 'find_checkpoint', 'versions', 'RunBusy', 'RunLock', 'train_run', 'run_config', 'run_checkpoint',
-           'run_model', 'evaluate_run']
+__all__ = ['read_json', 'find_checkpoint', 'inside_cwd', 'portable_command', 'data_record', 'check_same_data', 'versions',
+           'RunBusy', 'RunLock', 'train_run', 'run_config', 'run_checkpoint', 'run_model', 'evaluate_run']
 
 # %% ../nbs/02a_runs.ipynb #e434708d
 def _first_line(e) -> str:  # of an error's message; torch adds sentences of advice after the first
@@ -90,6 +90,45 @@ def find_checkpoint(run_dir, # the run folder
 
 def _no_usable(run_dir, passed) -> CheckpointDamaged:
     return CheckpointDamaged(f"no usable checkpoint in {run_dir}: " + "; ".join(f"{p.name} {problem}" for p, problem in passed))
+
+# %% ../nbs/02a_runs.ipynb #1109cbb2
+def inside_cwd(path) -> str | None:
+    "`path` relative to the working folder if it lies inside it (a path config.json can keep), else None"
+    try: return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError: return None
+
+def portable_command(argv: list | None = None # a command line, `sys.argv` by default
+                    ) -> list | None:
+    "`argv` as config.json records it: `resnet-study` and its arguments, each path relative to the working folder if inside it, else its name; None when not the command line"
+    argv = sys.argv if argv is None else argv
+    if not argv or Path(argv[0]).name not in ("resnet-study", "cli.py"): return None  # a notebook's or pytest's argv says nothing of the run
+    def stable(a: str) -> str:
+        key, eq, value = a.partition("=") if a.startswith("--") and "=" in a else ("", "", a)
+        if not (Path(value).is_absolute() or value.startswith("../")): return a
+        return key + eq + (inside_cwd(value) or Path(value).name)  # outside the working folder: where it lies is this machine's
+    return ["resnet-study"] + [stable(a) for a in argv[1:]]
+
+def data_record(dls) -> dict:
+    "The data a run used, as config.json records it: its name and, for images held as tensors, the SHA-256 of the training and test images and labels"
+    tl, vl = dls.train, dls.valid
+    sha = None
+    if hasattr(tl, "x"):  # CIFAR-10 and the other 32x32 sets (an ImageNet tree is read as it trains: its name only)
+        h = hashlib.sha256()
+        for t in (tl.x, tl.y, vl.x, vl.y): h.update(t.detach().cpu().contiguous().numpy())
+        sha = h.hexdigest()
+    name = Path(str(getattr(dls, "source", "") or dls.path)).name
+    return dict(name=name, sha256=sha, n_train=tl.n, n_test=vl.n)
+
+def check_same_data(out, # the run folder being resumed
+                    now: dict # `data_record` of the data given now
+                   ):
+    "Refuse to resume the run in `out` on other data than it started on (a run written before records were kept: no check)"
+    was = read_json(Path(out) / "config.json").get("data")
+    if not isinstance(was, dict) or not was.get("sha256") or not now.get("sha256") or was["sha256"] == now["sha256"]: return
+    raise ValueError(f"{out} started on {was.get('name')} (sha256 {was['sha256'][:12]}...) and the data given now, "
+                     f"{now['name']}, is other data (sha256 {now['sha256'][:12]}...): another copy or format (the JPEG "
+                     "copy and the official pickles differ) or a damaged one. Resume with the data it started on "
+                     "(--data PATH or RESNET_STUDY_DATA), or train a new run.")
 
 # %% ../nbs/02a_runs.ipynb #d9d936bb
 def versions() -> dict:
@@ -161,7 +200,9 @@ def _restart_hint(out: Path) -> str:
     try: argv = read_json(out / "config.json").get("command") or []
     except (OSError, ValueError): argv = []
     if len(argv) > 1 and argv[1] == "train" and all(isinstance(a, str) for a in argv):
-        return f"to train it again from the start, run: resnet-study {shlex.join(a for a in argv[1:] if a != '--force')} --force (it replaces the folder)"
+        args = [a for a in argv[1:] if a != "--force"]
+        if "--out" in args[:-1]: args[args.index("--out") + 1] = str(out)  # recorded by name only: this folder
+        return f"to train it again from the start, run: resnet-study {shlex.join(args)} --force (it replaces the folder)"
     return "to train it again from the start, use --force (it replaces the folder)"
 
 def _set_aside(p: Path) -> Path:
@@ -171,11 +212,12 @@ def _set_aside(p: Path) -> Path:
     os.replace(p, q)
     return q
 
-def _resume_checkpoint(out: Path, cfg: TrainConfig, device, rank: int) -> tuple[dict | None, Path | None]:
+def _resume_checkpoint(out: Path, cfg: TrainConfig, device, rank: int, data: dict) -> tuple[dict | None, Path | None]:
     "The newest usable checkpoint of `out` and its path (None: none written yet); a newer damaged one is said and set aside"
     try: ckpt, used, passed = find_checkpoint(out, cfg, device, metrics=True)
     except RunFileDamaged as e: raise RunFileDamaged(f"{e}; repair it, or {_restart_hint(out)}") from None
     if ckpt is None and passed: raise CheckpointDamaged(f"{_no_usable(out, passed)}. Nothing was changed; {_restart_hint(out)}")
+    check_same_data(out, data)  # `data_record` of the data given now: before anything is renamed
     distrib_barrier()  # every process has chosen before the first one renames a file
     for p, problem in passed:
         if rank == 0:
@@ -221,7 +263,8 @@ def _train_locked(cfg, out, data, resume, force, device, cbs, quiet, training) -
     dls = run_dls(cfg, data, device)  # before touching `out`: missing or wrong data changes nothing
     if not rank: distrib_barrier()
     check_full_batch(dls.train)  # before `force` empties the folder
-    ckpt, used = _resume_checkpoint(out, cfg, device, rank) if resume else (None, None)
+    record = data_record(dls)
+    ckpt, used = _resume_checkpoint(out, cfg, device, rank, record) if resume else (None, None)
     start = ckpt["iteration"] if ckpt else 0
     if rank == 0:
         if resume: truncate_metrics(out / "metrics.csv", start)
@@ -229,9 +272,10 @@ def _train_locked(cfg, out, data, resume, force, device, cbs, quiet, training) -
     learn = make_learner(cfg, dls, run_dir=out, ckpt=ckpt, cbs=cbs, device=device)
     learn.train_iter = start  # what the summary reports if a finished run is resumed and nothing is left to train
     if not resume and rank == 0:
-        _json(out / "config.json", dict(config=asdict(cfg), dataset=cfg.dataset, n_train=dls.train.n,
-                                        n_params=n_params(learn.model), device=str(device), processes=n_procs,
-                                        versions=versions(), command=sys.argv, started=time.strftime("%Y-%m-%d %H:%M:%S")))
+        _json(out / "config.json", dict(config=asdict(replace(cfg, data=cfg.data and inside_cwd(cfg.data))), dataset=cfg.dataset, data=record,
+                                        n_train=dls.train.n, n_params=n_params(learn.model), device=str(device),
+                                        processes=n_procs, versions=versions(), command=portable_command(),
+                                        started=time.strftime("%Y-%m-%d %H:%M:%S")))
     learn.run_logger.t_start = t0  # wall time includes loading the data
     if ckpt and not quiet and rank == 0:
         older = f" from {used.name}" if used.name != CHECKPOINTS[0] else ""
@@ -270,13 +314,15 @@ def _summary(cfg, learn, out, wall, status, message) -> dict:
 
 # %% ../nbs/02a_runs.ipynb #dcea3251
 def run_config(run_dir) -> TrainConfig:
-    "The `TrainConfig` a run folder was trained with"
+    "The `TrainConfig` a run folder was trained with; its data's path from config.json, else from its checkpoint (`checkpoint_data_path`)"
     f = Path(run_dir) / "config.json"
     if not f.exists(): raise FileNotFoundError(f"{run_dir}: not a run folder (no config.json)")
     saved = read_json(f)
-    try: return TrainConfig.from_dict(saved["config"])
+    try: cfg = TrainConfig.from_dict(saved["config"])
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise RunFileDamaged(f"{f} is damaged: " + (f"no {e} entry" if isinstance(e, KeyError) else _first_line(e))) from None
+    if cfg.data is None: cfg.data = checkpoint_data_path(run_dir)  # where this machine's checkpoints say the data lies
+    return cfg
 
 def run_checkpoint(run_dir, cfg: TrainConfig | None = None, device="cpu") -> dict:
     "The newest usable checkpoint of a run folder (`find_checkpoint`), to read: a damaged newer one is said on stderr and left as it is"

@@ -7,7 +7,7 @@ Docs: https://resnet-study.github.io/resnet_study/sources.html.md"""
 # %% ../nbs/01a_sources.ipynb #0c2e1dfe
 from __future__ import annotations
 
-import hashlib, os, pickle, re, tarfile, warnings, zlib
+import hashlib, io, os, pickle, re, tarfile, warnings, zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -16,14 +16,14 @@ import torch
 from torch import Tensor
 from torchvision.io import decode_jpeg, decode_image, ImageReadMode
 
-from .files import save_atomic
+from .files import file_digest, save_atomic
 
 # %% auto #0
 __all__ = ['HOW_TO_POINT', 'CIFAR10_ARCHIVE', 'CIFAR10_MD5', 'CIFAR10_URL', 'CIFAR10_BATCHES', 'CIFAR100_ARCHIVE', 'CIFAR100_MD5',
            'CIFAR100_URL', 'CIFAR100_FILES', 'OFFICIAL_MD5', 'OFFICIAL_FOLDERS', 'IMAGE_EXTS', 'CACHE_VERSION',
-           'CIFAR100_CANDIDATES', 'DataError', 'DataNotFoundError', 'ImageData', 'md5sum', 'find_source',
-           'decode_source', 'cache_path', 'source_signature', 'default_candidates', 'resolve_cifar10_path',
-           'load_cifar10', 'load_cifar100', 'load_image_folder']
+           'CIFAR100_CANDIDATES', 'DataError', 'DataNotFoundError', 'ImageData', 'find_source', 'decode_source',
+           'cache_path', 'source_signature', 'default_candidates', 'resolve_cifar10_path', 'load_cifar10',
+           'load_cifar100', 'load_image_folder']
 
 # %% ../nbs/01a_sources.ipynb #ee884394
 class DataError(ValueError):
@@ -74,7 +74,6 @@ class _ArrayUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f'refusing to load {module}.{name}')
 
 def _unpickle(raw: bytes, name) -> dict:
-    import io
     try: d = _ArrayUnpickler(io.BytesIO(raw), encoding='bytes').load()
     except Exception as e:
         raise DataError(f'{name}: not a CIFAR-10 python batch ({e}). Re-download {CIFAR10_URL}') from e
@@ -122,12 +121,6 @@ def _from_batches(raw: dict, where) -> ImageData:
     classes = _class_names(_unpickle(raw['batches.meta'], f'{where}/batches.meta'), 'label_names', f'{where}/batches.meta')
     x_train, y_train = torch.cat([t[0] for t in tr]), torch.cat([t[1] for t in tr])
     return _checked(x_train, y_train, x_test, y_test, classes, where, ('data_batch_*', 'test_batch'))
-
-def md5sum(path, chunk=1 << 20) -> str:
-    h = hashlib.md5()
-    with open(path, 'rb') as f:
-        while b := f.read(chunk): h.update(b)
-    return h.hexdigest()
 
 # %% ../nbs/01a_sources.ipynb #b6accabb
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg')
@@ -272,7 +265,7 @@ def _check_md5(p: Path, check_md5):
     if check_md5 is False or (check_md5 is None and p.name not in OFFICIAL_MD5): return
     name = p.name if p.name in OFFICIAL_MD5 else CIFAR10_ARCHIVE
     url = CIFAR100_URL if name == CIFAR100_ARCHIVE else CIFAR10_URL
-    if (got := md5sum(p)) != OFFICIAL_MD5[name]:
+    if (got := file_digest(p, 'md5')) != OFFICIAL_MD5[name]:
         raise DataError(f'{p}: MD5 is {got}, the official {name} has {OFFICIAL_MD5[name]}. The download is '
                         f'incomplete or a different file; download it again from {url}. '
                         '(For a deliberately different archive rename it or pass check_md5=False.)')

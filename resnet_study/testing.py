@@ -15,8 +15,8 @@ import torch
 from .sources import ImageData, CIFAR10_BATCHES
 
 # %% auto #0
-__all__ = ['CIFAR10_CLASSES', 'synthetic_cifar', 'cifar_batches', 'cifar100_files', 'write_cifar_archive', 'write_tgz',
-           'write_image', 'write_image_folder', 'synthetic_image_tree']
+__all__ = ['CIFAR10_CLASSES', 'synthetic_cifar', 'joined_shards', 'cifar_batches', 'cifar100_files', 'write_cifar_archive',
+           'write_tgz', 'write_image', 'write_image_folder', 'synthetic_image_tree']
 
 # %% ../nbs/09_testing.ipynb #943207f3
 CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']
@@ -36,6 +36,14 @@ def synthetic_cifar(n_train: int = 256, # training images
         return (x + shift).clamp(0, 255).to(torch.uint8), y
     (xt, yt), (xv, yv) = make(n_train), make(n_test)
     return ImageData(xt, yt, xv, yv, [f"class{i}" for i in range(n_classes)], "synthetic")
+
+# %% ../nbs/09_testing.ipynb #c1913c6d
+def joined_shards(dl, # a loader with `shard(rank, world_size)`, e.g. a `CifarLoader`
+                  world_size: int # how many processes to split each batch over
+                 ) -> list:
+    "Every batch of `dl`'s current epoch rebuilt from the parts of `world_size` shards"
+    parts = [list(dl.shard(r, world_size).set_epoch(dl.epoch)) for r in range(world_size)]
+    return [tuple(torch.cat(t) for t in zip(*(p[i] for p in parts))) for i in range(len(parts[0]))]
 
 # %% ../nbs/09_testing.ipynb #159c66e3
 def cifar_batches(n: int = 10, seed: int = 0, classes=CIFAR10_CLASSES) -> dict:

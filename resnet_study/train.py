@@ -23,7 +23,8 @@ from fastai.optimizer import SGD
 
 from .models import get_model, get_model_builder
 from .sources import ImageData
-from .data import cifar10_dls, imagenet_dls
+from .data import cifar10_dls
+from .imagenet_data import imagenet_dls
 from .datasets import DATASETS, get_dataset, check_dataset, check_arch_data, load_data
 from .recipes import RECIPES, Budget, Recipe, budget, check_range
 from .schedules import SCHEDULES, WarmUp
@@ -155,13 +156,16 @@ def run_dls(cfg: TrainConfig, # the run: its data set, batch, seed, subset, Imag
     data = cfg.data if data is None else data
     if not get_dataset(check_arch_data(cfg.arch, data, cfg.dataset)).tree:
         if not isinstance(data, ImageData): data = load_data(cfg.dataset, data)
-        return cifar10_dls(data, bs=cfg.bs, val_bs=val_bs, device=device, seed=cfg.seed, subset=cfg.budget.subset,
-                           drop_last=True)
+        dls = cifar10_dls(data, bs=cfg.bs, val_bs=val_bs, device=device, seed=cfg.seed, subset=cfg.budget.subset,
+                          drop_last=True)
+        dls.source = data.source  # where the images came from: config.json records its name (`runs.data_record`)
+        return dls
     scaled = lambda px: round(px * cfg.size / 224)
     workers = cfg.workers if cfg.workers is not None else min(8, max(1, (os.cpu_count() or 1) // world()[1]))
     dls = imagenet_dls(data, bs=cfg.bs, device=device, seed=cfg.seed, size=cfg.size, scale=(scaled(256), scaled(480)),
                        resize=scaled(256), valid_crop=valid_crop, val_bs=val_bs, num_workers=workers)
     dls.train.drop_last = True  # every iteration a full mini-batch, as for CIFAR-10
+    dls.source = str(data)
     return dls
 
 # %% ../nbs/02_training.ipynb #6cee71c9
@@ -185,6 +189,7 @@ def make_learner(cfg: TrainConfig, # the net, the recipe and the budget
     if cfg.use_warmup: rules.append(WarmUp(cfg.warmup_lr, cfg.warmup_until, cfg.warmup_every, verbose=rank == 0))
     learn = Learner(dls, model, loss_func=CrossEntropyLossFlat(), opt_func=paper_sgd(cfg.momentum, cfg.wd),
                     lr=cfg.lr, wd=cfg.wd, wd_bn_bias=cfg.wd_bn_bias, metrics=error_rate, cbs=rules, path=run_dir or ".")
+    learn.data_path = str(Path(cfg.data).expanduser().resolve()) if cfg.data else None  # kept in checkpoints only
     if run_dir is not None:  # `learn.run_logger` and `learn.checkpointer`
         logger = RunLogger(Path(run_dir) / "metrics.csv", b.log_every, dls.train.n, ckpt["logger"] if ckpt else None)
         learn.add_cbs([logger, Checkpointer(run_dir, b.ckpt_every)])

@@ -10,7 +10,7 @@ PATHS = re.compile(r"/(?:work|root|home|Users)/[\w.-]+")  # a machine's own fold
 def test_notebook_is_clean(nb):
     d = json.loads(nb.read_text())
     assert d["metadata"].get("kernelspec", {}).get("name") == "python3", "no kernel metadata: JupyterLab would ask for one"
-    assert nb.stat().st_size < 600_000, f"{nb.name} is {nb.stat().st_size / 1e6:.1f} MB: show fewer or smaller images"
+    assert nb.stat().st_size <= 400_000, f"{nb.name} is {nb.stat().st_size / 1e3:.0f} kB (at most 400): show fewer or smaller images"
     for c in d["cells"]:
         for o in c.get("outputs", []):
             text = "".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))

@@ -1,6 +1,6 @@
 """Reliability (issue 13): a user's mistakes and damaged files end in one clear line and exit code 2, or in a resume
 from the last good state; never in a traceback, a run with a meaningless setting, or a folder left behind."""
-import contextlib, io, json, os, shutil, subprocess, sys
+import contextlib, io, json, os, shlex, shutil, subprocess, sys
 from pathlib import Path
 import pytest, torch
 from resnet_study.cli import main, _parser
@@ -135,7 +135,8 @@ def test_the_restart_hint_is_the_runs_own_command(run):
     (run / "config.json").write_text(json.dumps(cfg))
     for name in CHECKPOINTS: (run / name).write_text("junk")
     rc, _, err = resume(run)
-    assert rc == 2 and "run: resnet-study train --arch resnet8 --out 'runs/my run' --bs 16 --force" in one_line(err)
+    # the recorded command, its --out this folder (config.json records folders by name only)
+    assert rc == 2 and f"run: resnet-study train --arch resnet8 --out {shlex.quote(str(run))} --bs 16 --force" in one_line(err)
 
 def test_damaged_metrics_or_config_on_resume_is_named(run):
     m, c = run / "metrics.csv", run / "config.json"
