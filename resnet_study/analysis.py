@@ -97,9 +97,9 @@ def budget_line(run_dirs) -> str:
     n_train = b.get("subset") or c.get("n_train") or (None if ds.tree else ds.n_train)
     epochs = f"{iters * bs / n_train:.1f} epochs of {n_train:,} images; " if n_train else ""
     size = f"{epochs}the paper: {recipe.iters:,}"
-    data = Path(str(cfg.get("data"))).name if cfg.get("data") else ds.title
+    data = (c.get("data") or {}).get("name") or (Path(str(cfg["data"])).name if cfg.get("data") else ds.title)
     procs = c.get("processes", 1)
-    where = f"{c.get('device', '?')}" + (f", {procs} processes" if procs > 1 else "")
+    where = f"{c.get('device', '?')}" + (", bf16" if cfg.get("bf16") else "") + (f", {procs} processes" if procs > 1 else "")
     done = [r for r in runs if r["summary"]]
     wall = sum(r["summary"].get("wall_seconds") or 0 for r in done)
     same = all(r["config"]["config"]["budget"]["iters"] == iters and r["config"]["config"]["bs"] == bs for r in runs)

@@ -6,7 +6,7 @@ Docs: https://resnet-study.github.io/resnet_study/callbacks.html.md"""
 
 # %% ../nbs/02e_callbacks.ipynb #91270a87
 from __future__ import annotations
-import math, os, random, time
+import math, os, random, re, time
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,7 @@ from .schedules import load_rule_states, rule_states
 __all__ = ['METRIC_COLUMNS', 'METRICS_HEADER', 'CHECKPOINTS', 'CHECKPOINT_KEYS', 'RunFileDamaged', 'CheckpointDamaged',
            'NonFiniteLoss', 'read_metrics', 'metrics_end', 'truncate_metrics', 'RunLogger', 'rng_state',
            'set_rng_state', 'load_checkpoint', 'checkpoint_state', 'checkpoint_data_path', 'restore_checkpoint',
-           'Checkpointer', 'BF16OnCPU']
+           'Checkpointer', 'BF16OnCPU', 'cpu_has_bf16']
 
 # %% ../nbs/02e_callbacks.ipynb #042fcdce
 class RunFileDamaged(ValueError):
@@ -243,3 +243,10 @@ class BF16OnCPU(Callback):
         if self.autocast is not None:
             self.autocast.__exit__(None, None, None)
             self.autocast = None
+
+# %% ../nbs/02e_callbacks.ipynb #0917ed32
+def cpu_has_bf16() -> bool:
+    "Whether this CPU computes bf16 natively (x86 AVX512-BF16 or AMX, read from /proc/cpuinfo; elsewhere False)"
+    try: flags = Path("/proc/cpuinfo").read_text()
+    except OSError: return False  # not Linux: float32 unless asked (`bf16=True` still works)
+    return bool(re.search(r"\b(avx512_bf16|amx_bf16)\b", flags))

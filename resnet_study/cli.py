@@ -182,7 +182,7 @@ def cmd_study(args):
         if not (d / "summary.json").exists():
             resume = any((d / c).exists() for c in CHECKPOINTS)  # a kill between the two renames of a save leaves only the older
             cfg = TrainConfig(net.arch, shortcut=net.shortcut, budget=budget("quick", args.iters), seed=seed, compile=args.compile,
-                              bf16=args.bf16 or None, dataset=dataset, data=str(args.data) if args.data else None)
+                              bf16=args.bf16, dataset=dataset, data=str(args.data) if args.data else None)
             print(f"== [{i + 1}/{len(runs)}] {name}: {'resuming' if resume else 'training'} {net.title}, "
                   f"seed {seed}, {args.iters} iterations", flush=True)
             # replace only a run folder of ours that died before its first checkpoint, never anything else
@@ -298,8 +298,8 @@ def _parser():
     t.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
     t.add_argument("--compile", action="store_true", help="wrap the model in torch.compile")
     t.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
-                   help="bf16 autocast (default: on a GPU only; --bf16 on a CPU with AVX512-BF16 trains about "
-                   "1.6x faster)")
+                   help="bf16 autocast (default: on a GPU, and on a CPU with AVX512-BF16 or AMX, where it trains "
+                   "about 1.6x faster; --no-bf16: float32)")
     t.add_argument("--sync-bn", action="store_true", help="several GPUs: BN statistics over the whole batch "
                    "(default: per GPU, as the paper)")
     t.add_argument("--quiet", action="store_true", help="no progress bars or tables (bars: on a terminal only)")
@@ -335,7 +335,8 @@ def _parser():
     st.add_argument("--out", type=Path, default=None, help="folder of the runs (default: runs/cpu-ITERS)")
     st.add_argument("--seeds", type=_ranged("seed"), nargs="+", default=[0, 1, 2], help="seeds of every run (default: 0 1 2: a verdict needs 3 per side)")
     st.add_argument("--compile", action="store_true", help="wrap each model in torch.compile")
-    st.add_argument("--bf16", action="store_true", help="bf16 autocast on a CPU too (a GPU always uses it); the committed CPU study is float32")
+    st.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
+                    help="bf16 autocast (default: as train's, on a GPU and on a CPU with AVX512-BF16 or AMX; --no-bf16: float32)")
     st.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
     st.add_argument("--devices", help="run the study's runs concurrently, spread over these devices, e.g. cuda:0,cuda:1 or cpu "
                     "(each run still its own resumable folder; a run another worker holds is skipped)")

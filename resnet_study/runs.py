@@ -264,6 +264,8 @@ def _train_locked(cfg, out, data, resume, force, device, cbs, quiet, training) -
     if not rank: distrib_barrier()
     check_full_batch(dls.train)  # before `force` empties the folder
     record = data_record(dls)
+    # config.json says what ran: bf16 or not (a run written before the CPU default changed kept float32 on a CPU)
+    if cfg.bf16 is None: cfg = replace(cfg, bf16=device.type == "cuda" if resume else cfg.uses_bf16(device))
     ckpt, used = _resume_checkpoint(out, cfg, device, rank, record) if resume else (None, None)
     start = ckpt["iteration"] if ckpt else 0
     if rank == 0:

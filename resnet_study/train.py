@@ -28,7 +28,7 @@ from .imagenet_data import imagenet_dls
 from .datasets import DATASETS, get_dataset, check_dataset, check_arch_data, load_data
 from .recipes import RECIPES, Budget, Recipe, budget, check_range
 from .schedules import SCHEDULES, WarmUp
-from .callbacks import BF16OnCPU, Checkpointer, RunLogger, restore_checkpoint
+from .callbacks import BF16OnCPU, cpu_has_bf16, Checkpointer, RunLogger, restore_checkpoint
 from .distributed import ShardedTrainer, pick_device, world
 
 # %% auto #0
@@ -104,7 +104,7 @@ class TrainConfig:
     warmup_until: float | None = None  # back to `lr` when the training error falls below it
     warmup_every: int = 50          # iterations between looks at the warm-up's error (over its window, an epoch)
     channels_last: bool | None = None  # None: on (GPU and CPU)
-    bf16: bool | None = None           # bf16 autocast; None: on a GPU only (True: on a CPU too, `BF16OnCPU`)
+    bf16: bool | None = None           # bf16 autocast; None: on a GPU, and on a CPU with bf16 units (`uses_bf16`)
     compile: bool = False           # wrap the model in `torch.compile`
     sync_bn: bool = False           # several GPUs: BN statistics per GPU (the paper's), or over the whole batch
     dataset: str | None = None      # a name of `DATASETS` (None: the net's own); it picks the recipe
@@ -135,6 +135,11 @@ class TrainConfig:
         if self.warmup is not None: return self.warmup
         net = get_model_builder(self.arch)  # the paper warms up the deep ResNets only (plain-110 trains at 0.1, as its recipe)
         return self.recipe.warmup_depth is not None and net.residual and net.depth >= self.recipe.warmup_depth
+
+    def uses_bf16(self, device) -> bool:
+        "Whether the run autocasts to bf16 on `device`: `bf16` if set, else on a GPU and on a CPU with `cpu_has_bf16`"
+        if self.bf16 is not None: return self.bf16
+        return torch.device(device).type == "cuda" or (torch.device(device).type == "cpu" and cpu_has_bf16())
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -195,8 +200,8 @@ def make_learner(cfg: TrainConfig, # the net, the recipe and the budget
         learn.add_cbs([logger, Checkpointer(run_dir, b.ckpt_every)])
     # channels-last pays on CPUs too (oneDNN's convolutions: ResNet-20's step about 20% faster on this machine)
     if cfg.channels_last is not False: learn.to_channelslast(use_amp=False)
-    if device.type == "cuda" and cfg.bf16 is not False: learn.to_bf16()
-    elif device.type == "cpu" and cfg.bf16: learn.add_cb(BF16OnCPU())
+    if cfg.uses_bf16(device) and device.type == "cuda": learn.to_bf16()
+    elif cfg.uses_bf16(device) and device.type == "cpu": learn.add_cb(BF16OnCPU())
     if cfg.compile: learn.model = torch.compile(learn.model)
     if n_procs > 1:
         learn.add_cb(ShardedTrainer(cfg.sync_bn, cpu=device.type == "cpu"))
