@@ -320,7 +320,7 @@ def _parser():
     g = sub.add_parser("signals", help="per-layer response and gradient std of CIFAR-10 runs (signals.csv)",
                        description=cmd_signals.__doc__)
     g.add_argument("runs", nargs="+", type=Path, help="run folders")
-    g.add_argument("--data", type=Path, help="CIFAR-10 (default: the path in the first run's config)")
+    g.add_argument("--data", type=Path, help="CIFAR-10 (default: where the first run's checkpoint says it lies, else $RESNET_STUDY_DATA or the usual places)")
     g.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
     g.set_defaults(func=cmd_signals)
 
