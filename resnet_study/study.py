@@ -18,11 +18,11 @@ from .analysis import (net_name, run_group, run_iters, read_run, final_values, s
                                    signal_values, markdown_table, table6, runs_table, cost_table, budget_line, plot_figure6)
 
 # %% auto #0
-__all__ = ['PAPER_ITERS', 'OPTIONS', 'CLAIMS', 'EXPERIMENTS', 'MAIN_BUDGET', 'CORE_NETS', 'README_BLOCKS', 'Net', 'worded',
+__all__ = ['PAPER_ITERS', 'OPTIONS', 'CLAIMS', 'EXPERIMENTS', 'CORE_NETS', 'MAIN_BUDGET', 'README_BLOCKS', 'Net', 'worded',
            'Claim', 'compare_nets', 'lower_than', 'chain', 'response_medians', 'response_means', 'responds_less',
            'gradient_ratio', 'no_vanishing', 'with_budget_axis', 'make_claims', 'Experiment', 'make_experiments',
-           'run_name', 'study_runs', 'published_answers', 'claims_table', 'report', 'plot_beside', 'claims_markdown',
-           'committed_runs', 'main_budget', 'readme_blocks', 'refresh_readme']
+           'run_name', 'study_runs', 'main_budget', 'published_answers', 'claims_table', 'report', 'plot_beside',
+           'claims_markdown', 'committed_runs', 'readme_blocks', 'refresh_readme']
 
 # %% ../nbs/07_study.ipynb #0ed80b12
 @dataclass(frozen=True)
@@ -261,6 +261,14 @@ def study_runs(experiments=(), # names of `EXPERIMENTS` (none or `all`: every ex
     return list(out.values())
 
 # %% ../nbs/07_study.ipynb #baccca22
+CORE_NETS = ("resnet20", "resnet56", "plain20", "plain56")
+
+def main_budget(runs) -> int | None:
+    "The largest budget at which every core net (`CORE_NETS`) has 3 finished seeds"
+    ok = [it for it in sorted({run_iters(d) for d in runs})
+          if all(sum(run_group(d) == n for d in _at(runs, it)) >= 3 for n in CORE_NETS)]
+    return ok[-1] if ok else None
+
 def published_answers(folder) -> dict:
     "What the published fully trained ResNet-20/32/44/56 say on C4 and C6b (runs/reference-weights), as prose"
     folder = Path(folder)
@@ -276,19 +284,22 @@ def claims_table(runs, # finished run folders of one budget or several
                  claims: dict | None = None, # `CLAIMS` by default
                  published: dict | None = None # `published_answers(...)`
                 ) -> pd.DataFrame:
-    "Every claim's verdict at every budget that ran (one column each), the largest budget's evidence, and the published nets' answer"
+    """Every claim's verdict at every budget that ran (one column each; a budget above the main one, where the core nets
+    lack their 3 seeds, is marked incomplete), the main budget's evidence and any larger budget's, and the published nets' answer"""
     claims = CLAIMS if claims is None else claims
     runs = [Path(d) for d in runs if (Path(d) / "summary.json").exists()]
     budgets = sorted({run_iters(d) for d in runs})
+    main = main_budget(runs) or (budgets[-1] if budgets else None)
     rows = []
     for c in claims.values():
         row = dict(claim=f"{c.id} {c.text}")
-        evidence = "not run"
+        evidence = {}
         for it in budgets:
             v, text = c.judge(_at(runs, it), runs)
-            row[f"at {it:,} iterations"] = worded(v, it)
-            if v != "not run": evidence = f"at {it:,}: {text}"
-        row["evidence"] = evidence
+            row[f"at {it:,} iterations{' (incomplete)' * (it > main)}"] = worded(v, it)
+            # the main budget's evidence (else the largest below it), then what each larger, incomplete budget shows so far
+            if v != "not run": evidence = ({} if it <= main else evidence) | {it: f"at {it:,}{' (incomplete)' * (it > main)}: {text}"}
+        row["evidence"] = "; ".join(evidence.values()) or "not run"
         if published: row["published nets (fully trained)"] = published.get(c.id, "")
         rows.append(row)
     return pd.DataFrame(rows).set_index("claim")
@@ -352,19 +363,12 @@ def claims_markdown(runs, published=None) -> str:
 
 # %% ../nbs/07_study.ipynb #eea25981
 MAIN_BUDGET = PAPER_ITERS // 5  # 12,800, a fifth of the paper's schedule: where ResNet-56 is to pass ResNet-20
-CORE_NETS = ("resnet20", "resnet56", "plain20", "plain56")
 
 def committed_runs(root=".", # the repository (holding runs/)
                    ) -> list[Path]:
     "Every finished study run committed under `root`/runs/cpu-*, every budget"
     from resnet_study.analysis import finished_runs
     return [d for f in sorted(Path(root, "runs").glob("cpu-*")) for d in finished_runs(f)]
-
-def main_budget(runs) -> int | None:
-    "The largest budget at which every core net (`CORE_NETS`) has 3 finished seeds"
-    ok = [it for it in sorted({run_iters(d) for d in runs})
-          if all(sum(run_group(d) == n for d in _at(runs, it)) >= 3 for n in CORE_NETS)]
-    return ok[-1] if ok else None
 
 README_BLOCKS = ("claims", "costs")
 
