@@ -115,7 +115,7 @@ def chain(nets: list, measure: Callable | None = None, metric: str = "test_error
         thin = [n for n in nets if 0 < len(got[n]) < min_seeds]
         if thin: text.append(f"{', '.join(map(fmt, thin))}: fewer than {min_seeds} seeds, not judged")
         if len(judged) < 2: return ("not run" if not any(got.values()) else "not established"), "; ".join(
-            text + [f"fewer than two nets with {min_seeds} seeds"])
+            text + [f"{''.join(fmt(n) + ': ' for n in judged)}fewer than two nets with {min_seeds} seeds"])
         return _steps([seeds_verdict(got[d], got[s], min_seeds)[0] for s, d in zip(judged, judged[1:])]), "; ".join(text)
     return judge
 
