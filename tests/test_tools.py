@@ -9,12 +9,12 @@ def test_background_runs_skips_finished_runs_and_those_that_cannot_end_in_time(t
     (out / "resnet20-s0").mkdir(parents=True)
     (out / "resnet20-s0" / "summary.json").write_text(json.dumps({"images_per_second": 1000.0}))
     env = {**os.environ, "RESNET_STUDY_DATA": str(tmp_path / "unused.tgz"), "UNTIL": "00:00"}  # midnight: already past
-    r = subprocess.run(["bash", str(ROOT / "tools" / "background_runs.sh"), "12800", str(out), "resnet20-s0", "resnet56-s0"],
+    r = subprocess.run(["bash", str(ROOT / "tools" / "background_runs.sh"), "999", str(out), "resnet20-s0", "resnet56-s0"],
                        capture_output=True, text=True, env=env, timeout=60)
     assert r.returncode == 0, r.stderr
     assert "resnet20-s0: finished already" in r.stdout
-    # ResNet-56 priced from ResNet-20's rate scaled by depth: 12,800 * 128 / (1000 * 20 / 56) s = 76 min
-    assert "resnet56-s0: not started, about 76 min would end after 00:00" in r.stdout
+    # ResNet-56 priced from ResNet-20's rate scaled by depth (no committed runs at 999 iterations): 999 * 128 / (1000 * 20 / 56) s
+    assert "resnet56-s0: not started, about 5 min would end after 00:00" in r.stdout
     assert not (out / "resnet56-s0").exists()
 
 def test_land_runs_refuses_an_unfinished_run_and_lands_nothing(tmp_path):

@@ -11,7 +11,7 @@
 # The code is a `git worktree` of HEAD made here, imported through PYTHONPATH, so that edits to the checkout cannot
 # change a run in flight. A RUN is ARCH-sSEED (resnet20-s0, plain56-s2, resnet20-B-s1); a finished run is skipped, an
 # unfinished one resumed. With UNTIL=HH:MM a run is not started when it would end later than that: its time is
-# estimated from the images/s of the runs already finished in OUT, scaled by depth (a step's cost grows about as the
+# estimated from the images/s of the runs already finished in OUT and committed in runs/cpu-ITERS, scaled by depth (a step's cost grows about as the
 # layer count). `tools/land_runs.sh` then copies finished runs' small files into runs/.
 set -u
 iters=$1 out=$2; shift 2
@@ -26,12 +26,12 @@ for run in "$@"; do
   case $arch in *-[ABC]) shortcut=(--shortcut "${arch##*-}"); arch=${arch%-*};; esac
   if [ -f "$out/$run/summary.json" ]; then echo "$(date +%T) $run: finished already"; continue; fi
   if [ -n "${UNTIL:-}" ]; then
-    need=$(python - "$out" "$arch" "$iters" <<'PY'
+    need=$(python - "$out" "$arch" "$iters" "$repo" <<'PY'
 import json, re, sys
 from pathlib import Path
-out, arch, iters = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+out, arch, iters, repo = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
 depth = lambda a: int(re.search(r"\d+", a).group())
-rates = [json.loads(f.read_text())["images_per_second"] * depth(f.parent.name) / depth(arch) for f in out.glob("*/summary.json")]
+rates = [json.loads(f.read_text())["images_per_second"] * depth(f.parent.name) / depth(arch) for f in [*out.glob("*/summary.json"), *repo.glob(f"runs/cpu-{iters}/*/summary.json")]]
 print(round(iters * 128 / (sum(rates) / len(rates))) if rates else 0)
 PY
 )
