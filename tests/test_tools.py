@@ -27,3 +27,11 @@ def test_land_runs_refuses_an_unfinished_run_and_lands_nothing(tmp_path):
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and "resnet20-s1: not finished (no summary.json); nothing landed" in r.stderr
     assert not dest.exists()
+
+def test_land_runs_reads_relative_paths_from_the_callers_directory(tmp_path):
+    (tmp_path / "src" / "resnet20-s0").mkdir(parents=True)
+    r = subprocess.run(["bash", str(ROOT / "tools" / "land_runs.sh"), "src", "dest", "resnet20-s0"],
+                       capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    # the run is found where the caller meant (not under the repository), so the refusal names that directory
+    assert r.returncode == 1 and f"{tmp_path}/src/resnet20-s0: not finished" in r.stderr
+    assert not (tmp_path / "dest").exists() and not (ROOT / "dest").exists()

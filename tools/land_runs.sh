@@ -9,7 +9,7 @@
 # Checkpoints stay in SRC: they are derived from the data set and never committed. Then commit, and run
 # `pytest tests/test_walkthrough.py tests/test_readme.py tests/test_structure.py`.
 set -euo pipefail
-src=$1 dest=$2; shift 2
+src=$(realpath -m -- "$1") dest=$(realpath -m -- "$2"); shift 2  # as given from the caller's directory
 cd "$(dirname "$0")/.."
 for run in "$@"; do
   [ -f "$src/$run/summary.json" ] || { echo "$src/$run: not finished (no summary.json); nothing landed" >&2; exit 1; }
