@@ -4,8 +4,9 @@
 #   nohup tools/background_runs.sh ITERS OUT RUN [RUN ...] > queue.log 2>&1 &
 #   e.g. nohup tools/background_runs.sh 12800 /work/study/cpu-12800 resnet20-s0 resnet20-s1 > queue.log 2>&1 &
 #
-# Why one run at a time: this project's machines are new at every session (checkpoints outside the repository are
-# gone next time, and checkpoints are never committed), so a run must end within the session that starts it.
+# Why one run at a time: a session of this project may start on a new machine (one did; the next one found the
+# last machine's files), where checkpoints outside the repository are gone, and checkpoints are never committed; so a
+# run should end within the session that starts it.
 # One process with both threads ends each run sooner than two processes with one thread each end two (measured:
 # ResNet-20 in bf16 at about 1,000 images/s with two threads, against about 340 per process with two processes).
 # The code is a `git worktree` of HEAD made here, imported through PYTHONPATH, so that edits to the checkout cannot
