@@ -116,7 +116,10 @@ def budget_axis_reading(everything, deep=("plain56", "resnet56"), shallow=("plai
     (p, r) = g
     fmt = lambda x: ", ".join(f"{v.gap:+.1f} at {it:,}" for it, v in x.iterrows())
     grows, shrinks = p.gap.iloc[-1] > p.gap.iloc[0], r.gap.iloc[-1] < r.gap.iloc[0]
-    text = f"From {p.index[0]:,} to {p.index[-1]:,} iterations the plain gap moves {fmt(p)} points and the ResNet gap {fmt(r)}. "
+    span = lambda x: f"from {x.index[0]:,} to {x.index[-1]:,} iterations"
+    text = (f"{span(p).capitalize()} the plain gap moves {fmt(p)} points and the ResNet gap {fmt(r)}. " if p.index.equals(r.index) else
+            # a pair trained at a budget the other has not reached yet: each gap is read over its own budgets
+            f"The plain gap moves {fmt(p)} points ({span(p)}) and the ResNet gap {fmt(r)} ({span(r)}). ")
     if grows and shrinks:
         text += ("The plain gap grows with training while the residual gap shrinks: the pattern of degradation. A slower start of "
                  "deeper nets would shrink both gaps.")
