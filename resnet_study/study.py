@@ -179,7 +179,7 @@ def with_budget_axis(judge, pairs=(("plain56", "plain20"), ("resnet56", "resnet2
         gaps = []
         for deep, shallow in pairs:
             g = gap_by_budget(everything or runs, deep, shallow, metric)
-            if len(g): gaps.append(f"{deep} minus {shallow}: " + ", ".join(f"{r.gap:+.1f} at {it:,}" for it, r in g.iterrows()))
+            if len(g): gaps.append(f"{deep} minus {shallow}: " + ", ".join(f"{r.gap:+.1f} at {it:,} (n = {r.seeds})" for it, r in g.iterrows()))
         return v, text + ("; the gap in " + metric.replace("_", " ") + " by budget (points): " + "; ".join(gaps) if gaps else "")
     return judged
 

@@ -114,7 +114,7 @@ def budget_axis_reading(everything, deep=("plain56", "resnet56"), shallow=("plai
     g = [gap_by_budget(everything, d, s) for d, s in zip(deep, shallow)]
     if any(len(x) < 2 for x in g): return "Fewer than two budgets have both pairs: the budget axis cannot tell yet."
     (p, r) = g
-    fmt = lambda x: ", ".join(f"{v.gap:+.1f} at {it:,}" for it, v in x.iterrows())
+    fmt = lambda x: ", ".join(f"{v.gap:+.1f} at {it:,} (n = {v.seeds})" for it, v in x.iterrows())
     grows, shrinks = p.gap.iloc[-1] > p.gap.iloc[0], r.gap.iloc[-1] < r.gap.iloc[0]
     span = lambda x: f"from {x.index[0]:,} to {x.index[-1]:,} iterations"
     text = (f"{span(p).capitalize()} the plain gap moves {fmt(p)} points and the ResNet gap {fmt(r)}. " if p.index.equals(r.index) else
@@ -123,8 +123,14 @@ def budget_axis_reading(everything, deep=("plain56", "resnet56"), shallow=("plai
     if grows and shrinks:
         text += ("The plain gap grows with training while the residual gap shrinks: the pattern of degradation. A slower start of "
                  "deeper nets would shrink both gaps.")
-        text += (" The ResNet gap has turned negative: the deeper ResNet trains better." if r.gap.iloc[-1] < 0 else
-                 " The ResNet gap is still positive at the largest budget: the deeper ResNet has not yet passed the shallower one.")
+        # the sign at the largest budget is a verdict: it needs 3 seeds a side and every seed pairing on one side of zero
+        last, at_ = r.iloc[-1], f"At {r.index[-1]:,} iterations"
+        n = [int(k) for k in last.seeds.split(", ")]
+        if min(n) < 3: text += (f" {at_} the ResNet gap ({last.gap:+.1f}) rests on {n[0]} seed{'s' * (n[0] > 1)} of {deep[1]} and "
+                                f"{n[1]} of {shallow[1]}: its sign is not judged before 3 a side.")
+        elif last.high < 0: text += f" {at_} the ResNet gap is negative in every seed: the deeper ResNet trains better."
+        elif last.low > 0: text += f" {at_} the ResNet gap is positive in every seed: the deeper ResNet has not yet passed the shallower one."
+        else: text += f" {at_} the ResNet gap's seeds straddle zero: whether the deeper ResNet trains better is not established."
     else: text += "The gaps do not yet move apart as degradation would have them."
     return text
 
