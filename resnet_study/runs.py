@@ -212,12 +212,18 @@ def _set_aside(p: Path) -> Path:
     os.replace(p, q)
     return q
 
-def _resume_checkpoint(out: Path, cfg: TrainConfig, device, rank: int, data: dict) -> tuple[dict | None, Path | None]:
-    "The newest usable checkpoint of `out` and its path (None: none written yet); a newer damaged one is said and set aside"
-    try: ckpt, used, passed = find_checkpoint(out, cfg, device, metrics=True)
+def _resume_checkpoint(out: Path, cfg: TrainConfig, device) -> tuple:
+    "`find_checkpoint`'s (checkpoint, its path, the newer unusable ones) of `out` to resume from; none usable: an error that says how to restart"
+    try: found = find_checkpoint(out, cfg, device, metrics=True)
     except RunFileDamaged as e: raise RunFileDamaged(f"{e}; repair it, or {_restart_hint(out)}") from None
+    ckpt, _, passed = found
     if ckpt is None and passed: raise CheckpointDamaged(f"{_no_usable(out, passed)}. Nothing was changed; {_restart_hint(out)}")
-    check_same_data(out, data)  # `data_record` of the data given now: before anything is renamed
+    return found
+
+def _take_checkpoint(out: Path, found: tuple, rank: int, data: dict) -> tuple[dict | None, Path | None]:
+    "Resume from `found` (`_resume_checkpoint`) on `data` (its `data_record`): a newer damaged checkpoint is said and set aside"
+    ckpt, used, passed = found
+    check_same_data(out, data)  # before anything is renamed
     distrib_barrier()  # every process has chosen before the first one renames a file
     for p, problem in passed:
         if rank == 0:
@@ -259,6 +265,9 @@ def _train_locked(cfg, out, data, resume, force, device, cbs, quiet, training) -
     t0 = time.perf_counter()
     rank, n_procs = world()
     device = init_distributed(device)
+    # the checkpoint is chosen before the data are read: a run with none usable says so, and how to restart it, without
+    # first asking for data that config.json may not locate (it keeps only paths inside the working folder)
+    found = _resume_checkpoint(out, cfg, device) if resume else None
     if rank: distrib_barrier()  # the first process decodes and caches the data, the others then read its cache
     dls = run_dls(cfg, data, device)  # before touching `out`: missing or wrong data changes nothing
     if not rank: distrib_barrier()
@@ -266,7 +275,7 @@ def _train_locked(cfg, out, data, resume, force, device, cbs, quiet, training) -
     record = data_record(dls)
     # config.json says what ran: bf16 or not (a run written before the CPU default changed kept float32 on a CPU)
     if cfg.bf16 is None: cfg = replace(cfg, bf16=device.type == "cuda" if resume else cfg.uses_bf16(device))
-    ckpt, used = _resume_checkpoint(out, cfg, device, rank, record) if resume else (None, None)
+    ckpt, used = _take_checkpoint(out, found, rank, record) if resume else (None, None)
     start = ckpt["iteration"] if ckpt else 0
     if rank == 0:
         if resume: truncate_metrics(out / "metrics.csv", start)
