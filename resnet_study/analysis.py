@@ -99,7 +99,9 @@ def budget_line(run_dirs) -> str:
     size = f"{epochs}the paper: {recipe.iters:,}"
     data = (c.get("data") or {}).get("name") or (Path(str(cfg["data"])).name if cfg.get("data") else ds.title)
     procs = c.get("processes", 1)
-    where = f"{c.get('device', '?')}" + (", bf16" if cfg.get("bf16") else "") + (f", {procs} processes" if procs > 1 else "")
+    threads = c.get("threads")  # recorded since 2026-12-03: a CPU run's rate depends on it
+    where = (f"{c.get('device', '?')}" + (", bf16" if cfg.get("bf16") else "") + (f", {procs} processes" if procs > 1 else "")
+             + (f", {threads} thread{'s' * (threads > 1)} per process" if threads and c.get("device") == "cpu" else ""))
     done = [r for r in runs if r["summary"]]
     wall = sum(r["summary"].get("wall_seconds") or 0 for r in done)
     same = all(r["config"]["config"]["budget"]["iters"] == iters and r["config"]["config"]["bs"] == bs for r in runs)

@@ -285,7 +285,7 @@ def _train_locked(cfg, out, data, resume, force, device, cbs, quiet, training) -
     if not resume and rank == 0:
         _json(out / "config.json", dict(config=asdict(replace(cfg, data=cfg.data and inside_cwd(cfg.data))), dataset=cfg.dataset, data=record,
                                         n_train=dls.train.n, n_params=n_params(learn.model), device=str(device),
-                                        processes=n_procs, versions=versions(), command=portable_command(),
+                                        processes=n_procs, threads=torch.get_num_threads(), versions=versions(), command=portable_command(),
                                         started=time.strftime("%Y-%m-%d %H:%M:%S")))
     learn.run_logger.t_start = t0  # wall time includes loading the data
     if ckpt and not quiet and rank == 0:

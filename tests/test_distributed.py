@@ -31,8 +31,14 @@ def test_two_processes_one_run_then_kill_and_resume(tiny_data, tmp_path):
 
     proc = subprocess.Popen(torchrun_cmd(2, *train_args(tiny_data, killed, *args)), env=ENV, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    ckpt, deadline = killed / "checkpoint.pth", time.time() + 300
-    while not ckpt.exists() and proc.poll() is None and time.time() < deadline: time.sleep(0.02)
+    ckpt, start = killed / "checkpoint.pth", time.time()
+    while not ckpt.exists() and proc.poll() is None and time.time() < start + 600: time.sleep(0.02)
+    if not ckpt.exists():  # say which of the three ways the wait ended, not just that a file is missing
+        ended = proc.poll()
+        if ended is None: os.killpg(proc.pid, signal.SIGKILL); proc.wait()
+        pytest.fail(f"no checkpoint after {time.time() - start:.0f} s: the run "
+                    + ("was still going (a machine this loaded cannot time the kill; rerun when it is idle)" if ended is None
+                       else f"exited with {ended} before writing one"))
     time.sleep(0.3)  # a few more iterations, so the kill lands between checkpoints
     os.killpg(proc.pid, signal.SIGKILL); proc.wait()  # the launcher and both workers at once
     assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"

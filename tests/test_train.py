@@ -107,6 +107,7 @@ def test_run_folder(tiny, tmp_path):
     assert summary == s and s["iterations"] == 12 and 0 <= s["test_error"] <= 100
     cfg = json.loads((tmp_path / "run" / "config.json").read_text())
     assert cfg["config"]["budget"]["iters"] == 12 and "torch" in cfg["versions"]
+    assert cfg["threads"] == torch.get_num_threads()  # a CPU run's rate depends on it
     rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
     assert rows[0] == "iter,epoch,lr,train_loss,train_error,test_loss,test_error,images_per_second"
     assert len(rows) == 1 + 6 + 2  # training rows every 2 iterations, test rows at 6 and 12
