@@ -135,11 +135,13 @@ def responds_less(pairs: list, min_seeds: int = 3):
         for lo, hi in pairs:
             a, b = response_medians(runs, lo), response_medians(runs, hi)
             if not a or not b: continue
+            said = f"median response std {lo} {sum(a) / len(a):.3f} vs {hi} {sum(b) / len(b):.3f} (n = {len(a)}, {len(b)}): "
+            if min(len(a), len(b)) < min_seeds:  # as `chain` does: a pair short of seeds is named, not judged
+                text.append(said + f"fewer than {min_seeds} seeds a side, not judged"); continue
             v, why = seeds_verdict(a, b, min_seeds)
             vs.append(v)
-            text.append(f"median response std {lo} {sum(a) / len(a):.3f} vs {hi} {sum(b) / len(b):.3f} (n = {len(a)}, {len(b)}): "
-                        f"{worded(v, run_iters(runs[0]))}")
-        return _steps(vs) if vs else "not run", "; ".join(text) or "no measured runs"
+            text.append(said + worded(v, run_iters(runs[0])))
+        return _steps(vs) if vs else ("not established" if text else "not run"), "; ".join(text) or "no measured runs"
     return judge
 
 def gradient_ratio(runs, net: str, when: str = "final") -> list:
