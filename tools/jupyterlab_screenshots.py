@@ -11,7 +11,7 @@ Writes one png per notebook (after running), one per widget move, and `timings.c
 redraw took in the kernel (the knob prints it) and the seconds until the browser showed it.
 """
 from __future__ import annotations
-import argparse, csv, os, re, secrets, shutil, socket, subprocess, sys, time, urllib.request
+import argparse, csv, os, re, secrets, shutil, socket, subprocess, sys, tempfile, time, urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +38,9 @@ def start_lab(port: int, token: str, log, python: str = sys.executable) -> subpr
     "JupyterLab on `port`, serving nbs/, its app exposed to the page so that commands can be run from the script"
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     cmd = [python, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1", f"--ServerApp.token={token}",
-           f"--ServerApp.root_dir={ROOT / 'nbs'}", "--LabApp.expose_app_in_browser=True", "--ServerApp.allow_root=True"]
+           f"--ServerApp.root_dir={ROOT / 'nbs'}", "--LabApp.expose_app_in_browser=True", "--ServerApp.allow_root=True",
+           # a workspace of its own: the user's stored one reopens the notebooks last open, and the lab then saves over them
+           f"--LabApp.workspaces_dir={tempfile.mkdtemp(prefix='jupyterlab-workspaces-')}"]
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     for _ in range(120):
         try:
