@@ -18,7 +18,7 @@ from .study import (CLAIMS, EXPERIMENTS, MAIN_BUDGET, PAPER_ITERS, Net, committe
                                 published_answers, worded, claims_table, response_medians, response_means)
 
 # %% auto #0
-__all__ = ['ROOT', 'MY_RUNS', 'at', 'committed', 'show', 'train_missing', 'claim_markdown', 'comparisons_markdown',
+__all__ = ['ROOT', 'MY_RUNS', 'at', 'budget_of', 'committed', 'show', 'train_missing', 'claim_markdown', 'comparisons_markdown',
            'plain110_sentence', 'budget_axis_reading', 'gradient_table', 'gradient_reading', 'resnet1202_cost', 'Path',
            'pd', 'plt', 'Markdown', 'budget_line', 'plot_figure6', 'errors_table', 'table6', 'cost_table',
            'finished_runs', 'read_run', 'run_group', 'run_iters', 'seed_stats', 'mean_curves', 'gap_by_budget',
@@ -39,6 +39,15 @@ MY_RUNS = Path(os.environ.get("RESNET_STUDY_RUNS", Path.home() / "resnet_study_r
 def at(runs, iters: int | None) -> list[Path]:
     "The runs of `runs` that trained `iters` iterations"
     return [d for d in runs if run_iters(d) == iters]
+
+def budget_of(runs, # finished runs of every budget
+              nets, # study names of nets (`resnet20-B`)
+              prefer: int | None = None # the budget to keep when every one of `nets` ran there (the main budget)
+             ) -> int | None:
+    "`prefer` if every one of `nets` ran there, else the largest budget at which all of them ran (None: at no budget)"
+    ran = lambda it: all(any(run_group(d) == n for d in at(runs, it)) for n in nets)
+    if prefer is not None and ran(prefer): return prefer
+    return max((it for it in {run_iters(d) for d in runs} if ran(it)), default=None)
 
 def committed(root=ROOT) -> tuple[list[Path], int | None]:
     "Every committed finished run (every budget) and the main budget"
@@ -105,7 +114,8 @@ def plain110_sentence(runs) -> str:
     ended = [x.get("warmup_ended_at") for x in s]
     warm = ("its warm-up at 0.01 never ended" if all(e is None for e in ended) else
             f"its warm-up at 0.01 ended at iteration {', '.join('never' if e is None else str(e) for e in ended)}")
-    return (f"Plain-110 ({len(s)} seed{'s' * (len(s) > 1)}) ends at {_span([x['test_error'] for x in s])}% test and "
+    iters = next(run_iters(d) for d in runs if run_group(d) == "plain110")
+    return (f"At {iters:,} iterations plain-110 ({len(s)} seed{'s' * (len(s) > 1)}) ends at {_span([x['test_error'] for x in s])}% test and "
             f"{_span([x['train_error'] for x in s])}% training error (guessing scores 90% on ten classes; the paper's plain-110 "
             f"stays above 60% after the full schedule); {warm}.")
 
