@@ -17,7 +17,7 @@ from .signals import layer_signals
 
 # %% auto #0
 __all__ = ['knob', 'without_bn', 'zero_last_bn', 'init_signals', 'plot_init_signals', 'signal_summary', 'committed_runs',
-           'explore_runs', 'explore']
+           'study_budgets', 'explore_runs', 'explore']
 
 # %% ../nbs/08a_knobs.ipynb #8841b4cf
 def _in_kernel() -> bool:
@@ -142,7 +142,17 @@ def committed_runs(root="../runs") -> "pd.DataFrame":
                          iters=c["budget"]["iters"], path=d.parent))
     return pd.DataFrame(rows, columns=["budget", "net", "arch", "seed", "iters", "path"])
 
-def explore_runs(budget: str = "cpu-3200", # a folder under `root`
+def study_budgets(root="../runs") -> list[str]:
+    "The study's budget folders under `root` (`cpu-ITERS`): the main budget first, then the others from the largest"
+    from resnet_study.study import main_budget
+    runs = committed_runs(root)
+    runs = runs[runs.budget.str.startswith("cpu-")]  # the study's budgets, not the one-off measurements beside them
+    main = main_budget(list(runs.path))
+    order = runs.groupby("budget").iters.max().sort_values(ascending=False).index.tolist()
+    return sorted(order, key=lambda b: b != f"cpu-{main}")  # a stable sort: the main budget first, the rest as they were
+
+def explore_runs(budget: str | None = None, # a folder under `root`; `None`: the study's main budget
+
                  nets=None, # nets (`run_group` names such as "plain56", "resnet20-B"); `None`: all
                  seeds=None, # seeds to keep; `None`: all
                  extra=(), # run folders of your own, drawn with the committed ones
@@ -150,6 +160,7 @@ def explore_runs(budget: str = "cpu-3200", # a folder under `root`
                  figsize=None):
     "Figure 6 and Table 6 for the picked runs: `(figure, table)`"
     from resnet_study.analysis import plot_figure6, table6
+    budget = budget or next(iter(study_budgets(root)), "cpu-")
     runs = committed_runs(root)
     runs = runs[runs.budget == budget]
     if not len(runs): raise ValueError(f"no finished runs in {Path(root) / budget}; the budgets here: {', '.join(sorted(committed_runs(root).budget.unique()))}")
@@ -160,7 +171,7 @@ def explore_runs(budget: str = "cpu-3200", # a folder under `root`
     return plot_figure6(dirs, figsize=figsize), table6(dirs).round(2)
 
 # %% ../nbs/08a_knobs.ipynb #f1958b80
-def explore(budget: str = "cpu-3200", nets: str = "plain20 plain56 resnet20 resnet56", seeds: str = "0 1 2", extra: str = "",
+def explore(budget: str | None = None, nets: str = "plain20 plain56 resnet20 resnet56", seeds: str = "0 1 2", extra: str = "",
             root="../runs"):
     "`explore_runs` with its choices as text (space-separated), as a widget's text boxes give them; shows the table under the figure"
     from IPython.display import display
