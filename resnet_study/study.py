@@ -360,8 +360,7 @@ def claims_markdown(runs, published=None) -> str:
     if not len(s) or s.n.max() < 3:
         return (f"No verdicts: a verdict needs 3 seeds of each net it compares, and these runs have "
                 f"{', '.join(f'{n} {int(k)}' for n, k in s.n.items()) or 'none finished'}. "
-                "Their curves are in figure6.png; the committed study's verdicts, one column per budget, are in the README's "
-                "claims table (and each budget's in runs/cpu-ITERS/report/claims.md).")
+                "Their curves are in figure6.png; the committed study's verdicts are in the README's claims table.")
     return markdown_table(claims_table(runs, published=published))
 
 # %% ../nbs/07_study.ipynb #eea25981
