@@ -158,7 +158,7 @@ def _study_workers(args, runs) -> int:
 
 def cmd_study(args):
     "Train (or resume) the runs of the walkthrough's experiments at one budget and over seeds, measure their signals, and report."
-    from resnet_study.runs import CHECKPOINTS, train_run, RunBusy, RunFileDamaged
+    from resnet_study.runs import CHECKPOINTS, train_run, RunBusy, RunFileDamaged, RunLock
     from resnet_study.train import TrainConfig
     from resnet_study.recipes import budget
     from resnet_study.callbacks import NonFiniteLoss
@@ -179,28 +179,30 @@ def cmd_study(args):
         return data
     for i, (name, net, seed) in enumerate(runs):
         d = out / name
-        if not (d / "summary.json").exists():
-            resume = any((d / c).exists() for c in CHECKPOINTS)  # a kill between the two renames of a save leaves only the older
-            cfg = TrainConfig(net.arch, shortcut=net.shortcut, budget=budget("quick", args.iters), seed=seed, compile=args.compile,
-                              bf16=args.bf16, dataset=dataset, data=str(args.data) if args.data else None)
-            print(f"== [{i + 1}/{len(runs)}] {name}: {'resuming' if resume else 'training'} {net.title}, "
-                  f"seed {seed}, {args.iters} iterations", flush=True)
-            # replace only a run folder of ours that died before its first checkpoint, never anything else
-            force = not resume and (d / "config.json").exists()
-            changed = True
-            try: s = train_run(cfg, d, data=get_data(), resume=resume, force=force, device=args.device, quiet=True)
-            except NonFiniteLoss as e:
-                print(f"resnet-study study: {name}: {getattr(e, 'detail', e)}", file=sys.stderr)
-                continue
-            except RunBusy as e:  # another `study` has it: go on with the next run
-                print(f"   skipped: {e}", flush=True)
-                continue
-            except RunFileDamaged as e:  # no usable checkpoint, a damaged config.json or metrics.csv: said, and the others go on
-                print(f"resnet-study study: {name}: {e}", file=sys.stderr)
-                continue
-            print(f"   {name}: train error {s['train_error']:.2f}%, test error {s['test_error']:.2f}%, {s['wall_seconds']:.0f} s",
-                  flush=True)
-        if not (d / "signals.csv").exists():
+        if (d / "signals.csv").exists(): continue  # trained and measured
+        # lock first, then look: a worker that looked first could, once locked, redo a run another one had just finished
+        try: claim = RunLock(d).acquire()
+        except RunBusy as e:  # another `study` has it: go on with the next run
+            print(f"   skipped: {e}", flush=True)
+            continue
+        with claim:
+            if not (d / "summary.json").exists():
+                resume = any((d / c).exists() for c in CHECKPOINTS)  # a kill between the two renames of a save leaves only the older
+                cfg = TrainConfig(net.arch, shortcut=net.shortcut, budget=budget("quick", args.iters), seed=seed,
+                                  compile=args.compile, bf16=args.bf16, dataset=dataset, data=str(args.data) if args.data else None)
+                print(f"== [{i + 1}/{len(runs)}] {name}: {'resuming' if resume else 'training'} {net.title}, "
+                      f"seed {seed}, {args.iters} iterations", flush=True)
+                # replace only a run folder of ours that died before its first checkpoint, never anything else
+                force, changed = not resume and (d / "config.json").exists(), True
+                try: s = train_run(cfg, d, data=get_data(), resume=resume, force=force, device=args.device, quiet=True, claim=claim)
+                except NonFiniteLoss as e:
+                    print(f"resnet-study study: {name}: {getattr(e, 'detail', e)}", file=sys.stderr)
+                    continue
+                except RunFileDamaged as e:  # no usable checkpoint, a damaged config.json or metrics.csv: said, and the others go on
+                    print(f"resnet-study study: {name}: {e}", file=sys.stderr)
+                    continue
+                print(f"   {name}: train error {s['train_error']:.2f}%, test error {s['test_error']:.2f}%, {s['wall_seconds']:.0f} s",
+                      flush=True)
             run_signals(d, data=get_data(), device=args.device)
             changed = True
     if args.no_report: return rc

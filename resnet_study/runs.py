@@ -144,11 +144,14 @@ class RunBusy(FileExistsError):
 
 class RunLock:
     "This process's claim on a run folder: an exclusive `flock` on `out/.lock`, which holds the pid; it dies with its process"
-    def __init__(self, out): self.out, self.fd = Path(out), None
+    def __init__(self, out): self.out, self.fd, self.made = Path(out), None, False
     @property
     def path(self) -> Path: return self.out / ".lock"
+    def __enter__(self): return self if self.fd is not None else self.acquire()
+    def __exit__(self, *exc): self.release()
 
     def acquire(self) -> "RunLock":
+        self.made = not self.out.exists()
         try: import fcntl
         except ImportError: return self  # no flock (Windows): no protection against a second process
         self.out.mkdir(parents=True, exist_ok=True)
@@ -170,10 +173,12 @@ class RunLock:
         return self
 
     def release(self):
-        if self.fd is None: return
-        with contextlib.suppress(FileNotFoundError): self.path.unlink()  # while still held, so no one locks a removed file
-        os.close(self.fd)
-        self.fd = None
+        if self.fd is not None:
+            with contextlib.suppress(FileNotFoundError): self.path.unlink()  # while still held, so no one locks a removed file
+            os.close(self.fd)
+            self.fd = None
+        if self.made:  # a folder it made, into which nothing was written, goes again (rmdir refuses any other)
+            with contextlib.suppress(OSError): self.out.rmdir()
 
 def _contents(out: Path) -> list: return [p for p in out.iterdir() if p.name != ".lock"] if out.exists() else []
 
@@ -239,7 +244,8 @@ def train_run(cfg: TrainConfig | None, # the run (with `resume`: None, or a conf
               force: bool = False, # replace what `out` holds
               device=None, # the training device (default `pick_device()`; several processes: one GPU each)
               cbs=None, # more fastai callbacks
-              quiet: bool = False # no progress bars or fastai's table (bars are drawn only on a terminal anyway)
+              quiet: bool = False, # no progress bars or fastai's table (bars are drawn only on a terminal anyway)
+              claim: RunLock | None = None # the caller's `RunLock` on `out`, held already (`study` takes it before it decides)
              ) -> dict:
     "Train `cfg` into the run folder `out` (or `resume` it) on `data` (default `cfg.data`, see `run_dls`); summary.json's contents"
     out = Path(out)
@@ -250,16 +256,14 @@ def train_run(cfg: TrainConfig | None, # the run (with `resume`: None, or a conf
     rank, n_procs = world()
     if n_procs > 1: _check_processes(cfg, n_procs, device)
     if not resume: _check_dir(out, force)  # in every process, before the first one changes anything
-    made = not out.exists()
-    lock = RunLock(out).acquire() if rank == 0 else None  # one process at a time trains into a folder
+    lock = claim or (RunLock(out).acquire() if rank == 0 else None)  # one process at a time trains into a folder
     training = []  # `_train_locked` marks when training begins: from then on the folder holds a run
     try: return _train_locked(cfg, out, data, resume, force, device, cbs, quiet, training)
     except BaseException:
-        if made and lock and not training: _clear_dir(out)  # refused before training: nothing of a run to keep
+        if lock and lock.made and not training: _clear_dir(out)  # refused before training: nothing of a run to keep
         raise
     finally:
-        if lock: lock.release()
-        if made and rank == 0 and out.exists() and not any(out.iterdir()): out.rmdir()  # a refused run leaves no folder
+        if lock is not claim: lock.release()  # a refused run leaves no folder (see `RunLock.release`)
 
 def _train_locked(cfg, out, data, resume, force, device, cbs, quiet, training) -> dict:
     t0 = time.perf_counter()

@@ -211,6 +211,17 @@ def test_study_runs_concurrently_over_devices(tiny_data, tmp_path):
     r = run_cli(*args, "--devices", "cpu", "--device", "cpu", env=ENV)
     assert r.returncode == 2 and "--device is for one process" in r.stderr
 
+def test_study_skips_a_run_another_worker_holds(tiny_data, tmp_path):
+    "A run whose lock another process holds is skipped with its holder's pid and left alone; the other runs go on"
+    from resnet_study.runs import RunLock
+    out = tmp_path / "study"
+    with RunLock(out / "plain20-s0"):  # this test process plays the other worker
+        r = run_cli("study", "degradation", "--iters", "2", "--seeds", "0", "--data", str(tiny_data), "--out", str(out),
+                    "--no-report", env=ENV)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"skipped: {out / 'plain20-s0'} is being trained by another process (pid {os.getpid()})" in r.stdout
+    assert (out / "plain56-s0" / "signals.csv").exists() and not (out / "plain20-s0").exists()
+
 # --- a data set is a row of DATASETS: --dataset picks it, the net's own by default ---------------------
 def test_dataset_cifar100_and_a_folder_train_the_cifar_nets(tmp_path, capsys):
     "CIFAR-100's official format and a 3-class folder of 32x32 images train a CIFAR net; the run says what it saw"
