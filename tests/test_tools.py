@@ -17,6 +17,17 @@ def test_background_runs_skips_finished_runs_and_those_that_cannot_end_in_time(t
     assert "resnet56-s0: not started, about 5 min would end after 00:00" in r.stdout
     assert not (out / "resnet56-s0").exists()
 
+def test_background_runs_prices_from_committed_runs_with_a_margin(tmp_path):
+    "No run finished on this machine yet: the committed runs' rates (other machines) price it, with a quarter more time"
+    import re
+    rates = [json.loads(f.read_text())["images_per_second"] * int(re.search(r"\d+", f.parent.name).group()) / 110
+             for f in (ROOT / "runs" / "cpu-400").glob("*/summary.json")]
+    minutes = round(1.25 * 400 * 128 / (sum(rates) / len(rates))) // 60
+    env = {**os.environ, "RESNET_STUDY_DATA": str(tmp_path / "unused.tgz"), "UNTIL": "00:00"}
+    r = subprocess.run(["bash", str(ROOT / "tools" / "background_runs.sh"), "400", str(tmp_path / "cpu-400"), "resnet110-s0"],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0 and f"resnet110-s0: not started, about {minutes} min would end after 00:00" in r.stdout, r.stdout + r.stderr
+
 def test_land_runs_refuses_an_unfinished_run_and_lands_nothing(tmp_path):
     src, dest = tmp_path / "src", tmp_path / "dest"
     (src / "resnet20-s0").mkdir(parents=True)

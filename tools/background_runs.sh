@@ -12,8 +12,8 @@
 # The code is a `git worktree` of HEAD made here, imported through PYTHONPATH, so that edits to the checkout cannot
 # change a run in flight. A RUN is ARCH-sSEED (resnet20-s0, plain56-s2, resnet20-B-s1); a finished run is skipped, an
 # unfinished one resumed. With UNTIL=HH:MM a run is not started when it would end later than that: its time is
-# estimated from the images/s of the runs already finished in OUT and committed in runs/cpu-ITERS, scaled by depth (a step's cost grows about as the
-# layer count). `tools/land_runs.sh` then copies finished runs' small files into runs/.
+# estimated from the images/s of the runs already finished in OUT (this machine), else of those committed in runs/cpu-ITERS
+# with a quarter more time (other machines), scaled by depth (a step's cost grows about as the layer count). `tools/land_runs.sh` then copies finished runs' small files into runs/.
 set -u
 iters=$1 out=$2; shift 2
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,8 +32,12 @@ import json, re, sys
 from pathlib import Path
 out, arch, iters, repo = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
 depth = lambda a: int(re.search(r"\d+", a).group())
-rates = [json.loads(f.read_text())["images_per_second"] * depth(f.parent.name) / depth(arch) for f in [*out.glob("*/summary.json"), *repo.glob(f"runs/cpu-{iters}/*/summary.json")]]
-print(round(iters * 128 / (sum(rates) / len(rates))) if rates else 0)
+rate = lambda fs: [json.loads(f.read_text())["images_per_second"] * depth(f.parent.name) / depth(arch) for f in fs]
+# this machine's own finished runs first; the committed ones came from other machines, which differ (a ResNet-110 ran at
+# 166 images/s on one, 204 on another), so their estimate gets a quarter more time
+rates, margin = rate(out.glob("*/summary.json")), 1.0
+if not rates: rates, margin = rate(repo.glob(f"runs/cpu-{iters}/*/summary.json")), 1.25
+print(round(margin * iters * 128 / (sum(rates) / len(rates))) if rates else 0)
 PY
 )
     if [ $(( $(date +%s) + need )) -gt "$(date -d "$UNTIL" +%s)" ]; then
@@ -42,7 +46,7 @@ PY
   fi
   [ -d "$wt" ] || git -C "$repo" worktree add --detach "$wt" HEAD >/dev/null
   resume=(); [ -d "$out/$run" ] && resume=(--resume)
-  echo "$(date +%T) $run: start ${resume[*]}"
+  echo "$(date +%T) $run: start ${resume[*]}${need:+ (about $((need / 60)) min)}"
   "$bin" train --arch "$arch" "${shortcut[@]}" --iters "$iters" --seed "$seed" --data "$data" --out "$out/$run" \
     --device cpu --quiet "${resume[@]}" > "$out/$run.log" 2>&1
   echo "$(date +%T) $run: exit $?"
