@@ -13,7 +13,9 @@
 # change a run in flight. A RUN is ARCH-sSEED (resnet20-s0, plain56-s2, resnet20-B-s1); a finished run is skipped, an
 # unfinished one resumed. With UNTIL=HH:MM a run is not started when it would end later than that: its time is
 # estimated from the images/s of the runs already finished in OUT (this machine), else of those committed in runs/cpu-ITERS
-# with a quarter more time (other machines), scaled by depth (a step's cost grows about as the layer count). `tools/land_runs.sh` then copies finished runs' small files into runs/.
+# with a quarter more time (other machines), scaled by depth (a step's cost grows about as the layer count).
+# `tools/land_runs.sh` then copies finished runs' small files into runs/. Never edit this file while a queue runs:
+# bash reads a script as it goes, and one session's queue started a run its UNTIL should have refused.
 set -u
 iters=$1 out=$2; shift 2
 repo=$(cd "$(dirname "$0")/.." && pwd)
