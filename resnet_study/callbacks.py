@@ -20,7 +20,7 @@ from .schedules import load_rule_states, rule_states
 
 # %% auto #0
 __all__ = ['METRIC_COLUMNS', 'METRICS_HEADER', 'CHECKPOINTS', 'CHECKPOINT_KEYS', 'RunFileDamaged', 'CheckpointDamaged',
-           'NonFiniteLoss', 'read_metrics', 'metrics_end', 'truncate_metrics', 'RunLogger', 'rng_state',
+           'NonFiniteLoss', 'RunStopped', 'read_metrics', 'metrics_end', 'truncate_metrics', 'RunLogger', 'rng_state',
            'set_rng_state', 'load_checkpoint', 'checkpoint_state', 'checkpoint_data_path', 'restore_checkpoint',
            'Checkpointer', 'BF16OnCPU', 'cpu_has_bf16']
 
@@ -36,6 +36,12 @@ class NonFiniteLoss(RuntimeError):
     def __init__(self, msg: str = ""):
         super().__init__(msg)
         self.detail = msg
+
+class RunStopped(Exception):
+    "Training stopped on a signal (`signal`, e.g. SIGTERM) after a checkpoint at `iteration`: `--resume` goes on from there"
+    def __init__(self, signal: str, iteration: int):
+        super().__init__(f"stopped by {signal} at iteration {iteration:,}, after writing its checkpoint")
+        self.signal, self.iteration = signal, iteration
 
 # %% ../nbs/02e_callbacks.ipynb #eb52f51e
 METRIC_COLUMNS = ("iter", "epoch", "lr", "train_loss", "train_error", "test_loss", "test_error", "images_per_second")
@@ -203,25 +209,36 @@ def restore_checkpoint(learn, ckpt: dict):
     set_rng_state(ckpt["rng"])
 
 class Checkpointer(Callback):
-    "Write a run folder's checkpoint atomically every `every` iterations and after each evaluation, if loss is finite"
+    """Write a run folder's checkpoint atomically every `every` iterations, every `seconds` of a sitting, after each
+    evaluation and when asked to stop (`stop_signal`, set by a signal handler), if the loss is finite"""
     order = 70  # after RunLogger (40) and Recorder (50) have seen the batch
-    def __init__(self, run_dir, every: int):
+    def __init__(self, run_dir, # the run folder
+                 every: int, # iterations between checkpoints
+                 seconds: float | None = None # and at most this long between two (None: by iterations only)
+                ):
         self.path, self.prev = (Path(run_dir) / name for name in CHECKPOINTS)
-        self.every, self.saved_at, self.trained = every, None, False
+        self.every, self.seconds, self.saved_at, self.trained = every, seconds, None, False
+        self.stop_signal, self._last = None, time.monotonic()
+    def before_fit(self): self._last = time.monotonic()
     def before_train(self): self.trained = True
     def after_batch(self):
         # at a chunk end the checkpoint waits for the evaluation (after_epoch), so a resume never skips one
-        if self.training and self.train_iter % self.every == 0 and not self.dls.train.is_boundary(self.train_iter):
-            self.save()
+        if not self.training or self.dls.train.is_boundary(self.train_iter): return
+        late = self.seconds is not None and time.monotonic() - self._last >= self.seconds
+        if self.train_iter % self.every == 0 or late or self.stop_signal: self.save()
+        self._stop_if_asked()
     def after_epoch(self):
         if self.trained: self.save()  # not after a `validate`/`get_preds` outside `fit`
         self.trained = False
+        self._stop_if_asked()
+    def _stop_if_asked(self):
+        if self.stop_signal: raise RunStopped(self.stop_signal, self.saved_at)
 
     def save(self):
         logger = self.learn.run_logger
         if not logger.loss_is_finite():  # asked in every process, so all of them stop together
             raise NonFiniteLoss(f"the training loss became non-finite before iteration {self.train_iter}")
-        self.saved_at = self.train_iter
+        self.saved_at, self._last = self.train_iter, time.monotonic()
         if logger.rank: return
         new = self.path.with_name(f".{self.path.name}.new")
         save_atomic(checkpoint_state(self.learn), new)

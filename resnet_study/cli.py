@@ -6,7 +6,7 @@ Docs: https://resnet-study.github.io/resnet_study/cli.html.md"""
 
 # %% ../nbs/03_cli.ipynb #b1bae54a
 from __future__ import annotations
-import argparse, os, sys
+import argparse, os, signal, sys
 from pathlib import Path
 
 # %% auto #0
@@ -354,6 +354,7 @@ def _parser():
 
 def main(argv: list[str] | None = None) -> int:
     "Entry point of `resnet-study`; returns the exit code."
+    from resnet_study.callbacks import RunStopped
     args = _parser().parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # `study --devices` hands it on to its workers
     if args.command == "study" and args.out is None: args.out = Path(f"runs/cpu-{args.iters}")
@@ -373,6 +374,16 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, FileExistsError) as e:
         print(f"resnet-study {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except RunStopped as e:  # SIGTERM or SIGINT while training: the run wrote its checkpoint first
+        again = (f"resnet-study train --resume --out {e.out}" if args.command == "train"
+                 else "the same command again")
+        print(f"resnet-study {args.command}: {getattr(e, 'out', 'the run')} stopped by {e.signal} at iteration "
+              f"{e.iteration:,} after writing its checkpoint; to go on, run {again}", file=sys.stderr)
+        return 128 + signal.Signals[e.signal].value
+    except KeyboardInterrupt:  # before training began, or a second signal while it stopped
+        print(f"resnet-study {args.command}: interrupted; a run continues from its last checkpoint with --resume",
+              file=sys.stderr)
+        return 130
     return rc or 0
 
 # %% ../nbs/03_cli.ipynb #818cb00a

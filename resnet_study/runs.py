@@ -6,8 +6,9 @@ Docs: https://resnet-study.github.io/resnet_study/runs.html.md"""
 
 # %% ../nbs/02a_runs.ipynb #e15704eb
 from __future__ import annotations
-import contextlib, hashlib, json, os, platform, shlex, shutil, sys, time
+import contextlib, hashlib, json, os, platform, shlex, shutil, signal, sys, threading, time
 from dataclasses import asdict, replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
@@ -20,12 +21,13 @@ from .imagenet_data import CropAverage
 from .datasets import get_dataset
 from .distributed import check_device, init_distributed, on_gpu, pick_device, world
 from .callbacks import (CHECKPOINTS, CHECKPOINT_KEYS, CheckpointDamaged, NonFiniteLoss, RunFileDamaged,
-    checkpoint_data_path, load_checkpoint, metrics_end, truncate_metrics)
+    RunStopped, checkpoint_data_path, load_checkpoint, metrics_end, truncate_metrics)
 from .train import TrainConfig, check_full_batch, fit_budget, make_learner, run_dls
 
 # %% auto #0
-__all__ = ['read_json', 'find_checkpoint', 'inside_cwd', 'portable_command', 'data_record', 'check_same_data', 'versions',
-           'RunBusy', 'RunLock', 'train_run', 'run_config', 'run_checkpoint', 'run_model', 'evaluate_run']
+__all__ = ['SITTINGS', 'read_json', 'find_checkpoint', 'inside_cwd', 'portable_command', 'data_record', 'check_same_data',
+           'versions', 'RunBusy', 'RunLock', 'cpu_model', 'read_sittings', 'Sitting', 'stop_on_signals', 'train_run',
+           'run_config', 'run_checkpoint', 'run_model', 'evaluate_run']
 
 # %% ../nbs/02a_runs.ipynb #e434708d
 def _first_line(e) -> str:  # of an error's message; torch adds sentences of advice after the first
@@ -180,6 +182,68 @@ class RunLock:
         if self.made:  # a folder it made, into which nothing was written, goes again (rmdir refuses any other)
             with contextlib.suppress(OSError): self.out.rmdir()
 
+SITTINGS = "sittings.jsonl"  # a run folder's record of its sittings, one JSON object a line
+
+def cpu_model() -> str:
+    "The processor's name (/proc/cpuinfo's model name; elsewhere what `platform` knows)"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"): return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+def _now() -> str: return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+def read_sittings(run_dir) -> list[dict]:
+    "The sittings a run folder records (sittings.jsonl), oldest first; [] for a run made before they were recorded"
+    p = Path(run_dir) / SITTINGS
+    if not p.exists(): return []
+    try: return [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
+    except ValueError as e: raise RunFileDamaged(f"{p}: not one JSON object a line ({_first_line(e)})") from None
+
+def _write_sittings(run_dir, rows: list):
+    with atomic_write(Path(run_dir) / SITTINGS) as tmp: tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+class Sitting:
+    """One sitting of a run, from the process's start to its end: a line of sittings.jsonl written when training begins
+    (when, from which iteration, on what: threads, processor, precision, warm-up rule) and completed when it ends (how,
+    at which iteration, wall and CPU seconds: CPU time well under wall time times threads means a pause or shared cores)"""
+    def __init__(self, out, cfg: TrainConfig, learn, device, start: int):
+        self.out, self.learn, self.t0, self.c0 = Path(out), learn, time.perf_counter(), time.process_time()
+        rows = read_sittings(out)
+        if rows and "ended" not in rows[-1]: rows[-1]["ended"] = "killed (its process left no record of the end)"
+        w = getattr(learn, "warm_up", None)
+        device = torch.device(device)
+        rows.append(dict(sitting=len(rows) + 1, started=_now(), from_iteration=start, pid=os.getpid(),
+                         device=str(device), processes=world()[1], threads=torch.get_num_threads(), cpu=cpu_model(),
+                         gpu=torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+                         precision="bf16" if cfg.bf16 else "float32",
+                         warmup=dict(lr=w.lr, until=w.until, window=w.window, every=w.every) if w else None,
+                         resnet_study=versions()["resnet_study"]))
+        self.rows = rows
+        _write_sittings(out, rows)
+
+    def end(self, how: str):
+        "Complete this sitting's line: `how` it ended (done, diverged, stopped by SIGTERM, failed: ...)"
+        self.rows[-1].update(ended=how, stopped=_now(), to_iteration=self.learn.train_iter,
+                             wall_seconds=round(time.perf_counter() - self.t0, 1),
+                             cpu_seconds=round(time.process_time() - self.c0, 1))
+        _write_sittings(self.out, self.rows)
+
+@contextlib.contextmanager
+def stop_on_signals(checkpointer, signals=(signal.SIGTERM, signal.SIGINT)):
+    """While training: SIGTERM or SIGINT asks `checkpointer` to write a checkpoint and stop at the next iteration
+    (`RunStopped`); a second signal stops at once (the last checkpoint stays). Only in the main thread of one process"""
+    if threading.current_thread() is not threading.main_thread() or world()[1] > 1:
+        yield
+        return
+    def ask(signum, frame):
+        if checkpointer.stop_signal: raise KeyboardInterrupt
+        checkpointer.stop_signal = signal.Signals(signum).name
+    before = {s: signal.signal(s, ask) for s in signals}
+    try: yield
+    finally:
+        for s, h in before.items(): signal.signal(s, h)
+
 def _contents(out: Path) -> list: return [p for p in out.iterdir() if p.name != ".lock"] if out.exists() else []
 
 def _check_dir(out: Path, force: bool):
@@ -297,10 +361,12 @@ def _train_locked(cfg, out, data, resume, force, device, cbs, quiet, training) -
         print(f"resuming {out} at iteration {start} of {cfg.budget.iters}{older}")
     status, message = "done", ""
     training.append(True)
+    sitting = Sitting(out, cfg, learn, device, start) if rank == 0 else None
     try:
         with contextlib.ExitStack() as stack:
             if quiet or not sys.stdout.isatty(): stack.enter_context(learn.no_bar())  # bars only on a terminal
             if quiet: stack.enter_context(learn.no_logging())
+            stack.enter_context(stop_on_signals(learn.checkpointer))
             fit_budget(learn)
     except NonFiniteLoss as e:
         ck = learn.checkpointer
@@ -308,6 +374,14 @@ def _train_locked(cfg, out, data, resume, force, device, cbs, quiet, training) -
         status = "diverged"
         message = f"{e.detail}; stopped. " + (f"The last good checkpoint (iteration {kept}) is kept in {where}."
                                               if kept is not None else "No checkpoint was written before it.")
+    except RunStopped as e:
+        if sitting: sitting.end(f"stopped by {e.signal}")
+        e.out = out  # for the command line's word on how to go on
+        raise
+    except BaseException as e:
+        if sitting: sitting.end(f"failed: {type(e).__name__}")
+        raise
+    if sitting: sitting.end(status)
     summary = _summary(cfg, learn, out, learn.run_logger.wall_seconds, status, message)
     if status != "done": raise NonFiniteLoss(message)
     return summary

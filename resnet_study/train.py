@@ -179,7 +179,8 @@ def make_learner(cfg: TrainConfig, # the net, the recipe and the budget
                  run_dir=None, # a run folder: log metrics.csv and write checkpoints there (None: neither)
                  ckpt: dict | None = None, # a checkpoint to resume: weights, optimizer, rules, RNG states, iteration
                  cbs=None, # more fastai callbacks
-                 device=None # the training device (default `pick_device()`)
+                 device=None, # the training device (default `pick_device()`)
+                 ckpt_seconds: float | None = 600 # one process also checkpoints after this long without one (None: never)
                 ) -> Learner:
     "A fastai `Learner` training `cfg.arch` on `dls` by the recipe; logs and checkpoints into `run_dir`; resumes `ckpt`"
     device = torch.device(device) if device is not None else pick_device()
@@ -197,7 +198,8 @@ def make_learner(cfg: TrainConfig, # the net, the recipe and the budget
     learn.data_path = str(Path(cfg.data).expanduser().resolve()) if cfg.data else None  # kept in checkpoints only
     if run_dir is not None:  # `learn.run_logger` and `learn.checkpointer`
         logger = RunLogger(Path(run_dir) / "metrics.csv", b.log_every, dls.train.n, ckpt["logger"] if ckpt else None)
-        learn.add_cbs([logger, Checkpointer(run_dir, b.ckpt_every)])
+        # and by the clock, so a stop costs minutes of a long run; several processes must decide alike: by iterations only
+        learn.add_cbs([logger, Checkpointer(run_dir, b.ckpt_every, ckpt_seconds if n_procs == 1 else None)])
     # channels-last pays on CPUs too (oneDNN's convolutions: ResNet-20's step about 20% faster on this machine)
     if cfg.channels_last is not False: learn.to_channelslast(use_amp=False)
     if cfg.uses_bf16(device) and device.type == "cuda": learn.to_bf16()
