@@ -33,7 +33,7 @@ def _read_metrics(f: Path) -> pd.DataFrame:
 
 def read_run(run_dir) -> dict:
     "config, summary (None while the run is unfinished) and metrics of a run folder; a damaged file is a `RunFileDamaged` that names it"
-    from resnet_study.runs import RunFileDamaged, read_json
+    from resnet_study.runfolder import RunFileDamaged, read_json
     d = Path(run_dir)
     if not (d / "config.json").exists(): raise FileNotFoundError(f"{d}: not a run folder (no config.json)")
     config = read_json(d / "config.json")
@@ -123,7 +123,7 @@ def net_name(arch: str, # a name of `MODELS`
 
 def run_config(run_dir) -> dict:
     "The training configuration a run folder's config.json records (a `RunFileDamaged` if it holds none)"
-    from resnet_study.runs import RunFileDamaged, read_json
+    from resnet_study.runfolder import RunFileDamaged, read_json
     f = Path(run_dir) / "config.json"
     c = read_json(f).get("config")
     if not isinstance(c, dict) or not isinstance(c.get("budget"), dict):

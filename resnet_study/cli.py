@@ -158,7 +158,8 @@ def _study_workers(args, runs) -> int:
 
 def cmd_study(args):
     "Train (or resume) the runs of the walkthrough's experiments at one budget and over seeds, measure their signals, and report."
-    from resnet_study.runs import CHECKPOINTS, train_run, RunBusy, RunFileDamaged, RunLock
+    from resnet_study.runs import CHECKPOINTS, train_run, RunFileDamaged
+    from resnet_study.runfolder import RunBusy, RunLock
     from resnet_study.train import TrainConfig
     from resnet_study.recipes import budget
     from resnet_study.callbacks import NonFiniteLoss

@@ -8,7 +8,6 @@ Docs: https://resnet-study.github.io/resnet_study/runs.html.md"""
 from __future__ import annotations
 import contextlib, hashlib, json, os, platform, shlex, shutil, signal, sys, threading, time
 from dataclasses import asdict, replace
-from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
@@ -19,28 +18,17 @@ from .models import get_model, n_params
 from .files import atomic_write
 from .imagenet_data import CropAverage
 from .datasets import get_dataset
-from .distributed import check_device, init_distributed, on_gpu, pick_device, world
+from .distributed import check_device, init_distributed, on_gpu, pick_device, unwrap_model, world
 from .callbacks import (CHECKPOINTS, CHECKPOINT_KEYS, CheckpointDamaged, NonFiniteLoss, RunFileDamaged,
     RunStopped, checkpoint_data_path, load_checkpoint, metrics_end, truncate_metrics)
+from .runfolder import RunLock, Sitting, first_line, read_json, versions, write_final, write_json
 from .train import TrainConfig, check_full_batch, fit_budget, make_learner, run_dls
 
 # %% auto #0
-__all__ = ['SITTINGS', 'read_json', 'find_checkpoint', 'inside_cwd', 'portable_command', 'data_record', 'check_same_data',
-           'versions', 'RunBusy', 'RunLock', 'cpu_model', 'read_sittings', 'Sitting', 'stop_on_signals', 'train_run',
-           'run_config', 'run_checkpoint', 'run_model', 'evaluate_run']
+__all__ = ['find_checkpoint', 'inside_cwd', 'portable_command', 'data_record', 'check_same_data', 'predict_classes',
+           'stop_on_signals', 'train_run', 'run_config', 'run_checkpoint', 'run_model', 'evaluate_run']
 
 # %% ../nbs/02a_runs.ipynb #e434708d
-def _first_line(e) -> str:  # of an error's message; torch adds sentences of advice after the first
-    return (str(e).strip().splitlines() or [type(e).__name__])[0].split(". ")[0]
-
-def read_json(path) -> dict:
-    "A run folder's JSON file (config.json, summary.json) as a dict; a `RunFileDamaged` naming the file if it is not one"
-    path = Path(path)
-    try: d = json.loads(path.read_bytes())
-    except ValueError as e: raise RunFileDamaged(f"{path} is damaged: not valid JSON ({_first_line(e)})") from None
-    if not isinstance(d, dict): raise RunFileDamaged(f"{path} is damaged: a JSON {type(d).__name__}, not an object")
-    return d
-
 def _weights_problem(sd, cfg) -> str:
     "What keeps the state dict `sd` from loading into `cfg`'s net ('' if nothing); the net is built on the meta device: no memory, no RNG"
     if not isinstance(sd, dict) or not torch.is_tensor(sd.get("fc.weight")): return f"holds no weights of a {cfg.arch}"
@@ -54,7 +42,7 @@ def _read_checkpoint(path: Path, device, cfg) -> tuple[dict | None, str]:
     "(checkpoint, '') if `path` is a whole checkpoint of `cfg`'s net (of any net if `cfg` is None), else (None, what is wrong with it)"
     if path.stat().st_size == 0: return None, "is empty (0 bytes)"
     try: ck = load_checkpoint(path, device)
-    except Exception as e: return None, f"cannot be read: cut short or not a checkpoint ({_first_line(e)})"
+    except Exception as e: return None, f"cannot be read: cut short or not a checkpoint ({first_line(e)})"
     missing = [k for k in CHECKPOINT_KEYS if k not in ck] if isinstance(ck, dict) else list(CHECKPOINT_KEYS)
     if missing: return None, f"is not a checkpoint of this program (no {', '.join(missing)} in it)"
     it = ck["iteration"]
@@ -133,101 +121,20 @@ def check_same_data(out, # the run folder being resumed
                      "(--data PATH or RESNET_STUDY_DATA), or train a new run.")
 
 # %% ../nbs/02a_runs.ipynb #d9d936bb
-def versions() -> dict:
-    import fastai, torchvision, resnet_study
-    return dict(python=platform.python_version(), torch=torch.__version__, torchvision=torchvision.__version__,
-                fastai=fastai.__version__, resnet_study=resnet_study.__version__)
-
-def _json(path, obj):
-    with atomic_write(path) as tmp: tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
-
-class RunBusy(FileExistsError):
-    "Another process is training into the same run folder (a usage error, as an existing folder is)"
-
-class RunLock:
-    "This process's claim on a run folder: an exclusive `flock` on `out/.lock`, which holds the pid; it dies with its process"
-    def __init__(self, out): self.out, self.fd, self.made = Path(out), None, False
-    @property
-    def path(self) -> Path: return self.out / ".lock"
-    def __enter__(self): return self if self.fd is not None else self.acquire()
-    def __exit__(self, *exc): self.release()
-
-    def acquire(self) -> "RunLock":
-        self.made = not self.out.exists()
-        try: import fcntl
-        except ImportError: return self  # no flock (Windows): no protection against a second process
-        self.out.mkdir(parents=True, exist_ok=True)
-        while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
-                os.close(fd)
-                raise RunBusy(f"{self.out} is being trained by another process (pid {holder}); "
-                              "wait for it to end, or stop it, before you resume this run") from None
-            try: same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
-            except FileNotFoundError: same = False
-            if same: break
-            os.close(fd)  # the file we locked was removed by its holder meanwhile: lock the new one
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        self.fd = fd
-        return self
-
-    def release(self):
-        if self.fd is not None:
-            with contextlib.suppress(FileNotFoundError): self.path.unlink()  # while still held, so no one locks a removed file
-            os.close(self.fd)
-            self.fd = None
-        if self.made:  # a folder it made, into which nothing was written, goes again (rmdir refuses any other)
-            with contextlib.suppress(OSError): self.out.rmdir()
-
-SITTINGS = "sittings.jsonl"  # a run folder's record of its sittings, one JSON object a line
-
-def cpu_model() -> str:
-    "The processor's name (/proc/cpuinfo's model name; elsewhere what `platform` knows)"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"): return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-def _now() -> str: return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-def read_sittings(run_dir) -> list[dict]:
-    "The sittings a run folder records (sittings.jsonl), oldest first; [] for a run made before they were recorded"
-    p = Path(run_dir) / SITTINGS
-    if not p.exists(): return []
-    try: return [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
-    except ValueError as e: raise RunFileDamaged(f"{p}: not one JSON object a line ({_first_line(e)})") from None
-
-def _write_sittings(run_dir, rows: list):
-    with atomic_write(Path(run_dir) / SITTINGS) as tmp: tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-
-class Sitting:
-    """One sitting of a run, from the process's start to its end: a line of sittings.jsonl written when training begins
-    (when, from which iteration, on what: threads, processor, precision, warm-up rule) and completed when it ends (how,
-    at which iteration, wall and CPU seconds: CPU time well under wall time times threads means a pause or shared cores)"""
-    def __init__(self, out, cfg: TrainConfig, learn, device, start: int):
-        self.out, self.learn, self.t0, self.c0 = Path(out), learn, time.perf_counter(), time.process_time()
-        rows = read_sittings(out)
-        if rows and "ended" not in rows[-1]: rows[-1]["ended"] = "killed (its process left no record of the end)"
-        w = getattr(learn, "warm_up", None)
-        device = torch.device(device)
-        rows.append(dict(sitting=len(rows) + 1, started=_now(), from_iteration=start, pid=os.getpid(),
-                         device=str(device), processes=world()[1], threads=torch.get_num_threads(), cpu=cpu_model(),
-                         gpu=torch.cuda.get_device_name(device) if device.type == "cuda" else None,
-                         precision="bf16" if cfg.bf16 else "float32",
-                         warmup=dict(lr=w.lr, until=w.until, window=w.window, every=w.every) if w else None,
-                         resnet_study=versions()["resnet_study"]))
-        self.rows = rows
-        _write_sittings(out, rows)
-
-    def end(self, how: str):
-        "Complete this sitting's line: `how` it ended (done, diverged, stopped by SIGTERM, failed: ...)"
-        self.rows[-1].update(ended=how, stopped=_now(), to_iteration=self.learn.train_iter,
-                             wall_seconds=round(time.perf_counter() - self.t0, 1),
-                             cpu_seconds=round(time.process_time() - self.c0, 1))
-        _write_sittings(self.out, self.rows)
+@torch.no_grad()
+def predict_classes(model, # a trained net (wrapped for several processes or not)
+                    dl, # the test loader, whole (not one process's part)
+                    bf16: bool # autocast as in training, so the answers are those its test error counted
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    "The class `model` predicts for each image of `dl`, in order, and the labels: what `write_final` keeps of a finished run"
+    model = unwrap_model(model)
+    was, out, labels = model.training, [], []
+    model.eval()
+    for x, y in dl:
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16): out.append(model(x).argmax(-1).cpu())
+        labels.append(y.cpu())
+    model.train(was)
+    return torch.cat(out), torch.cat(labels)
 
 @contextlib.contextmanager
 def stop_on_signals(checkpointer, signals=(signal.SIGTERM, signal.SIGINT)):
@@ -351,7 +258,7 @@ def _train_locked(cfg, out, data, resume, force, device, cbs, quiet, training) -
     learn = make_learner(cfg, dls, run_dir=out, ckpt=ckpt, cbs=cbs, device=device)
     learn.train_iter = start  # what the summary reports if a finished run is resumed and nothing is left to train
     if not resume and rank == 0:
-        _json(out / "config.json", dict(config=asdict(replace(cfg, data=cfg.data and inside_cwd(cfg.data))), dataset=cfg.dataset, data=record,
+        write_json(out / "config.json", dict(config=asdict(replace(cfg, data=cfg.data and inside_cwd(cfg.data))), dataset=cfg.dataset, data=record,
                                         n_train=dls.train.n, n_params=n_params(learn.model), device=str(device),
                                         processes=n_procs, threads=torch.get_num_threads(), versions=versions(), command=portable_command(),
                                         started=time.strftime("%Y-%m-%d %H:%M:%S")))
@@ -381,6 +288,8 @@ def _train_locked(cfg, out, data, resume, force, device, cbs, quiet, training) -
     except BaseException as e:
         if sitting: sitting.end(f"failed: {type(e).__name__}")
         raise
+    if status == "done" and rank == 0 and not get_dataset(cfg.dataset).tree:  # a 32x32 test set: a few KB of answers
+        write_final(out, learn.model, *predict_classes(learn.model, dls.valid, cfg.bf16))
     if sitting: sitting.end(status)
     summary = _summary(cfg, learn, out, learn.run_logger.wall_seconds, status, message)
     if status != "done": raise NonFiniteLoss(message)
@@ -398,7 +307,7 @@ def _summary(cfg, learn, out, wall, status, message) -> dict:
              status=status)
     if plateau := getattr(learn, "plateau_schedule", None): s["lr_reductions"] = plateau.reductions  # [iteration, rate]
     if message: s["message"] = message
-    if world()[0] == 0: _json(Path(out) / "summary.json", s)
+    if world()[0] == 0: write_json(Path(out) / "summary.json", s)
     return s
 
 # %% ../nbs/02a_runs.ipynb #dcea3251
@@ -409,7 +318,7 @@ def run_config(run_dir) -> TrainConfig:
     saved = read_json(f)
     try: cfg = TrainConfig.from_dict(saved["config"])
     except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise RunFileDamaged(f"{f} is damaged: " + (f"no {e} entry" if isinstance(e, KeyError) else _first_line(e))) from None
+        raise RunFileDamaged(f"{f} is damaged: " + (f"no {e} entry" if isinstance(e, KeyError) else first_line(e))) from None
     if cfg.data is None: cfg.data = checkpoint_data_path(run_dir)  # where this machine's checkpoints say the data lies
     return cfg
 

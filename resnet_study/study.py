@@ -6,7 +6,7 @@ Docs: https://resnet-study.github.io/resnet_study/study.html.md"""
 
 # %% ../nbs/07_study.ipynb #d7c32f78
 from __future__ import annotations
-import sys
+import re, subprocess, sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -18,11 +18,12 @@ from .analysis import (net_name, run_group, run_iters, read_run, final_values, s
                                    signal_values, markdown_table, table6, runs_table, cost_table, budget_line, plot_figure6)
 
 # %% auto #0
-__all__ = ['PAPER_ITERS', 'OPTIONS', 'CLAIMS', 'EXPERIMENTS', 'CORE_NETS', 'MAIN_BUDGET', 'README_BLOCKS', 'Net', 'worded',
-           'Claim', 'compare_nets', 'lower_than', 'chain', 'response_medians', 'response_means', 'responds_less',
-           'gradient_ratio', 'no_vanishing', 'with_budget_axis', 'make_claims', 'Experiment', 'make_experiments',
-           'run_name', 'study_runs', 'main_budget', 'published_answers', 'claims_table', 'report', 'plot_beside',
-           'claims_markdown', 'committed_runs', 'readme_blocks', 'refresh_readme']
+__all__ = ['PAPER_ITERS', 'OPTIONS', 'CLAIMS', 'EXPERIMENTS', 'PREDICTIONS', 'CORE_NETS', 'MAIN_BUDGET', 'README_BLOCKS', 'Net',
+           'worded', 'Claim', 'compare_nets', 'lower_than', 'chain', 'response_medians', 'response_means',
+           'responds_less', 'gradient_ratio', 'no_vanishing', 'with_budget_axis', 'make_claims', 'Experiment',
+           'make_experiments', 'run_name', 'study_runs', 'Prediction', 'parse_predictions', 'read_predictions',
+           'judge_prediction', 'predictions_commit', 'predicted', 'main_budget', 'published_answers', 'claims_table',
+           'report', 'plot_beside', 'claims_markdown', 'committed_runs', 'readme_blocks', 'refresh_readme']
 
 # %% ../nbs/07_study.ipynb #0ed80b12
 @dataclass(frozen=True)
@@ -262,6 +263,62 @@ def study_runs(experiments=(), # names of `EXPERIMENTS` (none or `all`: every ex
             for n in x.nets: out.setdefault(run_name(n, s), (run_name(n, s), Net.parse(n), s))
     return list(out.values())
 
+# %% ../nbs/07_study.ipynb #ee1f6dc1
+PREDICTIONS = "PREDICTIONS.md"  # a budget folder's predictions, committed before its first run started
+
+@dataclass(frozen=True)
+class Prediction:
+    "A committed prediction: every seed of `lower` ends at least `margin` points below every seed of `higher` in `metric`"
+    claim: str  # the id of the claim it predicts (`CLAIMS`)
+    lower: str  # the study name of the net predicted lower
+    higher: str
+    metric: str  # test_error or train_error (the final value of a run)
+    margin: float  # points
+    text: str  # the prediction in words
+
+def parse_predictions(text: str, where="PREDICTIONS.md") -> list[Prediction]:
+    "The predictions table in `text`: rows `| C4 | resnet56 | resnet20 | test_error | 0.5 | words |` (other lines are prose)"
+    out, f = [], where
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 6 or not re.fullmatch(r"C\d+[a-z]?", cells[0]): continue
+        try: margin = float(cells[4])
+        except ValueError: raise ValueError(f"{f}: the margin of {cells[0]}'s prediction is not a number ({cells[4]!r})") from None
+        out.append(Prediction(cells[0], cells[1], cells[2], cells[3], margin, cells[5]))
+    return out
+
+def read_predictions(folder) -> list[Prediction]:
+    "The predictions of a budget's folder (its PREDICTIONS.md, `parse_predictions`); [] if it has none"
+    f = Path(folder) / PREDICTIONS
+    return parse_predictions(f.read_text(), f) if f.exists() else []
+
+def judge_prediction(p: Prediction, runs, min_seeds: int = 3) -> tuple[str, str]:
+    "(met, not met or not judged yet; the numbers): the gap between the nearest seeds of the two nets against `p.margin`"
+    v = final_values(runs, p.metric)
+    lo, hi = v[v.net == p.lower].value.tolist(), v[v.net == p.higher].value.tolist()
+    if min(len(lo), len(hi)) < min_seeds: return "not judged yet", f"{len(lo)} and {len(hi)} seeds, {min_seeds} a side needed"
+    gap = min(hi) - max(lo)
+    return ("met" if gap >= p.margin else "not met"), f"the nearest seeds {gap:.2f} points apart, at least {p.margin:g} predicted"
+
+def predictions_commit(folder) -> str | None:
+    "The commit that last changed `folder`'s PREDICTIONS.md; None outside a git checkout or for a file never committed"
+    f = Path(folder) / PREDICTIONS
+    try: r = subprocess.run(["git", "log", "-1", "--format=%h", "--", f.name], cwd=f.parent, capture_output=True,
+                            text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError): return None
+    return r.stdout.strip() or None if r.returncode == 0 else None
+
+def predicted(runs, iters: int) -> dict:
+    "Per claim id, the words for its prediction at budget `iters` (from the PREDICTIONS.md of the runs' folders)"
+    at = _at(runs, iters)
+    out = {}
+    for folder in sorted({Path(d).parent for d in at}):
+        commit = predictions_commit(folder)
+        for p in read_predictions(folder):
+            v, why = judge_prediction(p, at)
+            out[p.claim] = f"{p.text}: {v} ({why}; committed at {commit or 'no commit'})"
+    return out
+
 # %% ../nbs/07_study.ipynb #baccca22
 CORE_NETS = ("resnet20", "resnet56", "plain20", "plain56")
 
@@ -292,7 +349,7 @@ def claims_table(runs, # finished run folders of one budget or several
     runs = [Path(d) for d in runs if (Path(d) / "summary.json").exists()]
     budgets = sorted({run_iters(d) for d in runs})
     main = main_budget(runs) or (budgets[-1] if budgets else None)
-    rows = []
+    rows, predictions = [], {}
     for c in claims.values():
         row = dict(claim=f"{c.id} {c.text}")
         evidence = {}
@@ -301,6 +358,8 @@ def claims_table(runs, # finished run folders of one budget or several
             row[f"at {it:,} iterations{' (incomplete)' * (it > main)}"] = worded(v, it)
             # the main budget's evidence (else the largest below it), then what each larger, incomplete budget shows so far
             if v != "not run": evidence = ({} if it <= main else evidence) | {it: f"at {it:,}{' (incomplete)' * (it > main)}: {text}"}
+        for it in budgets:  # beside the verdict, what was predicted for it before the runs, where it was
+            if c.id in (said := predictions.setdefault(it, predicted(runs, it))): row[f"predicted at {it:,} iterations"] = said[c.id]
         row["evidence"] = "; ".join(evidence.values()) or "not run"
         if published: row["published nets (fully trained)"] = published.get(c.id, "")
         rows.append(row)

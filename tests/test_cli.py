@@ -213,7 +213,7 @@ def test_study_runs_concurrently_over_devices(tiny_data, tmp_path):
 
 def test_study_skips_a_run_another_worker_holds(tiny_data, tmp_path):
     "A run whose lock another process holds is skipped with its holder's pid and left alone; the other runs go on"
-    from resnet_study.runs import RunLock
+    from resnet_study.runfolder import RunLock
     out = tmp_path / "study"
     with RunLock(out / "plain20-s0"):  # this test process plays the other worker
         r = run_cli("study", "degradation", "--iters", "2", "--seeds", "0", "--data", str(tiny_data), "--out", str(out),

@@ -4,7 +4,8 @@ import contextlib, io, json, os, shlex, shutil, subprocess, sys
 from pathlib import Path
 import pytest, torch
 from resnet_study.cli import main, _parser
-from resnet_study.runs import CHECKPOINTS, RunLock
+from resnet_study.runs import CHECKPOINTS
+from resnet_study.runfolder import RunLock
 from resnet_study.recipes import RANGES, budget
 from resnet_study.train import TrainConfig
 from resnet_study.callbacks import load_checkpoint

@@ -11,7 +11,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from resnet_study.files import atomic_write
-from resnet_study.runs import data_record, portable_command, read_json
+from resnet_study.runs import data_record, portable_command
+from resnet_study.runfolder import read_json
 from resnet_study.train import TrainConfig, run_dls
 
 
