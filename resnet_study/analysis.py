@@ -9,6 +9,7 @@ from __future__ import annotations
 import json, math, sys
 from pathlib import Path
 from .recipes import RECIPES
+import numpy as np
 import pandas as pd
 import matplotlib
 import matplotlib.pyplot as plt
@@ -16,9 +17,9 @@ import matplotlib.pyplot as plt
 # %% auto #0
 __all__ = ['PAPER_TABLE6', 'REFERENCE_TABLE6', 'DEPTH_COLORS', 'read_run', 'runs_table', 'markdown_table', 'budget_line',
            'net_name', 'run_config', 'run_group', 'run_seed', 'run_iters', 'finished_runs', 'final_values',
-           'seed_stats', 'errors_table', 'stat', 'seeds_verdict', 'compare', 'verdict_line', 'mean_curves', 'plot_nets',
-           'plot_figure6', 'table6', 'cost_table', 'gap_by_budget', 'plot_budget_axis', 'gradient_ratios',
-           'plot_gradient_ratios', 'signal_values']
+           'seed_stats', 'errors_table', 'stat', 'seeds_verdict', 'compare', 'verdict_line', 'run_answers',
+           'paired_bootstrap', 'paired_words', 'mean_curves', 'plot_nets', 'plot_figure6', 'table6', 'cost_table',
+           'gap_by_budget', 'plot_budget_axis', 'gradient_ratios', 'plot_gradient_ratios', 'signal_values']
 
 # %% ../nbs/04_analysis.ipynb #f78da64e
 # ResNet-110's 6.43 is the best of 5 runs; a study built on seeds quotes the paper's mean of those runs (6.61 +/- 0.16)
@@ -208,6 +209,45 @@ def verdict_line(v: dict, what: str = "") -> str:
     m = v["metric"].replace("_", " ")
     return (f"{what + ': ' if what else ''}**{v['verdict']}**. {v['lower']} {v['lower_stat']} against "
             f"{v['higher']} {v['higher_stat']} {m} ({v['why']}).")
+
+# %% ../nbs/04_analysis.ipynb #59243866
+def run_answers(run_dirs, net: str) -> list[dict]:
+    "The test answers (`read_test_predictions`) of each finished seed of `net` that kept them"
+    from resnet_study.runfolder import FILES, read_test_predictions
+    return [read_test_predictions(d) for d in run_dirs
+            if run_group(d) == net and (Path(d) / "summary.json").exists() and (Path(d) / FILES["test_predictions"]).exists()]
+
+def paired_bootstrap(run_dirs, # finished runs of one budget
+                     lower: str, # the net expected to test lower (`resnet56`)
+                     higher: str, # the net it is compared with (`resnet20`)
+                     replicates: int = 2000, # bootstrap replicates
+                     seed: int = 0 # of the resampling, so the interval is the same every time
+                    ) -> dict | None:
+    """The difference in test error `lower` minus `higher` (points) with a 95% interval from a bootstrap over both seeds
+    and test images, the images paired between the nets; None unless both nets have runs that kept their answers"""
+    a, b = run_answers(run_dirs, lower), run_answers(run_dirs, higher)
+    if not a or not b: return None
+    digests = {x["labels_sha256"] for x in a + b}
+    if len(digests) > 1: raise ValueError(f"{lower} and {higher} were tested on different test sets (label digests differ)")
+    wrong_a = np.stack([~x["correct"] for x in a]).astype(np.float32)  # seeds x images
+    wrong_b = np.stack([~x["correct"] for x in b]).astype(np.float32)
+    n, rng, diffs = wrong_a.shape[1], np.random.default_rng(seed), []
+    for start in range(0, replicates, 200):  # 200 replicates at a time: an images x replicates weight matrix stays small
+        k = min(200, replicates - start)
+        w = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(k)], 1).astype(np.float32) / n
+        ea = wrong_a[rng.integers(0, len(a), (k, len(a)))]  # replicates x seeds x images
+        eb = wrong_b[rng.integers(0, len(b), (k, len(b)))]
+        diffs.append(np.einsum("rsi,ir->r", ea, w) / len(a) - np.einsum("rsi,ir->r", eb, w) / len(b))
+    d = 100 * np.concatenate(diffs)
+    low, high = np.percentile(d, [2.5, 97.5])
+    return dict(lower=lower, higher=higher, difference=100 * float(wrong_a.mean() - wrong_b.mean()), low=float(low),
+                high=float(high), seeds=(len(a), len(b)), images=n, replicates=replicates)
+
+def paired_words(p: dict) -> str:
+    "A `paired_bootstrap` result in one line"
+    side = "excludes 0" if p["low"] > 0 or p["high"] < 0 else "includes 0"
+    return (f"{p['lower']} minus {p['higher']}: {p['difference']:+.2f} points, 95% interval [{p['low']:+.2f}, {p['high']:+.2f}] "
+            f"({side}; bootstrap over {p['seeds'][0]} and {p['seeds'][1]} seeds and {p['images']:,} paired test images)")
 
 # %% ../nbs/04_analysis.ipynb #011f0684
 DEPTH_COLORS = {8: "C7", 14: "C8", 20: "C0", 32: "C1", 44: "C2", 56: "C3", 110: "C4", 1202: "C5"}

@@ -156,7 +156,7 @@ def write_final(run_dir, # the run folder
     p = np.asarray(predicted)
     with atomic_write(Path(run_dir) / FILES["test_predictions"]) as tmp, open(tmp, "wb") as f:
         np.savez_compressed(f, predicted=p.astype(np.uint8 if p.max(initial=0) < 256 else np.uint16),
-                            labels_sha256=np.array(labels_digest(labels)))
+                            correct=np.packbits(p == np.asarray(labels)), labels_sha256=np.array(labels_digest(labels)))
 
 def read_weights(run_dir) -> dict:
     "The final weights a finished run left (`write_final`)"
@@ -165,10 +165,14 @@ def read_weights(run_dir) -> dict:
     try: return torch.load(f, map_location="cpu", weights_only=True)
     except Exception as e: raise RunFileDamaged(f"{f} is damaged: {first_line(e)}") from None
 
-def read_test_predictions(run_dir) -> tuple[np.ndarray, str]:
-    "The predicted class of each test image a finished run left (`write_final`) and the digest of the labels it was scored on"
+def read_test_predictions(run_dir) -> dict:
+    """What a finished run answered on the test set (`write_final`): `predicted` (the class of each image, in order),
+    `correct` (whether it was right) and `labels_sha256` (the digest of the labels it was scored against)"""
     f = Path(run_dir) / FILES["test_predictions"]
     if not f.exists(): raise FileNotFoundError(f"{f}: no test predictions (the run is unfinished, or finished before runs kept them)")
     try:
-        with np.load(f) as z: return z["predicted"].astype(np.int64), str(z["labels_sha256"])
+        with np.load(f) as z:
+            p = z["predicted"].astype(np.int64)
+            return dict(predicted=p, correct=np.unpackbits(z["correct"], count=len(p)).astype(bool),
+                        labels_sha256=str(z["labels_sha256"]))
     except Exception as e: raise RunFileDamaged(f"{f} is damaged: {first_line(e)}") from None

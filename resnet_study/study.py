@@ -15,7 +15,8 @@ import matplotlib.pyplot as plt
 from .models import MODELS, SHORTCUT_OPTIONS
 from .recipes import RECIPES
 from .analysis import (net_name, run_group, run_iters, read_run, final_values, seed_stats, stat, seeds_verdict,
-                                   signal_values, markdown_table, table6, runs_table, cost_table, budget_line, plot_figure6)
+                                   signal_values, markdown_table, table6, runs_table, cost_table, budget_line, plot_figure6,
+                                   paired_bootstrap, paired_words)
 
 # %% auto #0
 __all__ = ['PAPER_ITERS', 'OPTIONS', 'CLAIMS', 'EXPERIMENTS', 'PREDICTIONS', 'CORE_NETS', 'MAIN_BUDGET', 'README_BLOCKS', 'Net',
@@ -79,6 +80,7 @@ class Claim:
     nets: tuple  # the study names of the nets it compares
     judge: Callable  # judge(runs at one budget, all runs) -> (verdict, evidence)
     comparisons: int = 1  # how many seed comparisons its verdict rests on (a chain: one per link)
+    paired: tuple = ()  # (lower, higher) nets also compared over test images and seeds where runs kept their answers
 
 def _at(runs, iters): return [d for d in runs if run_iters(d) == iters]
 
@@ -205,7 +207,9 @@ def make_claims(options=OPTIONS) -> dict:
               lower_than("resnet56", "plain56")),
         *_option_claims(options),
         Claim("C4", "deeper ResNets test better, 20 to 110 layers", ("resnet20", "resnet32", "resnet44", "resnet56", "resnet110"),
-              chain(["resnet20", "resnet32", "resnet44", "resnet56", "resnet110"]), comparisons=4),
+              chain(["resnet20", "resnet32", "resnet44", "resnet56", "resnet110"]), comparisons=4,
+              paired=(("resnet56", "resnet20"), ("resnet32", "resnet20"), ("resnet44", "resnet32"), ("resnet56", "resnet44"),
+                      ("resnet110", "resnet56"))),
         Claim("C5", "ResNet-1202 tests worse than ResNet-110 (overfitting)", ("resnet110", "resnet1202"),
               lower_than("resnet110", "resnet1202", "test_error")),
         Claim("C6a", "ResNets respond less than their plain counterparts (Figure 7)", ("resnet20", "plain20", "resnet56", "plain56"),
@@ -355,6 +359,8 @@ def claims_table(runs, # finished run folders of one budget or several
         evidence = {}
         for it in budgets:
             v, text = c.judge(_at(runs, it), runs)
+            paired = [paired_words(p) for lo, hi in c.paired if (p := paired_bootstrap(_at(runs, it), lo, hi))]
+            if paired: text += "; paired over test images and seeds: " + "; ".join(paired)
             row[f"at {it:,} iterations{' (incomplete)' * (it > main)}"] = worded(v, it)
             # the main budget's evidence (else the largest below it), then what each larger, incomplete budget shows so far
             if v != "not run": evidence = ({} if it <= main else evidence) | {it: f"at {it:,}{' (incomplete)' * (it > main)}: {text}"}
