@@ -15,11 +15,12 @@ import matplotlib
 import matplotlib.pyplot as plt
 
 # %% auto #0
-__all__ = ['PAPER_TABLE6', 'REFERENCE_TABLE6', 'DEPTH_COLORS', 'read_run', 'runs_table', 'markdown_table', 'budget_line',
-           'net_name', 'run_config', 'run_group', 'run_seed', 'run_iters', 'finished_runs', 'final_values',
-           'seed_stats', 'errors_table', 'stat', 'seeds_verdict', 'compare', 'verdict_line', 'run_answers',
-           'paired_bootstrap', 'paired_words', 'mean_curves', 'plot_nets', 'plot_figure6', 'table6', 'cost_table',
-           'gap_by_budget', 'plot_budget_axis', 'gradient_ratios', 'plot_gradient_ratios', 'signal_values']
+__all__ = ['PAPER_TABLE6', 'REFERENCE_TABLE6', 'NOT_RECIPE', 'NOT_BUDGET', 'DEPTH_COLORS', 'read_run', 'runs_table',
+           'markdown_table', 'budget_line', 'net_name', 'run_config', 'run_group', 'run_seed', 'run_iters',
+           'finished_runs', 'config_recipe', 'recipe_differences', 'final_values', 'seed_stats', 'errors_table', 'stat',
+           'seeds_verdict', 'compare', 'verdict_line', 'run_answers', 'paired_bootstrap', 'paired_words', 'mean_curves',
+           'plot_nets', 'plot_figure6', 'table6', 'cost_table', 'gap_by_budget', 'plot_budget_axis', 'gradient_ratios',
+           'plot_gradient_ratios', 'signal_values']
 
 # %% ../nbs/04_analysis.ipynb #f78da64e
 # ResNet-110's 6.43 is the best of 5 runs; a study built on seeds quotes the paper's mean of those runs (6.61 +/- 0.16)
@@ -103,11 +104,13 @@ def budget_line(run_dirs) -> str:
     threads = c.get("threads")  # recorded since 2026-12-03: a CPU run's rate depends on it
     where = (f"{c.get('device', '?')}" + (", bf16" if cfg.get("bf16") else "") + (f", {procs} processes" if procs > 1 else "")
              + (f", {threads} thread{'s' * (threads > 1)} per process" if threads and c.get("device") == "cpu" else ""))
-    done = [r for r in runs if r["summary"]]
+    done = [r for r in runs if r["summary"] and r["summary"].get("status", "done") == "done"]
+    diverged = [r["name"] for r in runs if r["summary"] and r["summary"].get("status") == "diverged"]
     wall = sum(r["summary"].get("wall_seconds") or 0 for r in done)
+    failed = f" ({len(diverged)} diverged: {', '.join(diverged)})" if diverged else ""
     same = all(r["config"]["config"]["budget"]["iters"] == iters and r["config"]["config"]["bs"] == bs for r in runs)
     return (f"Budget{'' if same else ' (of the first run; the others differ)'}: {iters:,} iterations at batch {bs} "
-            f"({size}), {sched}; data {data}; {where}; {len(done)}/{len(runs)} runs finished, "
+            f"({size}), {sched}; data {data}; {where}; {len(done)}/{len(runs)} runs finished{failed}, "
             f"{wall / 60:.0f} min of wall time in all.")
 
 # %% ../nbs/04_analysis.ipynb #3b46166a
@@ -152,15 +155,44 @@ def finished_runs(folder, # a run folder, or a folder of them (searched two leve
     found = [d for d in found if not nets or run_group(d) in order]
     return sorted(found, key=lambda d: (order.get(run_group(d), 0), run_seed(d), d.name))
 
+# what a run's result depends on besides its seed: how often it logs, evaluates or checkpoints, its data's path and its
+# loader's worker count do not change it; the data's content (its SHA-256) and the precision do
+NOT_RECIPE = ("seed", "data", "workers", "compile")
+NOT_BUDGET = ("name", "log_every", "eval_every", "ckpt_every")
+
+def config_recipe(config: dict) -> dict:
+    "The recipe of a run's config.json (its `config` entry, with the data record beside it): everything but the seed"
+    c = {k: v for k, v in config["config"].items() if k not in NOT_RECIPE}
+    c["budget"] = {k: v for k, v in c["budget"].items() if k not in NOT_BUDGET}
+    c["data_sha256"] = (config.get("data") or {}).get("sha256")
+    return json.loads(json.dumps(c, default=str))  # as config.json holds it (a tuple of milestones is a list there)
+
+def recipe_differences(a: dict, b: dict) -> list[str]:
+    "What differs between two `config_recipe`s, as 'lr 0.1 vs 50' (a budget's fields as 'iters 12 vs 6')"
+    flat = lambda r: {**{k: v for k, v in r.items() if k != "budget"}, **r.get("budget", {})}
+    fa, fb = flat(a), flat(b)
+    return [f"{k} {fa.get(k)} vs {fb.get(k)}" for k in sorted(set(fa) | set(fb), key=str) if fa.get(k) != fb.get(k)]
+
 def final_values(run_dirs, metric: str = "test_error") -> pd.DataFrame:
-    "One row per finished run: its net (`run_group`), arch and final `metric`"
-    rows = []
-    for d in run_dirs:
+    """One row per finished run: its net (`run_group`), arch, seed and final `metric`. A seed counts once: the same folder
+    given twice is one run, and two folders of one net with the same seed and recipe are an error that names them; runs
+    of one net that differ in more than their seed (`recipe_differences`) are an error too, never seeds of one mean"""
+    rows, seen, recipes = [], {}, {}
+    for d in dict.fromkeys(Path(p).resolve() for p in run_dirs):
         r = read_run(d)
         s = r["summary"]
         if s is None or s.get("status", "done") != "done" or s.get(metric) is None: continue
-        rows.append(dict(net=run_group(d), arch=r["config"]["config"]["arch"], value=float(s[metric])))
-    return pd.DataFrame(rows, columns=["net", "arch", "value"])
+        net, seed, rec = run_group(d), int(r["config"]["config"].get("seed", 0)), config_recipe(r["config"])
+        if net in recipes and (diff := recipe_differences(recipes[net][1], rec)):
+            raise ValueError(f"{recipes[net][0]} and {d} are runs of {net} that differ in more than their seed "
+                             f"({'; '.join(diff)}): report them separately, not as seeds of one net")
+        recipes.setdefault(net, (d, rec))
+        if (net, seed) in seen:
+            raise ValueError(f"{seen[net, seed]} and {d} are the same run twice ({net}, seed {seed}, one recipe): "
+                             "a seed counts once; give one of them")
+        seen[net, seed] = d
+        rows.append(dict(net=net, arch=r["config"]["config"]["arch"], seed=seed, value=float(s[metric])))
+    return pd.DataFrame(rows, columns=["net", "arch", "seed", "value"])
 
 def seed_stats(run_dirs, metric: str = "test_error", values: pd.DataFrame | None = None) -> pd.DataFrame:
     "Per net (`run_group`): mean, std, min, max and n over the seeds of its finished runs of the final `metric`"

@@ -19,10 +19,10 @@ from .distributed import all_sum, unwrap_model, world
 from .schedules import load_rule_states, rule_states
 
 # %% auto #0
-__all__ = ['METRIC_COLUMNS', 'METRICS_HEADER', 'CHECKPOINTS', 'CHECKPOINT_KEYS', 'RunFileDamaged', 'CheckpointDamaged',
-           'NonFiniteLoss', 'RunStopped', 'read_metrics', 'metrics_end', 'truncate_metrics', 'RunLogger', 'rng_state',
-           'set_rng_state', 'load_checkpoint', 'checkpoint_state', 'checkpoint_data_path', 'restore_checkpoint',
-           'Checkpointer', 'BF16OnCPU', 'cpu_has_bf16']
+__all__ = ['METRIC_COLUMNS', 'METRICS_HEADER', 'DIVERGED_ABOVE', 'CHECKPOINTS', 'CHECKPOINT_KEYS', 'RunFileDamaged',
+           'CheckpointDamaged', 'NonFiniteLoss', 'RunStopped', 'read_metrics', 'metrics_end', 'truncate_metrics',
+           'RunLogger', 'rng_state', 'set_rng_state', 'load_checkpoint', 'checkpoint_state', 'checkpoint_data_path',
+           'restore_checkpoint', 'Checkpointer', 'BF16OnCPU', 'cpu_has_bf16']
 
 # %% ../nbs/02e_callbacks.ipynb #042fcdce
 class RunFileDamaged(ValueError):
@@ -32,7 +32,7 @@ class CheckpointDamaged(RunFileDamaged):
     "No checkpoint of a run folder can be used; the message names each one and what is wrong with it"
 
 class NonFiniteLoss(RuntimeError):
-    "The training loss became NaN or infinite; `detail` is the message (fastai prefixes it when a callback raises)"
+    "The training loss became NaN, infinite or far above a guess's: the run diverged; `detail` is the message (fastai prefixes it)"
     def __init__(self, msg: str = ""):
         super().__init__(msg)
         self.detail = msg
@@ -90,6 +90,8 @@ def truncate_metrics(path, upto: int):
 # %% ../nbs/02e_callbacks.ipynb #0ad0e8d5
 def _fmt(v) -> str: return f"{v:.6g}" if isinstance(v, float) else str(v)
 
+DIVERGED_ABOVE = 10  # a training window's loss above this many times a uniform guess's: the run diverged, as with a NaN
+
 class RunLogger(Callback):
     "Append training windows (every `every` iterations) and evaluations to metrics.csv; all processes', by the first"
     order = 40
@@ -145,6 +147,10 @@ class RunLogger(Callback):
         self.train_seconds += secs
         if not math.isfinite(loss):
             raise NonFiniteLoss(f"the training loss became {loss} in the iterations up to {self.train_iter}")
+        guess = math.log(self.pred.shape[-1])  # the loss of a uniform guess over the classes: where training starts
+        if loss > DIVERGED_ABOVE * guess:  # far above any start: a rate too large has thrown the weights off (lr 50: 3.6e19)
+            raise NonFiniteLoss(f"the training loss reached {loss:.3g} in the iterations up to {self.train_iter}, more than "
+                                f"{DIVERGED_ABOVE} times a uniform guess's {guess:.2f}: the run diverged")
         self._write(lr=self.opt.hypers[-1]["lr"], train_loss=loss, train_error=100 * wrong / n,
                     images_per_second=n / secs)
         self._reset()

@@ -10,7 +10,8 @@ import argparse, os, signal, sys
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['cmd_models', 'train_config', 'cmd_train', 'cmd_eval', 'cmd_report', 'cmd_signals', 'cmd_study', 'cmd_readme', 'main']
+__all__ = ['RESUME_OPTIONS', 'cmd_models', 'train_config', 'cmd_train', 'cmd_eval', 'cmd_report', 'cmd_signals', 'cmd_study',
+           'cmd_readme', 'main']
 
 # %% ../nbs/03_cli.ipynb #ca432c94
 def cmd_models(args):
@@ -63,6 +64,8 @@ def _refuse_paper_budget_on_cpu(cfg, device):
                      f"{duration(s * cfg.budget.iters)} on this CPU ({s:.2f} s an iteration, measured now); give "
                      f"--iters N (--iters {hour} is about an hour here), or ask for the paper's with --budget paper")
 
+RESUME_OPTIONS = ("--resume", "--out", "--data", "--device", "--quiet")  # what a resume can honour: where it runs, not how
+
 def cmd_train(args):
     "Train a net with the paper's recipe (CIFAR-10's or ImageNet's, by the data set) into a run folder."
     from resnet_study.train import TrainConfig
@@ -71,6 +74,9 @@ def cmd_train(args):
     from resnet_study.runs import train_run
     from fastai.distributed import teardown_distrib
     if args.resume and args.force: raise ValueError("--resume continues a run and --force replaces it; choose one")
+    if args.resume and (given := sorted({a.split("=")[0] for a in args.argv[1:] if a.startswith("--")} - set(RESUME_OPTIONS))):
+        raise ValueError(f"{', '.join(given)}: a resumed run keeps the options it started with (its config.json); beside "
+                         f"--resume give only {', '.join(RESUME_OPTIONS[1:])}, or train a new run into another folder")
     cfg = None
     if not args.resume:
         cfg = train_config(args)
@@ -156,6 +162,17 @@ def _study_workers(args, runs) -> int:
     for f in failed: print(f"resnet-study study: {f}", file=sys.stderr)
     return 1 if failed else 0
 
+def _other_recipe(d: Path, cfg) -> str:
+    "How the run in folder `d` differs from the run `cfg` asks for, in its seed or recipe ('' if in nothing the ask sets)"
+    from dataclasses import asdict
+    from resnet_study.analysis import config_recipe, recipe_differences
+    from resnet_study.runfolder import read_json
+    saved = read_json(d / "config.json")
+    asked = {k: v for k, v in config_recipe(dict(config=asdict(cfg))).items() if v is not None}  # None: the default
+    diff = recipe_differences({k: config_recipe(saved).get(k) for k in asked}, asked)
+    if saved["config"].get("seed") != cfg.seed: diff.insert(0, f"seed {saved['config'].get('seed')} vs {cfg.seed}")
+    return "; ".join(diff)
+
 def cmd_study(args):
     "Train (or resume) the runs of the walkthrough's experiments at one budget and over seeds, measure their signals, and report."
     from resnet_study.runs import CHECKPOINTS, train_run, RunFileDamaged
@@ -180,6 +197,13 @@ def cmd_study(args):
         return data
     for i, (name, net, seed) in enumerate(runs):
         d = out / name
+        cfg = TrainConfig(net.arch, shortcut=net.shortcut, budget=budget("quick", args.iters), seed=seed,
+                          compile=args.compile, bf16=args.bf16, dataset=dataset, data=str(args.data) if args.data else None)
+        if (d / "config.json").exists() and (diff := _other_recipe(d, cfg)):  # never reused as if it were the run asked for
+            print(f"resnet-study study: {d} holds a run of another recipe ({diff}): not reused; move it away, or give "
+                  "the study another --out", file=sys.stderr)
+            rc = 2
+            continue
         if (d / "signals.csv").exists(): continue  # trained and measured
         # lock first, then look: a worker that looked first could, once locked, redo a run another one had just finished
         try: claim = RunLock(d).acquire()
@@ -189,8 +213,6 @@ def cmd_study(args):
         with claim:
             if not (d / "summary.json").exists():
                 resume = any((d / c).exists() for c in CHECKPOINTS)  # a kill between the two renames of a save leaves only the older
-                cfg = TrainConfig(net.arch, shortcut=net.shortcut, budget=budget("quick", args.iters), seed=seed,
-                                  compile=args.compile, bf16=args.bf16, dataset=dataset, data=str(args.data) if args.data else None)
                 print(f"== [{i + 1}/{len(runs)}] {name}: {'resuming' if resume else 'training'} {net.title}, "
                       f"seed {seed}, {args.iters} iterations", flush=True)
                 # replace only a run folder of ours that died before its first checkpoint, never anything else
@@ -279,7 +301,8 @@ def _parser():
     t.add_argument("--workers", type=_ranged("workers"), help="ImageNet: image-decoding processes per GPU/process "
                    "(default: min(8, CPUs / processes))")
     t.add_argument("--out", type=Path, required=True, help="run folder to create (or continue with --resume)")
-    t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint, with the options "
+                   f"it started with (its config.json): only {', '.join(RESUME_OPTIONS[1:])} may be given beside it")
     t.add_argument("--force", action="store_true", help="replace an existing run folder")
     t.add_argument("--seed", type=_ranged("seed"), default=0, help="seed of the initialisation and the data order "
                    "(default: 0)")

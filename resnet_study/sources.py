@@ -126,9 +126,13 @@ def _from_batches(raw: dict, where) -> ImageData:
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg')
 
 def _decode_one(name, raw) -> Tensor:
-    try: return decode_image(torch.frombuffer(bytearray(raw), dtype=torch.uint8), mode=ImageReadMode.RGB)
+    try: im = decode_image(torch.frombuffer(bytearray(raw), dtype=torch.uint8), mode=ImageReadMode.RGB)
     except Exception as e:
         raise DataError(f'{name}: cannot decode this image ({e}). Delete or replace the file.') from e
+    if im.dtype == torch.uint16:  # a 16-bit PNG: scaled to 8 bits, rounded (copied as is, only its low byte would stay)
+        im = ((im.to(torch.int32) * 255 + 32767) // 65535).to(torch.uint8)
+    elif im.dtype != torch.uint8: raise DataError(f'{name}: {im.dtype} pixels; save it as an 8-bit (or 16-bit) image')
+    return im
 
 def _check_size(name, im, size):
     if tuple(im.shape[-2:]) != size:
@@ -296,13 +300,22 @@ def cache_path(src: Path, cache_dir=None) -> Path:
     return Path(d).expanduser() / f'{name}-{hashlib.sha1(str(src).encode()).hexdigest()[:16]}.pt'
 
 def source_signature(kind: str, p: Path) -> str:
-    "Cheap fingerprint of a source: changes when files are replaced, added or removed"
+    """Cheap fingerprint of a source: the size and modification time of every file it reads, so that a file replaced,
+    rewritten in place, emptied, added or removed changes it (a folder's own time does not change when a file in it is
+    rewritten: it is no fingerprint). A folder of images: one digest over all its files, read with `os.scandir`"""
     p = Path(p).resolve()
     def st(f): s = f.stat(); return f'{f.name}:{s.st_size}:{s.st_mtime_ns}'
     if kind == 'archive': parts = [st(p)]
     elif kind == 'batches': parts = [st(p / n) for n in CIFAR10_BATCHES + CIFAR100_FILES if (p / n).is_file()]
-    else: parts = [f'{s}/{st(d)}' for s in ('train', 'test') if (p / s).is_dir()
-                   for d in sorted((p / s).iterdir()) if d.is_dir()] + ([st(p / 'labels.txt')] if (p / 'labels.txt').exists() else [])
+    else:
+        h, n = hashlib.sha256(), 0
+        for s in ('train', 'test'):
+            for d in sorted((p / s).iterdir()) if (p / s).is_dir() else []:
+                if not d.is_dir(): continue
+                for e in sorted(os.scandir(d), key=lambda e: e.name):
+                    if e.is_file():
+                        t = e.stat(); h.update(f'{s}/{d.name}/{e.name}:{t.st_size}:{t.st_mtime_ns}\n'.encode()); n += 1
+        parts = [f'{n} files:{h.hexdigest()}'] + ([st(p / 'labels.txt')] if (p / 'labels.txt').exists() else [])
     return f'v{CACHE_VERSION}|{kind}|{p}|' + '|'.join(parts)
 
 def _load_cache(cp: Path, sig: str):

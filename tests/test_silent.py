@@ -1,0 +1,131 @@
+"""No silently wrong result: each case here once ended with exit code 0 and a wrong number. A seed counts once, a recipe
+is never mixed into another's mean, stale pixels are never served, a run of another recipe is never reused, a 16-bit
+image is read whole, a resume refuses options it cannot honour, and a run that blew up is recorded as diverged."""
+import contextlib, io, json, os, shutil, struct, time, zlib
+from pathlib import Path
+import numpy as np
+import pytest, torch
+from resnet_study.cli import main
+from resnet_study.sources import load_cifar10
+from resnet_study.testing import synthetic_cifar, write_image_folder
+
+torch.set_num_threads(1)
+
+
+def call(*argv) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try: rc = main([str(a) for a in argv])
+        except SystemExit as e: rc = e.code
+    return rc, out.getvalue(), err.getvalue()
+
+
+def train(data, out, *extra):
+    return call("train", "--arch", "resnet8", "--data", data, "--out", out, "--bs", "16", "--device", "cpu", "--quiet",
+                "--iters", "6", "--eval-every", "6", *extra)
+
+
+@pytest.fixture(scope="module")
+def two_seeds(tiny_data, tmp_path_factory):
+    "Two finished 6-iteration runs of resnet8, seeds 0 and 1: the report's inputs"
+    root = tmp_path_factory.mktemp("seeds")
+    for s in (0, 1):
+        rc, _, err = train(tiny_data, root / f"resnet8-s{s}", "--seed", s)
+        assert rc == 0, err
+    return root
+
+
+def table6_n(report: str, net: str) -> int:
+    "The n column of `net`'s row in a report's Table 6"
+    row = next(l for l in report.splitlines() if l.startswith(f"| {net} |"))
+    return int(row.split("|")[6])
+
+
+# 1. the same folder named three times is one seed, not three
+def test_a_folder_given_three_times_counts_once(two_seeds, tmp_path):
+    s0 = two_seeds / "resnet8-s0"
+    rc, out, err = call("report", s0, s0, s0, "--out", tmp_path / "r")
+    assert rc == 0, err
+    assert table6_n(out, "resnet8") == 1
+
+
+def test_a_copy_of_a_run_is_named_not_counted(two_seeds, tmp_path):
+    twin = Path(shutil.copytree(two_seeds / "resnet8-s0", tmp_path / "twin"))
+    rc, _, err = call("report", two_seeds / "resnet8-s0", twin, "--out", tmp_path / "r")
+    assert rc == 2 and "are the same run twice (resnet8, seed 0" in err and err.count("\n") == 1
+
+
+# 2. runs that differ in more than their seed are never one mean
+def test_runs_of_another_recipe_are_not_seeds_of_one_net(two_seeds, tiny_data, tmp_path):
+    rc, _, err = train(tiny_data, tmp_path / "hot", "--seed", 2, "--lr", "0.5")
+    assert rc == 0, err
+    rc, out, err = call("report", two_seeds / "resnet8-s0", tmp_path / "hot", "--out", tmp_path / "r")
+    assert rc == 2 and err.count("\n") == 1
+    assert "differ in more than their seed (lr 0.1 vs 0.5)" in err or "differ in more than their seed (lr 0.5 vs 0.1)" in err
+
+
+# 3. a file rewritten in place changes the cache's key: the next load decodes again
+@pytest.mark.parametrize("how", ["rewritten", "emptied"])
+def test_the_data_cache_never_serves_stale_pixels(tmp_path, how):
+    root = write_image_folder(tmp_path / "data", synthetic_cifar(20, 10, balanced=True))
+    first = load_cifar10(root, cache_dir=tmp_path / "cache")
+    f = sorted((root / "train").rglob("*.png"))[0]
+    time.sleep(0.01)
+    if how == "rewritten":  # the same name, other pixels, in place: the folder's own time does not change
+        from resnet_study.testing import write_image
+        write_image(f, torch.full((3, 32, 32), 7, dtype=torch.uint8))
+        again = load_cifar10(root, cache_dir=tmp_path / "cache")
+        assert not torch.equal(again.x_train, first.x_train) and (again.x_train == 7).all(dim=(1, 2, 3)).any()
+    else:
+        f.write_bytes(b"")
+        with pytest.raises(Exception, match=f.name): load_cifar10(root, cache_dir=tmp_path / "cache")
+
+
+# 4. a study over folders of another budget refuses them, one line each, and exits non-zero
+def test_study_never_reuses_a_run_of_another_recipe(tiny_data, tmp_path):
+    args = ("study", "degradation", "--seeds", "0", "--out", tmp_path / "st", "--data", tiny_data, "--device", "cpu")
+    rc, _, err = call(*args, "--iters", "4")
+    assert rc == 0, err
+    before = (tmp_path / "st" / "plain20-s0" / "summary.json").read_text()
+    rc, out, err = call(*args, "--iters", "12")
+    assert rc == 2 and "holds a run of another recipe (iters 4 vs 12)" in err
+    assert "12 iterations" not in out and (tmp_path / "st" / "plain20-s0" / "summary.json").read_text() == before
+
+
+# 5. a 16-bit PNG is scaled to 8 bits, not cut to its low byte
+def _png16(arr: np.ndarray) -> bytes:
+    h, w, _ = arr.shape
+    raw = b"".join(b"\x00" + arr[y].astype(">u2").tobytes() for y in range(h))
+    chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+def test_a_16_bit_png_is_read_whole(tmp_path):
+    root = write_image_folder(tmp_path / "data", synthetic_cifar(20, 10, balanced=True))
+    f = sorted((root / "train").rglob("*.png"))[0]
+    pixels = (np.random.default_rng(0).random((32, 32, 3)) * 65535).astype(np.uint16)
+    f.write_bytes(_png16(pixels))
+    data = load_cifar10(root, cache=False)
+    i = sorted(p.relative_to(root / "train").as_posix() for p in (root / "train").rglob("*.png")).index(f.relative_to(root / "train").as_posix())
+    want = np.round(pixels / 257).astype(np.uint8).transpose(2, 0, 1)
+    assert np.abs(data.x_train[i].numpy().astype(int) - want).max() <= 1
+
+
+# 6. a resume refuses an option it cannot honour
+@pytest.mark.parametrize("option", [("--iters", "60"), ("--arch", "resnet20"), ("--lr", "0.5"), ("--bs", "8"),
+                                    ("--seed", "3"), ("--subset", "20"), ("--no-bf16",)])
+def test_resume_refuses_options_it_cannot_honour(two_seeds, tmp_path, option):
+    run = Path(shutil.copytree(two_seeds / "resnet8-s0", tmp_path / "run"))
+    before = sorted((p.name, p.read_bytes()) for p in run.iterdir() if p.is_file())
+    rc, _, err = call("train", "--resume", "--out", run, "--device", "cpu", "--quiet", *option)
+    assert rc == 2 and f"{option[0]}: a resumed run keeps the options it started with" in err and err.count("\n") == 1
+    assert sorted((p.name, p.read_bytes()) for p in run.iterdir() if p.is_file()) == before
+
+
+# 7. a loss that blows up is a diverged run, named by the report, not a finished one at chance
+def test_a_blown_up_loss_is_recorded_as_diverged(tiny_data, tmp_path):
+    rc, _, err = train(tiny_data, tmp_path / "lr50", "--lr", "50")
+    assert rc == 1 and "the run diverged" in err
+    assert json.loads((tmp_path / "lr50" / "summary.json").read_text())["status"] == "diverged"
+    rc, out, _ = call("report", tmp_path / "lr50", "--out", tmp_path / "r")
+    assert "0/1 runs finished (1 diverged: lr50)" in out
