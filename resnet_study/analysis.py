@@ -213,7 +213,8 @@ def stat(s: pd.DataFrame, net: str, digits: int = 1) -> str:
     "`net`'s row of `seed_stats` as prose: '29.5 ± 0.4% (n = 3)', or 'not run'"
     if net not in s.index: return "not run"
     r = s.loc[net]
-    spread = "" if r.n < 2 else f" ± {r['std']:.{digits}f}"
+    d = digits if round(r["std"], digits) or not r["std"] else digits + 1  # '± 0.03', never '± 0.0'
+    spread = "" if r.n < 2 else f" ± {r['std']:.{d}f}"
     return f"{r['mean']:.{digits}f}{spread}% (n = {int(r.n)})"
 
 def seeds_verdict(lower, higher, min_seeds: int = 3) -> tuple[str, str]:

@@ -90,7 +90,7 @@ def truncate_metrics(path, upto: int):
 # %% ../nbs/02e_callbacks.ipynb #0ad0e8d5
 def _fmt(v) -> str: return f"{v:.6g}" if isinstance(v, float) else str(v)
 
-DIVERGED_ABOVE = 10  # a training window's loss above this many times a uniform guess's: the run diverged, as with a NaN
+DIVERGED_ABOVE = 100  # a training window's loss above this many times a uniform guess's: the run diverged, as with a NaN
 
 class RunLogger(Callback):
     "Append training windows (every `every` iterations) and evaluations to metrics.csv; all processes', by the first"

@@ -20,11 +20,12 @@ from .analysis import (net_name, run_group, run_iters, read_run, final_values, s
 
 # %% auto #0
 __all__ = ['PAPER_ITERS', 'OPTIONS', 'CLAIMS', 'EXPERIMENTS', 'PREDICTIONS', 'CORE_NETS', 'MAIN_BUDGET', 'README_BLOCKS', 'Net',
-           'worded', 'Claim', 'compare_nets', 'lower_than', 'chain', 'response_medians', 'response_means',
-           'responds_less', 'gradient_ratio', 'no_vanishing', 'with_budget_axis', 'make_claims', 'Experiment',
-           'make_experiments', 'run_name', 'study_runs', 'Prediction', 'parse_predictions', 'read_predictions',
-           'judge_prediction', 'predictions_commit', 'predicted', 'main_budget', 'published_answers', 'claims_table',
-           'report', 'plot_beside', 'claims_markdown', 'committed_runs', 'readme_blocks', 'refresh_readme']
+           'worded', 'Claim', 'compare_nets', 'lower_than', 'span_verdict', 'spread', 'noise_of_difference', 'chain',
+           'response_medians', 'response_means', 'responds_less', 'gradient_ratio', 'no_vanishing', 'with_budget_axis',
+           'make_claims', 'Experiment', 'make_experiments', 'run_name', 'study_runs', 'Prediction', 'parse_predictions',
+           'read_predictions', 'judge_prediction', 'predictions_commit', 'predicted', 'main_budget',
+           'published_answers', 'claims_table', 'report', 'plot_beside', 'claims_markdown', 'committed_runs',
+           'readme_blocks', 'refresh_readme']
 
 # %% ../nbs/07_study.ipynb #0ed80b12
 @dataclass(frozen=True)
@@ -100,26 +101,66 @@ def lower_than(lower: str, higher: str, metric: str = "train_error"):
         return c["verdict"], c["text"]
     return judge
 
+def span_verdict(units: list, # the verdicts of what had enough seeds: links between two nets, or nets against a threshold
+                 contradicting: list, # the nets with fewer seeds that lie on the wrong side of a judged net or threshold
+                 ran: bool # whether any net of the claim ran at this budget
+                ) -> str:
+    """The one rule for a claim that spans several nets (C4, C6b, C7). Held: at least one unit judged, every one held,
+    and no net with fewer seeds contradicting it (one that does leaves the claim not established, for a single seed
+    cannot refute it either); did not hold: a judged unit did not hold; not run: nothing ran; else not established"""
+    got = [v for v in units if v != "not run"]
+    if not got: return "not established" if ran else "not run"
+    if "did not hold" in got: return "did not hold"
+    return "held" if all(v == "held" for v in got) and not contradicting else "not established"
+
+def spread(values, digits: int) -> str:
+    "' ± std' of `values` (none for one), with a decimal more where the std would round to zero ('± 0.03', not '± 0.0')"
+    if len(values) < 2: return ""
+    s = float(pd.Series(values).std())
+    return f" ± {s:.{digits if round(s, digits) or not s else digits + 1}f}"
+
+def noise_of_difference(error: float, images: int = 10_000) -> float:
+    "The binomial standard error, in points, of the difference of two error rates near `error` (%) on `images` images"
+    p = error / 100
+    return 100 * (2 * p * (1 - p) / images) ** 0.5
+
 def chain(nets: list, measure: Callable | None = None, metric: str = "test_error", min_seeds: int = 3):
-    """A judge: each net of `nets` ends below the one before it (by `metric`, or by `measure(runs, net)` -> values per seed),
-    stepping over the nets with fewer than `min_seeds` seeds, which are named, not judged"""
+    """A judge: each net of `nets` ends below the one before it (by `metric`, or `measure(runs, net)` -> one value per
+    seed). The links between nets with `min_seeds` seeds are judged by the seeds rule, with their margin (the difference,
+    the gap between the nearest seeds and, for the test error, the test set's own noise); a net with fewer seeds is named,
+    and contradicts the chain if its seeds lie on the wrong side of a judged net (all below a deeper one, or all above a
+    shallower one). One rule (`span_verdict`) makes the verdict; `judge.scope(runs)` names the links judged when not all were"""
     def values(runs, net):
         if measure is not None: return measure(runs, net)
         v = final_values(runs, metric); return v[v.net == net].value.tolist()
+    def judged_nets(got): return [n for n in nets if len(got[n]) >= min_seeds]
     def judge(runs, everything=None):
         got = {n: values(runs, n) for n in nets}
-        judged = [n for n in nets if len(got[n]) >= min_seeds]
-        iters = run_iters(runs[0]) if runs else PAPER_ITERS
-        def fmt(n):
-            v, d = pd.Series(got[n]), 3 if measure else 1
-            return f"{n} {v.mean():.{d}f}{f' ± {v.std():.{d}f}' if len(v) > 1 else ''}{'' if measure else '%'} (n = {len(v)})"
-        text = [f"{fmt(deep)} vs {fmt(shallow)}: {worded(seeds_verdict(got[deep], got[shallow], min_seeds)[0], iters)}"
-                for shallow, deep in zip(judged, judged[1:])]
+        judged, iters, d = judged_nets(got), run_iters(runs[0]) if runs else PAPER_ITERS, 3 if measure else 1
+        unit = "" if measure else "%"
+        fmt = lambda n: f"{n} {pd.Series(got[n]).mean():.{d}f}{spread(got[n], d)}{unit} (n = {len(got[n])})"
+        def margin(shallow, deep):
+            diff, gap = pd.Series(got[shallow]).mean() - pd.Series(got[deep]).mean(), min(got[shallow]) - max(got[deep])
+            noise = (f", test-set noise of a difference {noise_of_difference(pd.Series(got[shallow]).mean()):.2f}"
+                     if metric == "test_error" and measure is None else "")
+            e = d if measure else d + 1  # points to two decimals; a response std to three
+            return f"{diff:+.{e}f} apart, nearest seeds {gap:+.{e}f}{noise}"
+        links = [(s, dp, seeds_verdict(got[dp], got[s], min_seeds)[0]) for s, dp in zip(judged, judged[1:])]
+        text = [f"{fmt(dp)} vs {fmt(s)}: {worded(v, iters)} ({margin(s, dp)})" for s, dp, v in links]
         thin = [n for n in nets if 0 < len(got[n]) < min_seeds]
+        against = [t for t in thin for j in judged
+                   if (nets.index(j) > nets.index(t) and max(got[t]) < min(got[j]))  # all below a deeper net
+                   or (nets.index(j) < nets.index(t) and min(got[t]) > max(got[j]))]  # all above a shallower net
+        against = list(dict.fromkeys(against))
         if thin: text.append(f"{', '.join(map(fmt, thin))}: fewer than {min_seeds} seeds, not judged")
-        if len(judged) < 2: return ("not run" if not any(got.values()) else "not established"), "; ".join(
-            text + [f"{''.join(fmt(n) + ': ' for n in judged)}fewer than two nets with {min_seeds} seeds"])
-        return _steps([seeds_verdict(got[d], got[s], min_seeds)[0] for s, d in zip(judged, judged[1:])]), "; ".join(text)
+        if against: text.append(f"{', '.join(against)} contradict{'s' * (len(against) == 1)} the order "
+                                f"(on the wrong side of every seed of a judged net)")
+        if len(judged) < 2 and any(got.values()): text.append(f"fewer than two nets with {min_seeds} seeds")
+        return span_verdict([v for *_, v in links], against, any(got.values())), "; ".join(text) or "not run"
+    def scope(runs) -> str:
+        judged = judged_nets({n: values(runs, n) for n in nets})
+        return " vs ".join(judged) if 1 < len(judged) < len(nets) else ""
+    judge.scope = scope
     return judge
 
 # %% ../nbs/07_study.ipynb #ba766a3c
@@ -157,8 +198,9 @@ def gradient_ratio(runs, net: str, when: str = "final") -> list:
     return out
 
 def no_vanishing(nets: list, threshold: float = 0.01, min_seeds: int = 3):
-    """A judge: in no trained seed of any of `nets` does a layer's gradient std fall under `threshold` of the largest;
-    depths with fewer seeds are reported and, if one contradicts, keep the verdict from holding"""
+    """A judge: in no trained seed of any of `nets` does a layer's gradient std fall under `threshold` of the largest.
+    Each net with `min_seeds` seeds is a unit of `span_verdict` (held if none of its seeds falls under); a net with fewer
+    seeds that falls under contradicts; the evidence names the depths judged and those that did not run at this budget"""
     def judge(runs, everything=None):
         got = {n: gradient_ratio(runs, n) for n in nets}
         init = {n: gradient_ratio(runs, n, "init") for n in nets}
@@ -168,11 +210,17 @@ def no_vanishing(nets: list, threshold: float = 0.01, min_seeds: int = 3):
         text = [f"trained {n} (n = {len(got[n])}): {fmt(got[n])}" for n in judged + thin]
         growth = [f"{n} {min(init[n]):.2g}" for n in nets if init[n]]
         if growth: text.append("at initialisation (lowest seed) " + ", ".join(growth))
-        if not judged: return ("not run" if not thin else "not established"), "; ".join(text) or "not measured"
-        if any(min(got[n]) < threshold for n in judged): return "did not hold", "; ".join(text)
-        if any(min(got[n]) < threshold for n in thin):
-            return "not established", "; ".join(text + [f"a depth with fewer than {min_seeds} seeds falls below {threshold:g}"])
-        return "held", "; ".join(text)
+        against = [n for n in thin if min(got[n]) < threshold]
+        if judged: text.insert(0, f"judged: {', '.join(judged)}")
+        if thin: text.append(f"{', '.join(thin)}: fewer than {min_seeds} seeds, not judged")
+        if against: text.append(f"{', '.join(against)} fall{'s' * (len(against) == 1)} below {threshold:g} with fewer seeds")
+        if missing := [n for n in nets if not got[n]]: text.append(f"{', '.join(missing)} not run at this budget")
+        units = ["did not hold" if min(got[n]) < threshold else "held" for n in judged]
+        return span_verdict(units, against, bool(judged or thin)), "; ".join(text) if judged or thin else "not measured"
+    def scope(runs) -> str:
+        judged = [n for n in nets if len(gradient_ratio(runs, n)) >= min_seeds]
+        return ", ".join(judged) if 0 < len(judged) < len(nets) else ""
+    judge.scope = scope
     return judge
 
 # %% ../nbs/07_study.ipynb #1dd169bb
@@ -359,9 +407,10 @@ def claims_table(runs, # finished run folders of one budget or several
         evidence = {}
         for it in budgets:
             v, text = c.judge(_at(runs, it), runs)
+            scope = c.judge.scope(_at(runs, it)) if hasattr(c.judge, "scope") and v != "not run" else ""
             paired = [paired_words(p) for lo, hi in c.paired if (p := paired_bootstrap(_at(runs, it), lo, hi))]
             if paired: text += "; paired over test images and seeds: " + "; ".join(paired)
-            row[f"at {it:,} iterations{' (incomplete)' * (it > main)}"] = worded(v, it)
+            row[f"at {it:,} iterations{' (incomplete)' * (it > main)}"] = worded(v, it) + (f" ({scope} only)" if scope else "")
             # the main budget's evidence (else the largest below it), then what each larger, incomplete budget shows so far
             if v != "not run": evidence = ({} if it <= main else evidence) | {it: f"at {it:,}{' (incomplete)' * (it > main)}: {text}"}
         for it in budgets:  # beside the verdict, what was predicted for it before the runs, where it was
