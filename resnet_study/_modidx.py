@@ -679,4 +679,6 @@ d = { 'settings': { 'branch': 'main',
                                                                                         'resnet_study/walkthrough.py'),
                                           'resnet_study.walkthrough.show': ('walkthrough.html#show', 'resnet_study/walkthrough.py'),
                                           'resnet_study.walkthrough.train_missing': ( 'walkthrough.html#train_missing',
-                                                                                      'resnet_study/walkthrough.py')}}}
+                                                                                      'resnet_study/walkthrough.py'),
+                                          'resnet_study.walkthrough.warmup_rules': ( 'walkthrough.html#warmup_rules',
+                                                                                     'resnet_study/walkthrough.py')}}}

@@ -15,15 +15,16 @@ import matplotlib
 import matplotlib.pyplot as plt
 
 # %% auto #0
-__all__ = ['PAPER_TABLE6', 'REFERENCE_TABLE6', 'NOT_RECIPE', 'NOT_BUDGET', 'DEPTH_COLORS', 'read_run', 'runs_table',
-           'markdown_table', 'budget_line', 'net_name', 'run_config', 'run_group', 'run_seed', 'run_iters',
-           'finished_runs', 'config_recipe', 'recipe_differences', 'final_values', 'seed_stats', 'errors_table', 'stat',
-           'seeds_verdict', 'compare', 'verdict_line', 'run_answers', 'paired_bootstrap', 'paired_words', 'mean_curves',
-           'plot_nets', 'plot_figure6', 'table6', 'cost_table', 'gap_by_budget', 'plot_budget_axis', 'gradient_ratios',
-           'plot_gradient_ratios', 'signal_values']
+__all__ = ['PAPER_BEST_OF_5', 'PAPER_TABLE6', 'REFERENCE_TABLE6', 'NOT_RECIPE', 'NOT_BUDGET', 'DEPTH_COLORS', 'read_run',
+           'runs_table', 'markdown_table', 'budget_line', 'net_name', 'run_config', 'run_group', 'run_seed',
+           'run_iters', 'finished_runs', 'config_recipe', 'recipe_differences', 'final_values', 'seed_stats',
+           'errors_table', 'stat', 'seeds_verdict', 'compare', 'verdict_line', 'run_answers', 'paired_bootstrap',
+           'paired_words', 'mean_curves', 'plot_nets', 'plot_figure6', 'table6', 'cost_table', 'gap_by_budget',
+           'plot_budget_axis', 'gradient_ratios', 'plot_gradient_ratios', 'signal_values']
 
 # %% ../nbs/04_analysis.ipynb #f78da64e
 # ResNet-110's 6.43 is the best of 5 runs; a study built on seeds quotes the paper's mean of those runs (6.61 +/- 0.16)
+PAPER_BEST_OF_5 = {"resnet110": 6.43}  # the one net the paper ran 5 times: its best run
 PAPER_TABLE6 = {"resnet20": 8.75, "resnet32": 7.51, "resnet44": 7.17, "resnet56": 6.97, "resnet110": 6.61, "resnet1202": 7.93}
 # the widely used PyTorch re-implementation (option A, 200 epochs, best epoch on the test set): not the paper
 REFERENCE_TABLE6 = {"resnet20": 8.27, "resnet32": 7.37, "resnet44": 6.90, "resnet56": 6.61, "resnet110": 6.32, "resnet1202": 6.18}
@@ -380,17 +381,25 @@ def table6(run_dirs, # finished runs, of one budget or several (one row per net 
 # %% ../nbs/04_analysis.ipynb #37834393
 def cost_table(run_dirs) -> pd.DataFrame:
     "Per net: finished seeds, iterations, and the lowest-highest wall minutes and training images/s over its seeds (from summary.json)"
-    runs = [(run_group(d), r) for d in run_dirs if (r := read_run(d))["summary"] and r["summary"].get("status", "done") == "done"]
-    if not runs: return pd.DataFrame(columns=["seeds", "iterations", "wall minutes", "images/s"])
+    from resnet_study.runfolder import read_sittings
+    runs = [(run_group(d), r, read_sittings(d)) for d in run_dirs
+            if (r := read_run(d))["summary"] and r["summary"].get("status", "done") == "done"]
+    cols = ["seeds", "iterations", "wall minutes", "images/s", "threads", "sittings", "paused"]
+    if not runs: return pd.DataFrame(columns=cols)
     df = pd.DataFrame([dict(net=n, arch=r["config"]["config"]["arch"], iterations=r["summary"].get("iterations"),
                             minutes=(r["summary"].get("wall_seconds") or float("nan")) / 60,
-                            rate=r["summary"].get("images_per_second") or float("nan"))
-                       for n, r in runs])
+                            rate=r["summary"].get("images_per_second") or float("nan"),
+                            threads=", ".join(sorted({str(s.get("threads", "unknown")) for s in sit})) or "unknown",
+                            sittings=len(sit) or float("nan"), paused=any("paused" in s for s in sit))
+                       for n, r, sit in runs])
     span = lambda s: "" if s.isna().all() else (f"{s.min():.0f}" if round(s.min()) == round(s.max()) else f"{s.min():.0f}-{s.max():.0f}")
     g = df.groupby("net", sort=False)
     out = pd.DataFrame({"arch": g["arch"].first(), "seeds": g.size(),
                         "iterations": g["iterations"].agg(lambda s: ", ".join(f"{int(v):,}" for v in sorted(set(s.dropna())))),
-                        "wall minutes": g["minutes"].agg(span), "images/s": g["rate"].agg(span)})
+                        "wall minutes": g["minutes"].agg(span), "images/s": g["rate"].agg(span),
+                        "threads": g["threads"].agg(lambda s: ", ".join(sorted(set(s)))),
+                        "sittings": g["sittings"].agg(span).replace("", "unknown"),
+                        "paused": g["paused"].agg(lambda s: f"{int(s.sum())} of {len(s)}" if s.any() else "")})
     return out.loc[_net_order(out)].drop(columns="arch")
 
 # %% ../nbs/04_analysis.ipynb #5db47ef6
@@ -442,21 +451,31 @@ def gradient_ratios(run_dirs) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["net", "arch", "depth", "residual", "seed", "iterations", "when", "min_over_max",
                                        "first_over_last"])
 
-def plot_gradient_ratios(run_dirs, ax=None, threshold: float = 0.01):
-    "Smallest/largest layer gradient std against depth: plain and ResNet, at initialisation and trained (mean, seeds as dots)"
-    if ax is None: _, ax = plt.subplots(figsize=(6.5, 4))
+def plot_gradient_ratios(run_dirs, axes=None, threshold: float = 0.01):
+    """Two views of the layer gradient std against depth, plain and ResNet, at initialisation and trained (geometric mean,
+    seeds as dots). Left, the smallest over the largest: how far apart the layers are, whichever way (C7 asks whether it
+    falls under `threshold`). Right, the first 3x3 layer's over the last's: the direction, above 1 when the gradient grows
+    on its way back toward the input, below 1 when it shrinks"""
+    if axes is None: _, axes = plt.subplots(1, 2, figsize=(11, 4))
     r = gradient_ratios(run_dirs)
     r = r[r.net == r.arch]  # the paper's shortcut option only
-    for (residual, when), g in r.groupby(["residual", "when"]):
-        style = dict(color="C0" if residual else "C3", ls="-" if when == "final" else "--")
-        m = g.groupby("depth").min_over_max.apply(lambda v: math.exp(v.apply(math.log).mean()))  # geometric mean
-        ax.plot(m.index, m.values, marker="o", label=f"{'ResNet' if residual else 'plain'}, {'trained' if when == 'final' else 'at initialisation'}", **style)
-        ax.scatter(g.depth, g.min_over_max, s=10, color=style["color"], alpha=0.5)
-    ax.axhline(threshold, color="0.3", lw=0.8, ls=":")
-    ax.annotate(f"{threshold:g}: a vanished layer", (ax.get_xlim()[0], threshold), xytext=(3, 3), textcoords="offset points", fontsize=8)
-    ax.set_yscale("log"); ax.set(xlabel="depth (layers)", ylabel="smallest / largest layer gradient std")
-    ax.grid(alpha=0.3, which="both"); ax.legend(fontsize=8.5)
-    return ax
+    for ax, col, label in ((axes[0], "min_over_max", "smallest / largest layer gradient std"),
+                           (axes[1], "first_over_last", "first / last layer gradient std")):
+        for (residual, when), g in r.groupby(["residual", "when"]):
+            style = dict(color="C0" if residual else "C3", ls="-" if when == "final" else "--")
+            m = g.groupby("depth")[col].apply(lambda v: math.exp(v.apply(math.log).mean()))  # geometric mean
+            ax.plot(m.index, m.values, marker="o", **style,
+                    label=f"{'ResNet' if residual else 'plain'}, {'trained' if when == 'final' else 'at initialisation'}")
+            ax.scatter(g.depth, g[col], s=10, color=style["color"], alpha=0.5)
+        ax.set_yscale("log"); ax.set(xlabel="depth (layers)", ylabel=label); ax.grid(alpha=0.3, which="both")
+    axes[0].axhline(threshold, color="0.3", lw=0.8, ls=":")
+    axes[0].annotate(f"{threshold:g}: C7's line (apart this far, either way)", (axes[0].get_xlim()[0], threshold),
+                     xytext=(3, 3), textcoords="offset points", fontsize=8)
+    axes[1].axhline(1, color="0.3", lw=0.8, ls=":")
+    axes[1].annotate("above: grows toward the input; below: shrinks", (axes[1].get_xlim()[0], 1), xytext=(3, 3),
+                     textcoords="offset points", fontsize=8)
+    axes[0].legend(fontsize=8.5)
+    return axes
 
 # %% ../nbs/04_analysis.ipynb #a24f8a5e
 def signal_values(run_dirs, net: str, fn) -> list:

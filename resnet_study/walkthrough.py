@@ -19,11 +19,11 @@ from .study import (CLAIMS, EXPERIMENTS, MAIN_BUDGET, PAPER_ITERS, Net, committe
 
 # %% auto #0
 __all__ = ['ROOT', 'MY_RUNS', 'at', 'budget_of', 'committed', 'show', 'train_missing', 'claim_markdown', 'comparisons_markdown',
-           'plain110_sentence', 'budget_axis_reading', 'gradient_table', 'gradient_reading', 'resnet1202_cost', 'Path',
-           'pd', 'plt', 'Markdown', 'budget_line', 'plot_figure6', 'errors_table', 'table6', 'cost_table',
-           'finished_runs', 'read_run', 'run_group', 'run_iters', 'seed_stats', 'mean_curves', 'gap_by_budget',
-           'plot_budget_axis', 'gradient_ratios', 'plot_gradient_ratios', 'markdown_table', 'compare', 'verdict_line',
-           'CLAIMS', 'EXPERIMENTS', 'MAIN_BUDGET', 'Net', 'published_answers', 'worded', 'claims_table',
+           'warmup_rules', 'plain110_sentence', 'budget_axis_reading', 'gradient_table', 'gradient_reading',
+           'resnet1202_cost', 'Path', 'pd', 'plt', 'Markdown', 'budget_line', 'plot_figure6', 'errors_table', 'table6',
+           'cost_table', 'finished_runs', 'read_run', 'run_group', 'run_iters', 'seed_stats', 'mean_curves',
+           'gap_by_budget', 'plot_budget_axis', 'gradient_ratios', 'plot_gradient_ratios', 'markdown_table', 'compare',
+           'verdict_line', 'CLAIMS', 'EXPERIMENTS', 'MAIN_BUDGET', 'Net', 'published_answers', 'worded', 'claims_table',
            'response_medians', 'response_means']
 
 # %% ../nbs/07a_walkthrough.ipynb #0fbd19df
@@ -107,6 +107,20 @@ def _span(values, digits: int = 1) -> str:
     lo, hi = min(values), max(values)
     return f"{lo:.{digits}f}" if round(lo, digits) == round(hi, digits) else f"{lo:.{digits}f}-{hi:.{digits}f}"
 
+def warmup_rules(runs, net: str) -> str:
+    "The warm-up rule `net`'s runs ran at each budget, as their sittings.jsonl records it ('' if none recorded one)"
+    from resnet_study.runfolder import read_sittings
+    def words(w) -> str:
+        if isinstance(w, str): return w
+        rule = (f"0.01 until the training error over the last {w['window']} iterations is below {w['until']:.0%}, "
+                f"looked at every {w['every']}")
+        return f"{rule}: {w['rule']}" if w.get("rule") else rule
+    rules = {}
+    for d in sorted(runs, key=run_iters):
+        if run_group(d) == net and (s := read_sittings(d)) and s[0].get("warmup") is not None:
+            rules.setdefault(run_iters(d), words(s[0]["warmup"]))
+    return "; ".join(f"at {it:,} iterations, {r}" for it, r in rules.items())
+
 def plain110_sentence(runs) -> str:
     "Where plain-110 ended, and where its warm-up did, from its run files"
     s = [read_run(d)["summary"] for d in runs if run_group(d) == "plain110"]
@@ -117,7 +131,7 @@ def plain110_sentence(runs) -> str:
     iters = next(run_iters(d) for d in runs if run_group(d) == "plain110")
     return (f"At {iters:,} iterations plain-110 ({len(s)} seed{'s' * (len(s) > 1)}) ends at {_span([x['test_error'] for x in s])}% test and "
             f"{_span([x['train_error'] for x in s])}% training error (guessing scores 90% on ten classes; the paper's plain-110 "
-            f"stays above 60% after the full schedule); {warm}.")
+            f"stays above 60% after the full schedule); {warm}" + (f" (its warm-up rule {rule})." if (rule := warmup_rules(runs, "plain110")) else "."))
 
 def _gap_sign(x, deep: str, shallow: str, name: str, net: str) -> str:
     "The sign of a gap at its largest budget, judged only with 3 seeds a side and every seed pairing on one side of zero"
@@ -135,18 +149,33 @@ def budget_axis_reading(everything, deep=("plain56", "resnet56"), shallow=("plai
     if any(len(x) < 2 for x in g): return "Fewer than two budgets have both pairs: the budget axis cannot tell yet."
     (p, r) = g
     fmt = lambda x: ", ".join(f"{v.gap:+.1f} at {it:,} (n = {v.seeds})" for it, v in x.iterrows())
-    grows, shrinks = p.gap.iloc[-1] > p.gap.iloc[0], r.gap.iloc[-1] < r.gap.iloc[0]
+
     # from the smallest budget to the largest; a gap that turns on the way says so (the numbers above show where)
     steady = lambda x: "" if (x.gap.diff().dropna() > 0).all() or (x.gap.diff().dropna() < 0).all() else " (not at every step)"
     span = lambda x: f"from {x.index[0]:,} to {x.index[-1]:,} iterations"
     text = (f"{span(p).capitalize()} the plain gap moves {fmt(p)} points and the ResNet gap {fmt(r)}. " if p.index.equals(r.index) else
             # a pair trained at a budget the other has not reached yet: each gap is read over its own budgets
             f"The plain gap moves {fmt(p)} points ({span(p)}) and the ResNet gap {fmt(r)} ({span(r)}). ")
-    if grows and shrinks:
-        text += (f"From the smallest budget to the largest the plain gap grows{steady(p)} while the residual gap shrinks{steady(r)}: "
-                 "the pattern of degradation. A slower start of deeper nets would shrink both gaps.")
-        text += _gap_sign(p, deep[0], shallow[0], "plain", "plain net") + _gap_sign(r, deep[1], shallow[1], "ResNet", "ResNet")
-    else: text += "The gaps do not yet move apart as degradation would have them."
+    # how a gap moves is read only between budgets with 3 seeds a side: a one-seed point is shown, not read
+    full = lambda x: x[[min(int(k) for k in s.split(", ")) >= 3 for s in x.seeds]]
+    pf, rf = full(p), full(r)
+    thin = sorted(set(p.index) - set(pf.index) | set(r.index) - set(rf.index))
+    if thin: text += f"The budgets with fewer than 3 seeds a side ({', '.join(f'{i:,}' for i in thin)}) are shown, not read. "
+    if len(pf) < 2 or len(rf) < 2:
+        return text + ("Fewer than two budgets have 3 seeds a side of both pairs: how the gaps move with training is not "
+                       "read yet." + _gap_sign(p, deep[0], shallow[0], "plain", "plain net")
+                       + _gap_sign(r, deep[1], shallow[1], "ResNet", "ResNet"))
+    move = lambda x: (f"{'grows' if x.gap.iloc[-1] > x.gap.iloc[0] else 'shrinks'}{steady(x)} from {x.gap.iloc[0]:+.1f} at "
+                      f"{x.index[0]:,} to {x.gap.iloc[-1]:+.1f} at {x.index[-1]:,}")
+    text += f"Between the budgets with 3 seeds a side, the plain gap {move(pf)} and the ResNet gap {move(rf)}. "
+    text += ("Degradation is a plain gap that stays open, positive in every seed, as training goes on, while the ResNet "
+             "gap closes; a slower start of the deeper nets would close both.")
+    text += _gap_sign(p, deep[0], shallow[0], "plain", "plain net") + _gap_sign(r, deep[1], shallow[1], "ResNet", "ResNet")
+    if pf.gap.iloc[-1] < pf.gap.iloc[0] and rf.gap.iloc[-1] < rf.gap.iloc[0]:
+        text += (" Both gaps shrink: these budgets cannot tell whether the plain gap closes with more training too. "
+                 f"The paper's schedule ({PAPER_ITERS:,} iterations) can: degradation if the plain gap is still open there.")
+    elif pf.gap.iloc[-1] > pf.gap.iloc[0] and rf.gap.iloc[-1] < rf.gap.iloc[0]:
+        text += " The plain gap grows while the ResNet gap shrinks: the pattern of degradation, not of a slower start."
     return text
 
 
@@ -178,8 +207,9 @@ def gradient_reading(runs) -> str:
             f"the plain net. With shortcuts the same ratios are {fmt(res, mm)} and {fmt(res, fl)}. ")
     tr = col("min/max", "final")
     under = [n for n in plain if t.loc[n, tr] < 0.01]
+    measured = ", ".join(plain)
     text += (f"Trained, the plain nets' ratio is {fmt(plain, tr)}; "
-             + (f"under 1/100 in {', '.join(under)}." if under else "no plain net has a layer under 1/100 of the largest."))
+             + (f"under 1/100 in {', '.join(under)}." if under else f"no plain net measured here ({measured}) has a layer under 1/100 of the largest."))
     return text
 
 # %% ../nbs/07a_walkthrough.ipynb #f1cc182a
