@@ -19,8 +19,8 @@ __all__ = ['PAPER_BEST_OF_5', 'PAPER_TABLE6', 'REFERENCE_TABLE6', 'NOT_RECIPE', 
            'runs_table', 'markdown_table', 'budget_line', 'net_name', 'run_config', 'run_group', 'run_seed',
            'run_iters', 'finished_runs', 'config_recipe', 'recipe_differences', 'final_values', 'seed_stats',
            'errors_table', 'stat', 'seeds_verdict', 'compare', 'verdict_line', 'run_answers', 'paired_bootstrap',
-           'paired_words', 'mean_curves', 'plot_nets', 'plot_figure6', 'table6', 'cost_table', 'gap_by_budget',
-           'plot_budget_axis', 'gradient_ratios', 'plot_gradient_ratios', 'signal_values']
+           'paired_words', 'net_color', 'mean_curves', 'plot_nets', 'plot_figure6', 'table6', 'cost_table',
+           'gap_by_budget', 'plot_budget_axis', 'gradient_ratios', 'plot_gradient_ratios', 'signal_values']
 
 # %% ../nbs/04_analysis.ipynb #f78da64e
 # ResNet-110's 6.43 is the best of 5 runs; a study built on seeds quotes the paper's mean of those runs (6.61 +/- 0.16)
@@ -286,6 +286,16 @@ def paired_words(p: dict) -> str:
 # %% ../nbs/04_analysis.ipynb #011f0684
 DEPTH_COLORS = {8: "C7", 14: "C8", 20: "C0", 32: "C1", 44: "C2", 56: "C3", 110: "C4", 1202: "C5"}
 
+def net_color(net: str, # the study's name (`resnet20-B`)
+              arch: str # its architecture
+             ) -> tuple:
+    "One colour per net, the same in every figure: its depth's hue (`DEPTH_COLORS`), darker for a plain net, paler for B or C"
+    from matplotlib.colors import to_rgb
+    base = np.array(to_rgb(DEPTH_COLORS.get(_depth(arch), "k")))
+    if arch.startswith("plain"): base = base * 0.6
+    elif net != arch: base = base + (1 - base) * (0.35 if net.endswith("-B") else 0.6)
+    return tuple(float(v) for v in base)
+
 def mean_curves(run_dirs) -> dict:
     "Per net (`run_group`): `{'arch', 'n', 'train', 'test'}`, the last two DataFrames of mean/min/max error by iteration over seeds"
     by = {}
@@ -307,7 +317,7 @@ def _panel(ax, curves: dict, nets: list, title: str, by_depth: bool = True):
     from matplotlib.lines import Line2D
     for i, net in enumerate(sorted(nets, key=lambda n: (_depth(curves[n]["arch"]), n)) if by_depth else nets):
         c = curves[net]
-        color = DEPTH_COLORS.get(_depth(c["arch"]), "k") if by_depth else f"C{i}"
+        color = net_color(net, c["arch"])
         name = ("ResNet" if c["arch"].startswith("resnet") else "plain") + f"-{_depth(c['arch'])}"
         if net != c["arch"]: name += f" option {net.rsplit('-', 1)[1]}"
         for kind, lw in (("train", 0.9), ("test", 2.4)):

@@ -217,7 +217,7 @@ def cmd_study(args):
                       f"seed {seed}, {args.iters} iterations", flush=True)
                 # replace only a run folder of ours that died before its first checkpoint, never anything else
                 force, changed = not resume and (d / "config.json").exists(), True
-                try: s = train_run(cfg, d, data=get_data(), resume=resume, force=force, device=args.device, quiet=True, claim=claim)
+                try: s = train_run(cfg, d, data=get_data(), resume=resume, force=force, device=args.device, claim=claim)
                 except NonFiniteLoss as e:
                     print(f"resnet-study study: {name}: {getattr(e, 'detail', e)}", file=sys.stderr)
                     continue
@@ -358,7 +358,8 @@ def _parser():
                     help="the study's data set (default: cifar10): cifar100 or folder32 run the same study on other 32x32 images")
     st.add_argument("--iters", type=_ranged("iters"), default=MAIN_BUDGET,
                     help=f"iterations per run (default: {MAIN_BUDGET:,}, a fifth of the paper's schedule, the study's main budget)")
-    st.add_argument("--out", type=Path, default=None, help="folder of the runs (default: runs/cpu-ITERS)")
+    st.add_argument("--out", type=Path, default=None, help="folder of the runs (default: $RESNET_STUDY_RUNS/cpu-ITERS, "
+                    "else ~/resnet_study_runs/cpu-ITERS: your own folder, never the repository's committed runs/)")
     st.add_argument("--seeds", type=_ranged("seed"), nargs="+", default=[0, 1, 2], help="seeds of every run (default: 0 1 2: a verdict needs 3 per side)")
     st.add_argument("--compile", action="store_true", help="wrap each model in torch.compile")
     st.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
@@ -381,7 +382,8 @@ def main(argv: list[str] | None = None) -> int:
     from resnet_study.callbacks import RunStopped
     args = _parser().parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # `study --devices` hands it on to its workers
-    if args.command == "study" and args.out is None: args.out = Path(f"runs/cpu-{args.iters}")
+    if args.command == "study" and args.out is None:  # the reader's own folder: never the repository's committed runs/
+        args.out = Path(os.environ.get("RESNET_STUDY_RUNS", Path.home() / "resnet_study_runs")) / f"cpu-{args.iters}"
     if args.command != "train" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         print(f"resnet-study {args.command}: error: only `train` runs on several processes; "
               f"run `resnet-study {args.command}` without torchrun", file=sys.stderr)

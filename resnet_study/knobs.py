@@ -176,5 +176,5 @@ def explore(budget: str | None = None, nets: str = "plain20 plain56 resnet20 res
     "`explore_runs` with its choices as text (space-separated), as a widget's text boxes give them; shows the table under the figure"
     from IPython.display import display
     fig, tab = explore_runs(budget, nets.split() or None, [int(s) for s in seeds.split()] or None, extra.split(), root)
-    display(fig); display(tab)
+    display(fig); display(tab.astype(object).where(tab.notna(), "-"))  # "-" where a net has no value, as the tables write it
     import matplotlib.pyplot as plt; plt.close(fig)

@@ -121,6 +121,16 @@ def check_same_data(out, # the run folder being resumed
                      "(--data PATH or RESNET_STUDY_DATA), or train a new run.")
 
 # %% ../nbs/02a_runs.ipynb #d9d936bb
+def _evaluation_line(learn, iters: int):
+    "fastai's logger off a terminal: each evaluation as a line of words, not the bare list fastai prints without its bar"
+    def log(values):
+        got = dict(zip(learn.recorder.metric_names, values))
+        words = [f"test error {100 * float(v):.2f}%" if k == "error_rate" else
+                 f"{k.replace('_', ' ').replace('valid', 'test')} {float(v):.4g}"
+                 for k, v in got.items() if k not in ("epoch", "time") and v is not None]
+        print(f"iteration {learn.train_iter:,} of {iters:,}: " + ", ".join(words) + f" ({got.get('time', '')})", flush=True)
+    return log
+
 @torch.no_grad()
 def predict_classes(model, # a trained net (wrapped for several processes or not)
                     dl, # the test loader, whole (not one process's part)
@@ -272,6 +282,7 @@ def _train_locked(cfg, out, data, resume, force, device, cbs, quiet, training) -
     try:
         with contextlib.ExitStack() as stack:
             if quiet or not sys.stdout.isatty(): stack.enter_context(learn.no_bar())  # bars only on a terminal
+            if not quiet and not sys.stdout.isatty(): learn.logger = _evaluation_line(learn, cfg.budget.iters)
             if quiet: stack.enter_context(learn.no_logging())
             stack.enter_context(stop_on_signals(learn.checkpointer))
             fit_budget(learn)

@@ -433,7 +433,7 @@ def report(run_dirs, # run folders (anything else given is skipped with a note)
     readable = []
     for d in map(Path, run_dirs):
         if not (d / "config.json").exists():
-            if d.is_dir(): print(f"{d}: not a run folder (no config.json), skipped", file=sys.stderr)
+            if d.exists(): print(f"{d}: not a run folder ({'no config.json' if d.is_dir() else 'a file'}), skipped", file=sys.stderr)
             else: warn(f"{d}: no such run folder")
             continue
         try: read_run(d); readable.append(d)
