@@ -152,11 +152,17 @@ def _study_workers(args, runs) -> int:
     for t in relays: t.start()
     done = lambda: sum((Path(args.out) / name / "summary.json").exists() for name, *_ in runs)
     last = done()
-    while any(p.poll() is None for p in procs):
-        time.sleep(5)
-        if (now := done()) != last:
-            last = now
-            print(f"study: {now}/{len(runs)} runs finished", flush=True)
+    # a SIGTERM to the study reaches its workers, which checkpoint and stop; the study waits for them (SIGINT from a
+    # terminal reaches them already: they share its process group)
+    forward = lambda signum, frame: [p.send_signal(signum) for p in procs if p.poll() is None]
+    before = signal.signal(signal.SIGTERM, forward)
+    try:
+        while any(p.poll() is None for p in procs):
+            time.sleep(1)
+            if (now := done()) != last:
+                last = now
+                print(f"study: {now}/{len(runs)} runs finished", flush=True)
+    finally: signal.signal(signal.SIGTERM, before)
     for t in relays: t.join()
     failed = [f"worker {k + 1} ({slots[k]}): exit {p.returncode}" for k, p in enumerate(procs) if p.returncode]
     for f in failed: print(f"resnet-study study: {f}", file=sys.stderr)
@@ -220,9 +226,11 @@ def cmd_study(args):
                 try: s = train_run(cfg, d, data=get_data(), resume=resume, force=force, device=args.device, claim=claim)
                 except NonFiniteLoss as e:
                     print(f"resnet-study study: {name}: {getattr(e, 'detail', e)}", file=sys.stderr)
+                    rc = 1
                     continue
                 except RunFileDamaged as e:  # no usable checkpoint, a damaged config.json or metrics.csv: said, and the others go on
                     print(f"resnet-study study: {name}: {e}", file=sys.stderr)
+                    rc = 2
                     continue
                 print(f"   {name}: train error {s['train_error']:.2f}%, test error {s['test_error']:.2f}%, {s['wall_seconds']:.0f} s",
                       flush=True)
@@ -392,6 +400,8 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "device", None) is not None:  # before any data is read or any folder made
             from resnet_study.distributed import check_device
             check_device(args.device, "--device")
+        if getattr(args, "devices", None) is not None and not args.devices.strip(" ,"):
+            raise ValueError("--devices names no device; give one or more, e.g. --devices cpu or --devices cuda:0,cuda:1")
         for d in (getattr(args, "devices", None) or "").split(","):
             if d.strip():
                 from resnet_study.distributed import check_device

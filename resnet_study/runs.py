@@ -185,6 +185,8 @@ def _restart_hint(out: Path) -> str:
     "How to train the run in `out` again from the start: its own command with --force, when config.json has it"
     try: argv = read_json(out / "config.json").get("command") or []
     except (OSError, ValueError): argv = []
+    if len(argv) > 1 and argv[1] == "study":
+        return f"to train it again from the start, move {out} away and run the same `resnet-study study` again"
     if len(argv) > 1 and argv[1] == "train" and all(isinstance(a, str) for a in argv):
         args = [a for a in argv[1:] if a != "--force"]
         if "--out" in args[:-1]: args[args.index("--out") + 1] = str(out)  # recorded by name only: this folder
@@ -230,6 +232,7 @@ def train_run(cfg: TrainConfig | None, # the run (with `resume`: None, or a conf
              ) -> dict:
     "Train `cfg` into the run folder `out` (or `resume` it) on `data` (default `cfg.data`, see `run_dls`); summary.json's contents"
     out = Path(out)
+    if out.exists() and not out.is_dir(): raise ValueError(f"--out {out} is a file, not a run folder; name a folder")
     if resume:
         if not (out / "config.json").exists(): raise FileNotFoundError(f"{out}: no run to resume here (no config.json)")
         saved = run_config(out)  # a damaged config.json is named
@@ -238,6 +241,9 @@ def train_run(cfg: TrainConfig | None, # the run (with `resume`: None, or a conf
     if n_procs > 1: _check_processes(cfg, n_procs, device)
     if not resume: _check_dir(out, force)  # in every process, before the first one changes anything
     lock = claim or (RunLock(out).acquire() if rank == 0 else None)  # one process at a time trains into a folder
+    if rank == 0:  # what a save killed halfway left (its temporary files): no process writes here now, the lock says so
+        for p in out.glob(".*.tmp"): p.unlink(missing_ok=True)
+        (out / f".{CHECKPOINTS[0]}.new").unlink(missing_ok=True)
     training = []  # `_train_locked` marks when training begins: from then on the folder holds a run
     try: return _train_locked(cfg, out, data, resume, force, device, cbs, quiet, training)
     except BaseException:

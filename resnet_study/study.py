@@ -502,6 +502,8 @@ def refresh_readme(root=".", # the repository
                   ) -> list[str]:
     "Rewrite README.md's generated blocks from the committed runs; the names of the blocks that were stale"
     p = Path(root) / "README.md"
+    if not committed_runs(root):
+        raise ValueError(f"{Path(root).resolve()} has no finished runs under runs/cpu-*: give --root the repository's folder")
     text, stale = p.read_text(), []
     for name, block in readme_blocks(root).items():
         start, end = _marks(name)

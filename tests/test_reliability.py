@@ -207,13 +207,13 @@ def numeric_options():
 def test_the_options_table():
     got = {(c, o): str(r) for c, o, r in numeric_options()}
     assert got == {
-        ("train", "--iters"): "an integer >= 1", ("train", "--subset"): "an integer >= 1",
+        ("train", "--iters"): "an integer >= 1 and <= 60000000", ("train", "--subset"): "an integer >= 1",
         ("train", "--patience"): "an integer >= 1", ("train", "--min-delta"): "a finite number >= 0 and <= 1",
         ("train", "--size"): "an integer >= 32", ("train", "--workers"): "an integer >= 0",
         ("train", "--seed"): "an integer >= 0 and <= 4294967295", ("train", "--bs"): "an integer >= 1",
         ("train", "--lr"): "a finite number > 0", ("train", "--log-every"): "an integer >= 1",
         ("train", "--eval-every"): "an integer >= 1", ("train", "--ckpt-every"): "an integer >= 1",
-        ("study", "--iters"): "an integer >= 1", ("study", "--seeds"): "an integer >= 0 and <= 4294967295",
+        ("study", "--iters"): "an integer >= 1 and <= 60000000", ("study", "--seeds"): "an integer >= 0 and <= 4294967295",
         ("study", "--per-device"): "an integer >= 1"}
 
 def _allowed(r, text: str) -> bool:

@@ -129,3 +129,80 @@ def test_a_blown_up_loss_is_recorded_as_diverged(tiny_data, tmp_path):
     assert json.loads((tmp_path / "lr50" / "summary.json").read_text())["status"] == "diverged"
     rc, out, _ = call("report", tmp_path / "lr50", "--out", tmp_path / "r")
     assert "0/1 runs finished (1 diverged: lr50)" in out
+
+
+# --- errors that are one line, with nothing left half-written ------------------------------------------------------
+def one_line(err: str) -> str:
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_readme_of_a_folder_without_runs_is_refused(tmp_path):
+    (tmp_path / "README.md").write_text("mine\n")
+    rc, _, err = call("readme", "--root", tmp_path)
+    assert rc == 2 and "has no finished runs under runs/cpu-*" in one_line(err)
+    assert (tmp_path / "README.md").read_text() == "mine\n"
+
+
+def test_out_naming_a_file_is_refused(tiny_data, tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    rc, _, err = train(tiny_data, tmp_path / "notes.txt")
+    assert rc == 2 and "is a file, not a run folder" in one_line(err) and (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_an_absurd_iteration_count_is_refused_before_anything_is_written(tiny_data, tmp_path):
+    rc, _, err = call("train", "--arch", "resnet8", "--data", tiny_data, "--out", tmp_path / "r", "--iters", "99999999999999999999")
+    assert rc == 2 and "--iters" in one_line(err) and not (tmp_path / "r").exists()
+
+
+def test_devices_naming_nothing_is_refused(tmp_path):
+    rc, _, err = call("study", "--devices", "", "--out", tmp_path / "st")
+    assert rc == 2 and "--devices names no device" in one_line(err)
+
+
+def test_a_killed_saves_temporary_files_are_cleaned_on_the_next_start(two_seeds, tmp_path):
+    run = Path(shutil.copytree(two_seeds / "resnet8-s0", tmp_path / "run"))
+    (run / "..checkpoint.pth.new.abc123.tmp").write_bytes(b"x" * 1000)
+    (run / ".checkpoint.pth.new").write_bytes(b"x" * 1000)
+    rc, _, err = call("train", "--resume", "--out", run, "--device", "cpu", "--quiet")
+    assert rc == 0, err
+    assert not list(run.glob(".*.tmp")) and not (run / ".checkpoint.pth.new").exists()
+
+
+def _cli(*args):
+    import subprocess, sys
+    return subprocess.Popen([sys.executable, "-m", "resnet_study.cli", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def _wait_for(path: Path, seconds: float = 120):
+    t0 = time.time()
+    while not path.exists() and time.time() - t0 < seconds: time.sleep(0.2)
+    assert path.exists(), f"{path} did not appear within {seconds} s"
+
+
+def test_sigint_stops_a_run_in_one_line_after_a_checkpoint(tiny_data, tmp_path):
+    import signal
+    p = _cli("train", "--arch", "resnet8", "--data", tiny_data, "--out", tmp_path / "r", "--bs", "16", "--iters", "100000",
+             "--device", "cpu", "--quiet")
+    _wait_for(tmp_path / "r" / "sittings.jsonl")
+    time.sleep(1)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130 and "stopped by SIGINT at iteration" in one_line(err)
+    assert json.loads((tmp_path / "r" / "sittings.jsonl").read_text().splitlines()[-1])["ended"] == "stopped by SIGINT"
+
+
+def test_sigterm_to_a_study_stops_its_workers_after_their_checkpoints(tiny_data, tmp_path):
+    import signal, subprocess
+    p = _cli("study", "degradation", "--seeds", "0", "--iters", "100000", "--out", tmp_path / "st", "--data", tiny_data,
+             "--devices", "cpu", "--per-device", "2")
+    for name in ("plain20-s0", "plain56-s0"): _wait_for(tmp_path / "st" / name / "sittings.jsonl", 180)
+    time.sleep(1)
+    p.send_signal(signal.SIGTERM)
+    p.communicate(timeout=180)
+    left = subprocess.run(["pgrep", "-f", str(tmp_path / "st")], capture_output=True, text=True).stdout.split()
+    assert left == [], f"workers left running: {left}"
+    for name in ("plain20-s0", "plain56-s0"):
+        last = json.loads((tmp_path / "st" / name / "sittings.jsonl").read_text().splitlines()[-1])
+        assert last["ended"] == "stopped by SIGTERM" and (tmp_path / "st" / name / "checkpoint.pth").exists()
