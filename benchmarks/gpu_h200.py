@@ -1,4 +1,4 @@
-"""One prepared, time-boxed call on a lent H200: the training throughput of the CLI's path, then the paper's
+"""One time-boxed run on a machine with one CUDA GPU (sized for an H200): the training throughput of the CLI's path, then the paper's
 CIFAR-10 schedule for ResNet-20 and as many of plain-20, plain-56 and ResNet-56 as fit beside it.
 
 Started by benchmarks/gpu_h200.sh (which installs the carried wheels first; its header has the prep command and
@@ -41,7 +41,7 @@ DRY = os.environ.get("DRY_RUN", "0") == "1"
 RECIPE = dict(
     #                H200 call                               DRY_RUN=1 (CPU)        what it is
     device        = ("cuda",                                 "cpu"),                # --device of every process
-    call_s        = (540,                                    240),                  # all files are under $OUT by then (run(timeout_s=600) leaves 60 s)
+    call_s        = (540,                                    240),                  # all files are under $OUT by then (a 600 s limit leaves 60 s)
     bench_until_s = (200,                                    120),                  # phase 1 ends by then: a measurement still going is stopped
     bench_each_s  = (100,                                    80),                   # and one measuring process (one variant) stops after this long
     stop_margin_s = (25,                                     10),                   # the runs stop this long before call_s, to pack
@@ -95,7 +95,7 @@ def write_atomic(path: Path, data: bytes):
 OUT_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 
 def check_out(out: Path) -> list[str]:
-    "What the device tool would refuse to bring back from `out` (at most 8 files, 16 MiB each, 2 folders deep, plain names)"
+    "What would not be copied back from `out` (at most 8 files, 16 MiB each, 2 folders deep, plain names)"
     files = [p for p in out.rglob("*") if p.is_file()]
     bad = [f"{len(files)} files (at most 8)"] if len(files) > 8 else []
     for p in files:
@@ -367,7 +367,7 @@ def pack_checkpoints(runs: list[dict], out: Path, limit_mib: float) -> list[str]
     return [f.parent.name for f in picked]
 
 
-# ---- the table printed last (the device tool's reply ends with it) ---------------------------------------------------
+# ---- the table printed last (the end of the output shows it) ---------------------------------------------------
 def summary(rep: dict) -> str:
     lines = [f"\nthroughput at batch {K['bs']} on {K['device']} (images/s through the Learner; fastai's overhead a batch; "
              "its optimizer vs torch foreach; GPU kernel time / step time; start-up)"]

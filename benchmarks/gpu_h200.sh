@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One prepared call on a lent H200 (the device tool's `run`), over within 9 minutes: the training throughput of
+# One time-boxed run on a machine with one CUDA GPU (sized for an H200), over within 9 minutes: the training throughput of
 # ResNet-20/56/110 at batch 128 (bf16 autocast, channels-last; eager, torch.compile, and compile + CUDA graphs;
 # fastai's per-batch overhead), then the paper's 64k-iteration CIFAR-10 schedule for ResNet-20 and as many of
 # plain-20, plain-56 and ResNet-56 as fit beside it on the one GPU, each its own process and run folder.
@@ -12,7 +12,7 @@
 #     folder or archive, e.g. 100 train and 20 test images a class> bash benchmarks/gpu_h200.sh
 #                                       # optional: the same steps and files on the CPU at 1 thread, in about 2.5 minutes
 # The call (one, of at most 10 minutes; the script is over by 540 s):
-#   run(command="bash benchmarks/gpu_h200.sh", carry=["benchmarks/.device"], timeout_s=600)
+#   bash benchmarks/gpu_h200.sh
 # What comes back from $OUT: gpu.txt (machine), log.txt (this script's log), report.json (every number),
 # runs.tgz (runs/<net>/{config.json,metrics.csv,summary.json}, logs/), checkpoints.tgz (the runs that did not
 # finish, to continue with `resnet-study train --resume --out runs/<net>` in a later call).

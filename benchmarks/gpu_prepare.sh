@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Prepares the one call of benchmarks/gpu_h200.sh, here (it needs the package index; the device reaches nothing).
+# Prepares a run of benchmarks/gpu_h200.sh on a GPU machine without a network, on a machine with one (it needs the package index).
 # Run it in the root of the checkout the session sends, then call
-#   run(command="bash benchmarks/gpu_h200.sh", carry=["benchmarks/.device"], timeout_s=600)
+#   then, on the GPU machine, with benchmarks/.device/ copied beside the checkout: bash benchmarks/gpu_h200.sh
 # It fills benchmarks/.device (ignored by git, benchmarks/.gitignore; about 22 MB of the call's 64 MiB):
 #   whl/     the wheels the device lacks, for its Python (PYVER, default 3.12: /work/.library/device/KINDS.md says
 #            the device's python3 is 3.12.3 with torch 2.11, torchvision, accelerate, pandas, matplotlib, scipy,
@@ -69,4 +69,4 @@ PYEOF
 
 size=$(( $(git ls-files -z -co --exclude-standard | xargs -0 cat 2>/dev/null | wc -c) + $(du -sb "$DEV" | cut -f1) ))
 echo "the call carries $((size / 1024 / 1024)) MiB (at most 64)"
-[ "$size" -lt $((64 * 1024 * 1024)) ] || { echo "over the device tool's 64 MiB"; exit 1; }
+[ "$size" -lt $((64 * 1024 * 1024)) ] || { echo "over 64 MiB: too much to copy over with the checkout"; exit 1; }

@@ -1,4 +1,4 @@
-"""How much `run_signals`' old order moved Figure 7's responses (issue 20, item 3), measured on the published nets.
+"""How much `run_signals`' old order moved Figure 7's responses, measured on the published nets.
 
 `run_signals` used to take the gradients (a training-mode forward of a batch of 500 training images, which moves every
 BN's running statistics a tenth of the way to that batch's) before measuring the test-set responses in evaluation

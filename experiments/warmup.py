@@ -1,4 +1,4 @@
-"""Where ResNet-110's warm-up ends, and whether the start at 0.1 then holds (issue 20, item 4).
+"""Where ResNet-110's warm-up ends, and whether the start at 0.1 then holds.
 
 The paper: "We use 0.01 to warm up the training until the training error is below 80% (about 400 iterations), and
 then go back to 0.1." It does not say over which window that training error is measured. Two steps, per seed:

@@ -258,7 +258,7 @@ def test_dataset_mismatches_are_usage_errors(tmp_path, tiny_data, image_tree, ca
     assert r.returncode == 2 and "invalid choice: 'mnist'" in r.stderr
     assert not any((tmp_path / d).exists() for d in "abc")
 
-# --- a student's first hour (issue 23): the paper's budget on a CPU, short runs, plain output to a file ------------
+# --- a student's first hour: the paper's budget on a CPU, short runs, plain output to a file ------------
 def test_no_iters_on_a_cpu_says_how_long_and_asks_for_budget_paper(tiny_data, tmp_path, capsys):
     from resnet_study.cli import main
     rc = main(["train", "--arch", "resnet8", "--data", str(tiny_data), "--out", str(tmp_path / "r"), "--device", "cpu"])

@@ -1,4 +1,4 @@
-"""Reliability (issue 13): a user's mistakes and damaged files end in one clear line and exit code 2, or in a resume
+"""Reliability: a user's mistakes and damaged files end in one clear line and exit code 2, or in a resume
 from the last good state; never in a traceback, a run with a meaningless setting, or a folder left behind."""
 import contextlib, io, json, os, shlex, shutil, subprocess, sys
 from pathlib import Path

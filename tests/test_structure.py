@@ -1,4 +1,4 @@
-"""The package's structure (issue 24): every module imports on its own, no import cycle, no private name imported
+"""The package's structure: every module imports on its own, no import cycle, no private name imported
 across modules, and the paper's recipe numbers written only in the recipe table."""
 import ast, json, re, subprocess, sys
 from pathlib import Path
@@ -79,8 +79,8 @@ RUNS = PKG.parent / "runs"
 def test_committed_configs_name_no_path_of_the_machine_that_ran_them(f):
     "A committed run says which data (its name and SHA-256) and which command, never a folder of the machine it ran on"
     d = json.loads(f.read_text())
-    assert d["config"]["data"] is None or not re.match(r"/|\.\./", d["config"]["data"]), "a path of the machine: run tools/migrate_configs.py"
-    assert isinstance(d.get("data"), dict) and d["data"]["name"], "no data record: run tools/migrate_configs.py"
+    assert d["config"]["data"] is None or not re.match(r"/|\.\./", d["config"]["data"]), "a path of the machine: keep only paths inside the working folder"
+    assert isinstance(d.get("data"), dict) and d["data"]["name"], "no data record (the data's name and SHA-256)"
     command = d.get("command") or ["resnet-study"]
     assert command[0] == "resnet-study"
     assert not [a for a in command if re.match(r"(--[\w-]+=)?(/|\.\./)", a)], command

@@ -225,7 +225,7 @@ def test_image_loader_starts_mid_epoch_at_the_same_images(tree):
     whole = [y.tolist() for _, y in dls.train.set_epoch(3)]
     assert [y.tolist() for _, y in dls.train.set_epoch(3, batch=1)] == whole[1:]
 
-# --- issue 23: budgets a student reads, plain nets without a shortcut, old run folders --------------------------
+# --- budgets a student reads, plain nets without a shortcut, old run folders --------------------------
 def test_short_budgets_evaluate_a_few_times_and_say_what_they_are():
     b = budget(iters=50)
     assert b.eval_every == 50 and b.name == "50 iterations (1/1280 of the paper's 64,000)"
