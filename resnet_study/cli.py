@@ -251,7 +251,7 @@ def cmd_study(args):
     return rc
 
 def cmd_readme(args):
-    "Rewrite the README's generated tables (claims, costs) from the committed runs; with --check, only say whether they are stale."
+    "Rewrite the front page's verdict table (nbs/index.ipynb) from the committed runs, and README.md from the front page; with --check, only say whether they are stale."
     from resnet_study.study import refresh_readme
     stale = refresh_readme(args.root, check=args.check)
     if args.check and stale:
@@ -379,7 +379,7 @@ def _parser():
     st.add_argument("--no-report", action="store_true", help=argparse.SUPPRESS)  # the workers of --devices: the parent reports
     st.set_defaults(func=cmd_study)
 
-    rd = sub.add_parser("readme", help="rewrite the README's generated tables from the committed runs", description=cmd_readme.__doc__)
+    rd = sub.add_parser("readme", help="rewrite the front page's verdicts from the committed runs, and README.md from it", description=cmd_readme.__doc__)
     rd.add_argument("--root", type=Path, default=Path("."), help="the repository (default: the current folder)")
     rd.add_argument("--check", action="store_true", help="only check: exit 1 if a table is stale")
     rd.set_defaults(func=cmd_readme)
