@@ -92,8 +92,11 @@ def compare_nets(runs, lower: str, higher: str, metric: str = "train_error", min
     s = seed_stats(runs, metric, vals)
     text = f"{lower} {stat(s, lower)} vs {higher} {stat(s, higher)}"
     if lower not in s.index or higher not in s.index: return dict(verdict="not run", text=text + " (not run)")
-    v, why = seeds_verdict(vals[vals.net == lower].value, vals[vals.net == higher].value, min_seeds)
-    return dict(verdict=v, text=f"{text} ({metric.replace('_', ' ')}; {why})")
+    lo, hi = vals[vals.net == lower].value, vals[vals.net == higher].value
+    v, why = seeds_verdict(lo, hi, min_seeds)
+    noise = f", test-set noise of a difference {noise_of_difference(hi.mean()):.2f}" if metric == "test_error" else ""
+    margin = f"{hi.mean() - lo.mean():+.2f} apart, nearest seeds {hi.min() - lo.max():+.2f}{noise}"
+    return dict(verdict=v, text=f"{text} ({metric.replace('_', ' ')}; {why}; {margin})")
 
 def lower_than(lower: str, higher: str, metric: str = "train_error"):
     "A judge: `lower` ends below `higher` in `metric`"
