@@ -36,13 +36,13 @@ def _read_metrics(f: Path) -> pd.DataFrame:
 
 def read_run(run_dir) -> dict:
     "config, summary (None while the run is unfinished) and metrics of a run folder; a damaged file is a `RunFileDamaged` that names it"
-    from resnet_study.runfolder import RunFileDamaged, read_json
+    from resnet_study.runfolder import RunFileDamaged, read_json, read_summary
     d = Path(run_dir)
     if not (d / "config.json").exists(): raise FileNotFoundError(f"{d}: not a run folder (no config.json)")
     config = read_json(d / "config.json")
     if not isinstance(config.get("config"), dict) or not isinstance(config["config"].get("budget"), dict):
         raise RunFileDamaged(f"{d / 'config.json'} is damaged: it holds no training configuration with a budget")
-    summary = read_json(d / "summary.json") if (d / "summary.json").exists() else None
+    summary = read_summary(d / "summary.json") if (d / "summary.json").exists() else None
     metrics = _read_metrics(d / "metrics.csv") if (d / "metrics.csv").exists() else pd.DataFrame()
     return dict(dir=d, name=d.name, config=config, summary=summary, metrics=metrics)
 

@@ -106,11 +106,15 @@ class RunLogger(Callback):
         self.train_seconds, self.eval_seconds = s.get("train_seconds", 0.0), s.get("eval_seconds", 0.0)
         self.images, self.last = s.get("images", 0), s.get("last", {})
         self.wall0, self.t_start, self.fitting = s.get("wall_seconds", 0.0), time.perf_counter(), False
-        if self.rank == 0 and not self.path.exists(): self.path.write_text(METRICS_HEADER + "\n")
+        # every row written so far, kept in each checkpoint too: a metrics.csv lost or damaged is written again from it
+        self.rows = list(s.get("rows", []))
+        if self.rank: self.rows = []  # the first process writes the file
+        elif self.path.exists(): self.rows = self.path.read_text().split("\n")[1:-1]  # resumed: as at its checkpoint
+        else: self.path.write_text(METRICS_HEADER + "\n")
 
     def state(self) -> dict:
         return dict(train_seconds=self.train_seconds, eval_seconds=self.eval_seconds, images=self.images,
-                    last=self.last, wall_seconds=self.wall_seconds)
+                    last=self.last, wall_seconds=self.wall_seconds, rows=list(self.rows))
 
     @property
     def wall_seconds(self) -> float: return self.wall0 + time.perf_counter() - self.t_start
@@ -119,7 +123,8 @@ class RunLogger(Callback):
         row = dict(iter=self.train_iter, epoch=round(self.images / self.n_train, 3), **row)
         self.last.update({k: v for k, v in row.items() if v != ""})
         if self.rank: return
-        with open(self.path, "a") as f: f.write(",".join(_fmt(row.get(c, "")) for c in METRIC_COLUMNS) + "\n")
+        self.rows.append(",".join(_fmt(row.get(c, "")) for c in METRIC_COLUMNS))
+        with open(self.path, "a") as f: f.write(self.rows[-1] + "\n")
 
     def _reset(self): self._loss, self._wrong, self._n, self._t = 0.0, 0, 0, time.perf_counter()
     def before_fit(self): self._reset()
@@ -191,7 +196,7 @@ def load_checkpoint(path, device="cpu") -> dict:
     return torch.load(path, map_location=device, weights_only=False)  # our own file: it holds Python's RNG tuples
 
 def checkpoint_state(learn) -> dict:
-    "What a resumed run needs: the iteration, weights, optimizer, RNG states, logger totals and the rules' states"
+    "What a resumed run needs: the iteration, weights, optimizer, RNG states, logger totals and rows, rules' states"
     sd, logger = learn.opt.state_dict(), getattr(learn, "run_logger", None)
     return dict(iteration=learn.train_iter, model=unwrap_model(learn.model).state_dict(),
                 opt=dict(state=sd["state"], hypers=[dict(h) for h in sd["hypers"]]), rng=rng_state(),

@@ -6,7 +6,7 @@ Docs: https://resnet-study.github.io/resnet_study/cli.html.md"""
 
 # %% ../nbs/03_cli.ipynb #b1bae54a
 from __future__ import annotations
-import argparse, os, signal, sys
+import argparse, errno, os, signal, sys
 from pathlib import Path
 
 # %% auto #0
@@ -179,10 +179,18 @@ def _other_recipe(d: Path, cfg) -> str:
     if saved["config"].get("seed") != cfg.seed: diff.insert(0, f"seed {saved['config'].get('seed')} vs {cfg.seed}")
     return "; ".join(diff)
 
+def _summary_problem(d: Path) -> str:
+    "What is wrong with the summary.json of the run folder `d` ('' if it is whole, or if there is none)"
+    from resnet_study.runfolder import RunFileDamaged, read_summary
+    if not (d / "summary.json").exists(): return ""
+    try: read_summary(d / "summary.json")
+    except RunFileDamaged as e: return str(e)
+    return ""
+
 def cmd_study(args):
     "Train (or resume) the runs of the walkthrough's experiments at one budget and over seeds, measure their signals, and report."
     from resnet_study.runs import CHECKPOINTS, train_run, RunFileDamaged
-    from resnet_study.runfolder import RunBusy, RunLock
+    from resnet_study.runfolder import RunBusy, RunLock, set_aside
     from resnet_study.train import TrainConfig
     from resnet_study.recipes import budget
     from resnet_study.callbacks import NonFiniteLoss
@@ -210,13 +218,16 @@ def cmd_study(args):
                   "the study another --out", file=sys.stderr)
             rc = 2
             continue
-        if (d / "signals.csv").exists(): continue  # trained and measured
+        if (d / "signals.csv").exists() and not _summary_problem(d): continue  # trained and measured
         # lock first, then look: a worker that looked first could, once locked, redo a run another one had just finished
         try: claim = RunLock(d).acquire()
         except RunBusy as e:  # another `study` has it: go on with the next run
             print(f"   skipped: {e}", flush=True)
             continue
         with claim:
+            if problem := _summary_problem(d):  # written again by resuming: a finished run has nothing left to train
+                kept = set_aside(d / "summary.json")
+                print(f"   {problem}; kept as {kept.name}, and written again from the run's checkpoint", flush=True)
             if not (d / "summary.json").exists():
                 resume = any((d / c).exists() for c in CHECKPOINTS)  # a kill between the two renames of a save leaves only the older
                 print(f"== [{i + 1}/{len(runs)}] {name}: {'resuming' if resume else 'training'} {net.title}, "
@@ -234,7 +245,7 @@ def cmd_study(args):
                     continue
                 print(f"   {name}: train error {s['train_error']:.2f}%, test error {s['test_error']:.2f}%, {s['wall_seconds']:.0f} s",
                       flush=True)
-            run_signals(d, data=get_data(), device=args.device)
+            if not (d / "signals.csv").exists(): run_signals(d, data=get_data(), device=args.device)
             changed = True
     if args.no_report: return rc
     known = sorted(p for p in out.iterdir() if (p / "summary.json").exists()) if out.exists() else []  # every finished run, any seed
@@ -410,6 +421,13 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, FileExistsError) as e:
         print(f"resnet-study {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # the machine refused a write (after the usage errors above, which are OSErrors too)
+        where = f": {e.filename}" if e.filename else ""
+        full = e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO)
+        fix = "free space on that disk, or give another --out" if full else "give an --out you may write to"
+        again = "; a run goes on from its last checkpoint with --resume" if args.command in ("train", "study") else ""
+        print(f"resnet-study {args.command}: error: {e.strerror or e}{where}; {fix}{again}", file=sys.stderr)
+        return 3
     except RunStopped as e:  # SIGTERM or SIGINT while training: the run wrote its checkpoint first
         again = (f"resnet-study train --resume --out {e.out}" if args.command == "train"
                  else "the same command again")

@@ -6,7 +6,7 @@ Docs: https://resnet-study.github.io/resnet_study/files.html.md"""
 
 # %% ../nbs/00a_files.ipynb #af0df62e
 from __future__ import annotations
-import contextlib, hashlib, os, tempfile
+import contextlib, errno, hashlib, os, shutil, tempfile
 from pathlib import Path
 
 import torch
@@ -34,8 +34,14 @@ def atomic_write(dest):
         raise
 
 def save_atomic(obj, dest):
-    "`torch.save` `obj` to `dest` through `atomic_write`: never a half-written file"
-    with atomic_write(dest) as tmp, open(tmp, 'wb') as f: torch.save(obj, f)
+    "`torch.save` `obj` to `dest` through `atomic_write`: never half a file; a write the disk refused: an `OSError`"
+    with atomic_write(dest) as tmp, open(tmp, 'wb') as f:
+        try: torch.save(obj, f)
+        except RuntimeError as e:  # torch says a short write (a full disk) as "enforce fail ... unexpected pos"
+            if "unexpected pos" not in str(e): raise
+            free = shutil.disk_usage(Path(dest).parent).free
+            raise OSError(errno.ENOSPC if free < (1 << 20) else errno.EIO,
+                          f"writing {dest} stopped part way, with {free:,} bytes free on its disk") from None
 
 # %% ../nbs/00a_files.ipynb #71526653
 def file_digest(path, # the file

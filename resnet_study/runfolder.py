@@ -18,8 +18,9 @@ from .distributed import unwrap_model, world
 from .callbacks import RunFileDamaged
 
 # %% auto #0
-__all__ = ['FILES', 'SITTINGS', 'first_line', 'read_json', 'versions', 'write_json', 'RunBusy', 'RunLock', 'cpu_model',
-           'read_sittings', 'Sitting', 'labels_digest', 'write_final', 'read_weights', 'read_test_predictions']
+__all__ = ['FILES', 'SUMMARY_NUMBERS', 'RUN_STATUSES', 'SITTINGS', 'first_line', 'read_json', 'versions', 'write_json',
+           'set_aside', 'read_summary', 'RunBusy', 'RunLock', 'cpu_model', 'read_sittings', 'Sitting', 'labels_digest',
+           'write_final', 'read_weights', 'read_test_predictions']
 
 # %% ../nbs/02f_runfolder.ipynb #6ece9b7e
 FILES = dict(config="config.json", summary="summary.json", metrics="metrics.csv", signals="signals.csv",
@@ -48,6 +49,30 @@ def versions() -> dict:
 def write_json(path, obj):
     "Write `obj` as a run folder's JSON file (config.json, summary.json), whole or not at all"
     with atomic_write(path) as tmp: tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
+
+def set_aside(p: Path) -> Path:
+    "Rename the damaged file `p` to a free name `<stem>.damaged[-n]<suffix>` beside it: kept for a look, never deleted"
+    i = 1
+    while (q := p.with_name(f"{p.stem}.damaged{'' if i == 1 else f'-{i}'}{p.suffix}")).exists(): i += 1
+    os.replace(p, q)
+    return q
+
+# summary.json's values that are numbers (or null: not measured); what reads them does arithmetic with them
+SUMMARY_NUMBERS = ("iterations", "train_error", "test_error", "train_loss", "test_loss", "wall_seconds",
+                   "train_seconds",
+                   "images_per_second", "n_params", "seed", "warmup_ended_at", "processes")
+RUN_STATUSES = ("done", "diverged")
+
+def read_summary(path) -> dict:
+    "A finished run's summary.json; a `RunFileDamaged` naming the file and the value if one is not what a run writes"
+    s = read_json(path)
+    for k in SUMMARY_NUMBERS:
+        v = s.get(k)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise RunFileDamaged(f"{path} is damaged: {k} is {v!r}, not a number")
+    if s.get("status", "done") not in RUN_STATUSES:
+        raise RunFileDamaged(f"{path} is damaged: status is {s['status']!r}, not one of {', '.join(RUN_STATUSES)}")
+    return s
 
 # %% ../nbs/02f_runfolder.ipynb #7769ac1b
 class RunBusy(FileExistsError):

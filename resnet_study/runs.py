@@ -20,13 +20,14 @@ from .imagenet_data import CropAverage
 from .datasets import get_dataset
 from .distributed import check_device, init_distributed, on_gpu, pick_device, unwrap_model, world
 from .callbacks import (CHECKPOINTS, CHECKPOINT_KEYS, CheckpointDamaged, NonFiniteLoss, RunFileDamaged,
-    RunStopped, checkpoint_data_path, load_checkpoint, metrics_end, truncate_metrics)
-from .runfolder import RunLock, Sitting, first_line, read_json, versions, write_final, write_json
+    RunStopped, checkpoint_data_path, load_checkpoint, metrics_end, truncate_metrics, METRICS_HEADER)
+from .runfolder import RunLock, Sitting, first_line, read_json, set_aside, versions, write_final, write_json
 from .train import TrainConfig, check_full_batch, fit_budget, make_learner, run_dls
 
 # %% auto #0
-__all__ = ['find_checkpoint', 'inside_cwd', 'portable_command', 'data_record', 'check_same_data', 'predict_classes',
-           'stop_on_signals', 'train_run', 'run_config', 'run_checkpoint', 'run_model', 'evaluate_run']
+__all__ = ['find_checkpoint', 'restore_metrics', 'inside_cwd', 'portable_command', 'data_record', 'check_same_data',
+           'predict_classes', 'stop_on_signals', 'train_run', 'run_config', 'run_checkpoint', 'run_model',
+           'evaluate_run']
 
 # %% ../nbs/02a_runs.ipynb #e434708d
 def _weights_problem(sd, cfg) -> str:
@@ -52,12 +53,23 @@ def _read_checkpoint(path: Path, device, cfg) -> tuple[dict | None, str]:
         if problem := _weights_problem(ck["model"], cfg): return None, problem
     return ck, ""
 
-def _metrics_problem(ck: dict, end: int | None) -> str:
-    "'' if metrics.csv (its last row at `end`, None: missing) has every row written before the checkpoint `ck`"
+def _kept_rows(ck: dict) -> list | None:
+    "The checkpoint's copy of every metrics.csv row written before it (None: written before copies were kept)"
+    rows = ck["logger"].get("rows") if isinstance(ck["logger"], dict) else None
+    return rows if isinstance(rows, list) else None
+
+def _has_rows(ck: dict, end: int | None) -> bool:
+    "Whether metrics.csv, its last row at `end` (None: missing, -1: damaged), has every row written before `ck`"
     last = ck["logger"].get("last") if isinstance(ck["logger"], dict) else None
     need = last.get("iter") if isinstance(last, dict) else None
-    if not need or (end is not None and end >= need): return ""
-    return f"was written after the row of iteration {need} in metrics.csv, which " + ("is missing" if end is None else f"ends at iteration {end}")
+    return not need or (end is not None and end >= need)
+
+def _metrics_problem(ck: dict, end: int | None) -> str:
+    "'' if metrics.csv (its last row at `end`) has every row written before `ck`, or `ck` keeps a copy to write it from"
+    if _kept_rows(ck) is not None or _has_rows(ck, end): return ""
+    need = ck["logger"]["last"]["iter"]
+    return f"was written after the row of iteration {need} in metrics.csv, which " + (
+        "is missing" if end is None else "is damaged" if end < 0 else f"ends at iteration {end}")
 
 def find_checkpoint(run_dir, # the run folder
                     cfg=None, # the run's `TrainConfig`: the weights must fit its net, the iteration its budget (None: not checked)
@@ -68,7 +80,9 @@ def find_checkpoint(run_dir, # the run folder
     that is not usable]); (None, None, []) if none was written. Usable: it loads as a checkpoint of this program, of `cfg`'s net
     (if given) within its budget, and with `metrics` every row written before it is in metrics.csv"""
     run_dir = Path(run_dir)
-    end = metrics_end(run_dir / "metrics.csv") if metrics else None
+    damaged = None  # metrics.csv's damage: only a checkpoint that keeps a copy of its rows can be resumed from
+    try: end = metrics_end(run_dir / "metrics.csv") if metrics else None
+    except RunFileDamaged as e: end, damaged = -1, e
     passed = []
     for p in (run_dir / name for name in CHECKPOINTS):
         if not p.exists(): continue
@@ -76,7 +90,26 @@ def find_checkpoint(run_dir, # the run folder
         if ck is not None and metrics: problem = _metrics_problem(ck, end)
         if not problem: return ck, p, passed
         passed.append((p, problem))
+    if damaged and any(p.exists() for p in (run_dir / name for name in CHECKPOINTS)): raise damaged
     return None, None, passed
+
+def restore_metrics(run_dir, # the run folder being resumed
+                    ckpt: dict # the checkpoint it resumes from (`find_checkpoint` with `metrics`)
+                   ) -> str:
+    """Make metrics.csv what it was when `ckpt` was written: drop the rows written after it (`truncate_metrics`), or, if
+    the file is missing, damaged or ends before it, write it again from the checkpoint's copy of its rows (a damaged
+    file is kept beside it); what was repaired, in words ('' if nothing)"""
+    path, rows = Path(run_dir) / "metrics.csv", _kept_rows(ckpt)
+    try: end, how = metrics_end(path), ""
+    except RunFileDamaged as e: end, how = -1, first_line(e)
+    if end != -1 and _has_rows(ckpt, end):  # whole up to the checkpoint: only what a killed process wrote after it goes
+        truncate_metrics(path, ckpt["iteration"])
+        return ""
+    rows = rows or []  # `find_checkpoint` chose `ckpt`: it keeps a copy, or no row was written before it
+    how = how or (f"{path} was missing" if end is None else f"{path} ended at iteration {end}")
+    if path.exists(): how += f" (kept as {set_aside(path).name})"
+    with atomic_write(path) as tmp: tmp.write_text("\n".join([METRICS_HEADER, *rows]) + "\n")
+    return f"{how}; written again from the checkpoint's copy of its {len(rows)} rows"
 
 def _no_usable(run_dir, passed) -> CheckpointDamaged:
     return CheckpointDamaged(f"no usable checkpoint in {run_dir}: " + "; ".join(f"{p.name} {problem}" for p, problem in passed))
@@ -193,19 +226,15 @@ def _restart_hint(out: Path) -> str:
         return f"to train it again from the start, run: resnet-study {shlex.join(args)} --force (it replaces the folder)"
     return "to train it again from the start, use --force (it replaces the folder)"
 
-def _set_aside(p: Path) -> Path:
-    "Rename the damaged file `p` to a free name `<stem>.damaged[-n]<suffix>` beside it: kept for a look, never deleted"
-    i = 1
-    while (q := p.with_name(f"{p.stem}.damaged{'' if i == 1 else f'-{i}'}{p.suffix}")).exists(): i += 1
-    os.replace(p, q)
-    return q
-
 def _resume_checkpoint(out: Path, cfg: TrainConfig, device) -> tuple:
     "`find_checkpoint`'s (checkpoint, its path, the newer unusable ones) of `out` to resume from; none usable: an error that says how to restart"
     try: found = find_checkpoint(out, cfg, device, metrics=True)
     except RunFileDamaged as e: raise RunFileDamaged(f"{e}; repair it, or {_restart_hint(out)}") from None
     ckpt, _, passed = found
     if ckpt is None and passed: raise CheckpointDamaged(f"{_no_usable(out, passed)}. Nothing was changed; {_restart_hint(out)}")
+    if ckpt is None:  # stopped before its first checkpoint: nothing of its training kept, maybe not its data
+        raise FileNotFoundError(f"{out} holds no checkpoint to resume from: the run stopped before its first one. "
+                                f"Nothing was changed; {_restart_hint(out)}")
     return found
 
 def _take_checkpoint(out: Path, found: tuple, rank: int, data: dict) -> tuple[dict | None, Path | None]:
@@ -215,7 +244,7 @@ def _take_checkpoint(out: Path, found: tuple, rank: int, data: dict) -> tuple[di
     distrib_barrier()  # every process has chosen before the first one renames a file
     for p, problem in passed:
         if rank == 0:
-            kept = _set_aside(p)
+            kept = set_aside(p)
             print(f"warning: {p} {problem}; kept as {kept.name}, resuming from {used.name} (iteration {ckpt['iteration']})",
                   file=sys.stderr)
     return ckpt, used
@@ -269,8 +298,8 @@ def _train_locked(cfg, out, data, resume, force, device, cbs, quiet, training) -
     ckpt, used = _take_checkpoint(out, found, rank, record) if resume else (None, None)
     start = ckpt["iteration"] if ckpt else 0
     if rank == 0:
-        if resume: truncate_metrics(out / "metrics.csv", start)
-        else: _prepare_dir(out, force)
+        if not resume: _prepare_dir(out, force)
+        elif repaired := restore_metrics(out, ckpt): print(f"warning: {repaired}", file=sys.stderr)
     learn = make_learner(cfg, dls, run_dir=out, ckpt=ckpt, cbs=cbs, device=device)
     learn.train_iter = start  # what the summary reports if a finished run is resumed and nothing is left to train
     if not resume and rank == 0:

@@ -110,8 +110,16 @@ def test_a_folder_with_one_checkpoint_resumes(run, case):
     assert rows(run, 4) == list(range(2, 13, 2))
     assert [load_checkpoint(run / name)["iteration"] for name in CHECKPOINTS] == [12, 8]
 
+def without_rows(run):
+    "The run's checkpoints as they were before a checkpoint kept a copy of metrics.csv's rows"
+    for name in CHECKPOINTS:
+        ck = load_checkpoint(run / name)
+        del ck["logger"]["rows"]
+        save_atomic(ck, run / name)
+
 def test_a_checkpoint_ahead_of_metrics_is_not_used(run):
     "metrics.csv lost its last rows (restored from a copy, say): the checkpoint at 12 does not match it, the one at 8 does"
+    without_rows(run)
     m = run / "metrics.csv"
     m.write_text("".join(l for l in m.read_text().splitlines(keepends=True) if l[0].isalpha() or int(l.split(",")[0]) <= 10))
     rc, out, err = resume(run)
@@ -139,7 +147,24 @@ def test_the_restart_hint_is_the_runs_own_command(run):
     # the recorded command, its --out this folder (config.json records folders by name only)
     assert rc == 2 and f"run: resnet-study train --arch resnet8 --out {shlex.quote(str(run))} --bs 16 --force" in one_line(err)
 
+def test_metrics_lost_or_damaged_is_written_again_from_the_checkpoint(run, trained):
+    "Each checkpoint keeps a copy of the rows written before it: a metrics.csv deleted, damaged or cut short is rebuilt"
+    m = run / "metrics.csv"
+    m.unlink()
+    rc, _, err = resume(run)
+    assert rc == 0 and f"{m} was missing; written again from the checkpoint's copy of its 8 rows" in one_line(err)
+    assert m.read_bytes() == (trained / "metrics.csv").read_bytes()
+    m.write_text("iter,epoch\n\x00\x00garbage\n")
+    rc, _, err = resume(run)
+    assert rc == 0 and f"{m} is damaged: line 2 has 1 values, not 2 (kept as metrics.damaged.csv)" in one_line(err)
+    assert m.read_bytes() == (trained / "metrics.csv").read_bytes() and (run / "metrics.damaged.csv").exists()
+    m.write_text("".join(l for l in m.read_text().splitlines(keepends=True) if l[0].isalpha() or int(l.split(",")[0]) <= 10))
+    rc, out, err = resume(run)
+    assert rc == 0 and "ended at iteration 10" in one_line(err) and m.read_bytes() == (trained / "metrics.csv").read_bytes()
+
 def test_damaged_metrics_or_config_on_resume_is_named(run):
+    "A checkpoint without a copy of the rows (written before copies were kept): a damaged metrics.csv is named"
+    without_rows(run)
     m, c = run / "metrics.csv", run / "config.json"
     good = m.read_text()
     lines = good.splitlines(keepends=True)

@@ -206,3 +206,60 @@ def test_sigterm_to_a_study_stops_its_workers_after_their_checkpoints(tiny_data,
     for name in ("plain20-s0", "plain56-s0"):
         last = json.loads((tmp_path / "st" / name / "sittings.jsonl").read_text().splitlines()[-1])
         assert last["ended"] == "stopped by SIGTERM" and (tmp_path / "st" / name / "checkpoint.pth").exists()
+
+
+# --- damaged or lost run files: rebuilt where they can be, named where they cannot --------------------------------
+def test_study_writes_a_damaged_summary_again_from_the_checkpoint(tiny_data, tmp_path):
+    st = tmp_path / "st"
+    args = ("study", "residual", "--seeds", "0", "--iters", "2", "--out", st, "--data", tiny_data, "--no-report")
+    rc, _, err = call(*args)
+    assert rc == 0, err
+    s = st / "resnet20-s0" / "summary.json"
+    good = json.loads(s.read_text())
+    s.write_text('{"arch": "resnet20", "test_err')
+    rc, out, err = call(*args)
+    assert rc == 0, err
+    assert f"{s} is damaged: not valid JSON" in out and "kept as summary.damaged.json" in out
+    again = json.loads(s.read_text())
+    assert {k: again[k] for k in ("iterations", "train_error", "test_error")} == {k: good[k] for k in ("iterations", "train_error", "test_error")}
+    assert (s.parent / "summary.damaged.json").exists()
+
+
+def test_a_value_in_summary_json_that_is_not_a_number_names_the_file(two_seeds, tmp_path):
+    run = Path(shutil.copytree(two_seeds / "resnet8-s0", tmp_path / "resnet8-s0"))
+    s = json.loads((run / "summary.json").read_text())
+    (run / "summary.json").write_text(json.dumps({**s, "test_error": "abc"}))
+    rc, _, err = call("report", run, two_seeds / "resnet8-s1", "--out", tmp_path / "r")
+    assert rc == 2 and f"{run / 'summary.json'} is damaged: test_error is 'abc', not a number" in one_line(err)
+
+
+def test_resuming_a_run_stopped_before_its_first_checkpoint_says_so(two_seeds, tmp_path):
+    "No checkpoint, and the data's path not kept: said in one line, with the command that trains it again, no data read"
+    run = Path(shutil.copytree(two_seeds / "resnet8-s0", tmp_path / "run"))
+    for p in run.iterdir():
+        if p.name not in ("config.json", "metrics.csv", "sittings.jsonl"): p.unlink()
+    before = sorted(p.name for p in run.iterdir())
+    rc, _, err = call("train", "--resume", "--out", run, "--device", "cpu", "--quiet")
+    assert rc == 2 and "holds no checkpoint to resume from: the run stopped before its first one" in one_line(err)
+    assert "Nothing was changed" in err and sorted(p.name for p in run.iterdir()) == before
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_half_written_file(tiny_data, tmp_path, monkeypatch):
+    def full_disk(obj, f):  # what torch.save raised when a checkpoint filled a 1 MB tmpfs
+        f.write(b"x" * 100)
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 576 vs 534")
+    monkeypatch.setattr(torch, "save", full_disk)
+    rc, _, err = train(tiny_data, tmp_path / "r")
+    assert rc == 3 and "stopped part way" in one_line(err) and "free space on that disk" in err
+    assert not [p for p in (tmp_path / "r").iterdir() if p.name.startswith(".") and p.name != ".lock"]
+
+
+def test_a_folder_that_may_not_be_written_is_one_line(tiny_data, tmp_path, monkeypatch):
+    import errno
+    real_mkdir = Path.mkdir
+    def read_only(self, *a, **k):  # as a read-only disk answers (chmod would not stop root, who runs CI)
+        if str(self).startswith(str(tmp_path / "ro")): raise OSError(errno.EROFS, "Read-only file system", str(self))
+        return real_mkdir(self, *a, **k)
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    rc, _, err = train(tiny_data, tmp_path / "ro" / "r")
+    assert rc == 3 and f"Read-only file system: {tmp_path / 'ro' / 'r'}" in one_line(err) and "--out" in err
