@@ -16,9 +16,9 @@ import matplotlib.pyplot as plt
 
 # %% auto #0
 __all__ = ['PAPER_BEST_OF_5', 'PAPER_TABLE6', 'REFERENCE_TABLE6', 'NOT_RECIPE', 'NOT_BUDGET', 'DEPTH_COLORS', 'read_run',
-           'runs_table', 'markdown_table', 'budget_line', 'net_name', 'run_config', 'run_group', 'run_seed',
-           'run_iters', 'finished_runs', 'config_recipe', 'recipe_differences', 'final_values', 'seed_stats',
-           'errors_table', 'stat', 'seeds_verdict', 'compare', 'verdict_line', 'run_answers', 'paired_bootstrap',
+           'runs_table', 'markdown_table', 'budget_line', 'net_name', 'run_group', 'run_seed', 'run_iters', 'at',
+           'finished_runs', 'config_recipe', 'recipe_differences', 'final_values', 'seed_stats', 'errors_table', 'stat',
+           'seeds_verdict', 'noise_of_difference', 'compare', 'verdict_line', 'run_answers', 'paired_bootstrap',
            'paired_words', 'net_color', 'mean_curves', 'plot_nets', 'plot_figure6', 'table6', 'cost_table',
            'gap_by_budget', 'plot_budget_axis', 'gradient_ratios', 'plot_gradient_ratios', 'signal_values']
 
@@ -36,12 +36,9 @@ def _read_metrics(f: Path) -> pd.DataFrame:
 
 def read_run(run_dir) -> dict:
     "config, summary (None while the run is unfinished) and metrics of a run folder; a damaged file is a `RunFileDamaged` that names it"
-    from resnet_study.runfolder import RunFileDamaged, read_json, read_summary
+    from resnet_study.runfolder import read_config, read_summary
     d = Path(run_dir)
-    if not (d / "config.json").exists(): raise FileNotFoundError(f"{d}: not a run folder (no config.json)")
-    config = read_json(d / "config.json")
-    if not isinstance(config.get("config"), dict) or not isinstance(config["config"].get("budget"), dict):
-        raise RunFileDamaged(f"{d / 'config.json'} is damaged: it holds no training configuration with a budget")
+    config = read_config(d)
     summary = read_summary(d / "summary.json") if (d / "summary.json").exists() else None
     metrics = _read_metrics(d / "metrics.csv") if (d / "metrics.csv").exists() else pd.DataFrame()
     return dict(dir=d, name=d.name, config=config, summary=summary, metrics=metrics)
@@ -126,22 +123,21 @@ def net_name(arch: str, # a name of `MODELS`
     paper = "A" if is_cifar_arch(arch) else imagenet_shortcut(_depth(arch))
     return arch if shortcut == paper else f"{arch}-{shortcut}"
 
-def run_config(run_dir) -> dict:
-    "The training configuration a run folder's config.json records (a `RunFileDamaged` if it holds none)"
-    from resnet_study.runfolder import RunFileDamaged, read_json
-    f = Path(run_dir) / "config.json"
-    c = read_json(f).get("config")
-    if not isinstance(c, dict) or not isinstance(c.get("budget"), dict):
-        raise RunFileDamaged(f"{f} is damaged: it holds no training configuration with a budget")
-    return c
+def _config(run_dir) -> dict:
+    from resnet_study.runfolder import read_config
+    return read_config(run_dir)["config"]
 
 def run_group(run_dir) -> str:
     "The net a run trains, read from its config.json (`resnet20-B`), never from the folder's name"
-    c = run_config(run_dir)
+    c = _config(run_dir)
     return net_name(c["arch"], c.get("shortcut"))
 
-def run_seed(run_dir) -> int: return int(run_config(run_dir).get("seed", 0))
-def run_iters(run_dir) -> int: return int(run_config(run_dir)["budget"]["iters"])
+def run_seed(run_dir) -> int: return int(_config(run_dir).get("seed", 0))
+def run_iters(run_dir) -> int: return int(_config(run_dir)["budget"]["iters"])
+
+def at(runs, iters: int | None) -> list[Path]:
+    "The runs of `runs` that trained `iters` iterations"
+    return [d for d in runs if run_iters(d) == iters]
 
 def finished_runs(folder, # a run folder, or a folder of them (searched two levels down)
                   *nets: str, # study names of nets (`resnet20-B`); none: every net
@@ -227,16 +223,28 @@ def seeds_verdict(lower, higher, min_seeds: int = 3) -> tuple[str, str]:
     if min(lower) > max(higher): return "did not hold", "every seed of one above every seed of the other"
     return "not established", "the seeds overlap: their spread covers the difference"
 
+def noise_of_difference(error: float, images: int = 10_000) -> float:
+    "The binomial standard error, in points, of the difference of two error rates near `error` (%) on `images` images"
+    p = error / 100
+    return 100 * (2 * p * (1 - p) / images) ** 0.5
+
 def compare(run_dirs, lower: str, higher: str, metric: str = "train_error", min_seeds: int = 3) -> dict:
-    "Does net `lower` end with a lower `metric` than net `higher`? 'held', 'did not hold' or 'not established', by the seeds rule"
+    """Does net `lower` end with a lower `metric` than net `higher`? The verdict by the seeds rule ('held', 'did not
+    hold', 'not established' or 'not run'), why, and `text`: the nets' numbers and the margin (the difference, the gap
+    between the nearest seeds and, for a test error, the test set's own noise) in a line"""
     vals = final_values(run_dirs, metric)  # one read of the runs for the statistics and the verdict
     s = seed_stats(run_dirs, metric, vals)
     res = dict(lower=lower, higher=higher, metric=metric, lower_stat=stat(s, lower), higher_stat=stat(s, higher))
+    text = f"{lower} {res['lower_stat']} vs {higher} {res['higher_stat']}"
     if lower not in s.index or higher not in s.index:
-        return dict(res, verdict="not run", why=f"no finished run of {lower if lower not in s.index else higher}")
-    res["difference"] = float(s.loc[higher, "mean"] - s.loc[lower, "mean"])
-    verdict, why = seeds_verdict(vals[vals.net == lower].value, vals[vals.net == higher].value, min_seeds)
-    return dict(res, verdict=verdict, why=why)
+        why = f"no finished run of {lower if lower not in s.index else higher}"
+        return dict(res, verdict="not run", why=why, text=text + " (not run)")
+    lo, hi = vals[vals.net == lower].value, vals[vals.net == higher].value
+    verdict, why = seeds_verdict(lo, hi, min_seeds)
+    noise = f", test-set noise of a difference {noise_of_difference(hi.mean()):.2f}" if metric == "test_error" else ""
+    margin = f"{hi.mean() - lo.mean():+.2f} apart, nearest seeds {hi.min() - lo.max():+.2f}{noise}"
+    return dict(res, difference=float(hi.mean() - lo.mean()), verdict=verdict, why=why,
+                text=f"{text} ({metric.replace('_', ' ')}; {why}; {margin})")
 
 def verdict_line(v: dict, what: str = "") -> str:
     "One sentence of a `compare` result, with its numbers"
@@ -447,11 +455,12 @@ def plot_budget_axis(run_dirs, pairs=(("plain56", "plain20"), ("resnet56", "resn
 # %% ../nbs/04_analysis.ipynb #5481fcc3
 def gradient_ratios(run_dirs) -> pd.DataFrame:
     "Per run with a signals.csv and per moment (init, final): smallest/largest and first/last layer gradient std"
+    from resnet_study.runfolder import read_signals
     rows = []
     for d in run_dirs:
         if not (Path(d) / "signals.csv").exists(): continue
-        s = pd.read_csv(Path(d) / "signals.csv")
-        c = run_config(d)
+        s = read_signals(d)
+        c = _config(d)
         for when, g in s.groupby("when", sort=False):
             g = g.sort_values("layer")
             rows.append(dict(net=run_group(d), arch=c["arch"], depth=_depth(c["arch"]), residual=not c["arch"].startswith("plain"),
@@ -490,9 +499,10 @@ def plot_gradient_ratios(run_dirs, axes=None, threshold: float = 0.01):
 # %% ../nbs/04_analysis.ipynb #a24f8a5e
 def signal_values(run_dirs, net: str, fn) -> list:
     "`fn(final signals)` for each finished seed of `net` that has a signals.csv"
+    from resnet_study.runfolder import read_signals
     out = []
     for d in run_dirs:
         if run_group(d) == net and (Path(d) / "signals.csv").exists():
-            s = pd.read_csv(Path(d) / "signals.csv")
+            s = read_signals(d)
             out.append(fn(s[s["when"] == "final"]))
     return out

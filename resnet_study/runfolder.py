@@ -19,8 +19,8 @@ from .callbacks import RunFileDamaged
 
 # %% auto #0
 __all__ = ['FILES', 'SUMMARY_NUMBERS', 'RUN_STATUSES', 'SITTINGS', 'first_line', 'read_json', 'versions', 'write_json',
-           'set_aside', 'read_summary', 'RunBusy', 'RunLock', 'cpu_model', 'read_sittings', 'Sitting', 'labels_digest',
-           'write_final', 'read_weights', 'read_test_predictions']
+           'set_aside', 'read_config', 'read_signals', 'read_summary', 'RunBusy', 'RunLock', 'cpu_model',
+           'read_sittings', 'Sitting', 'labels_digest', 'write_final', 'read_weights', 'read_test_predictions']
 
 # %% ../nbs/02f_runfolder.ipynb #6ece9b7e
 FILES = dict(config="config.json", summary="summary.json", metrics="metrics.csv", signals="signals.csv",
@@ -56,6 +56,23 @@ def set_aside(p: Path) -> Path:
     while (q := p.with_name(f"{p.stem}.damaged{'' if i == 1 else f'-{i}'}{p.suffix}")).exists(): i += 1
     os.replace(p, q)
     return q
+
+def read_config(run_dir) -> dict:
+    """A run folder's config.json, checked to hold a training configuration with a budget (under "config"); a
+    `FileNotFoundError` if the folder holds none, a `RunFileDamaged` naming the file if it is damaged"""
+    f = Path(run_dir) / "config.json"
+    if not f.exists(): raise FileNotFoundError(f"{run_dir}: not a run folder (no config.json)")
+    c = read_json(f)
+    if not isinstance(c.get("config"), dict) or not isinstance(c["config"].get("budget"), dict):
+        raise RunFileDamaged(f"{f} is damaged: it holds no training configuration with a budget")
+    return c
+
+def read_signals(run_dir) -> "pd.DataFrame":
+    "The signals.csv that `resnet_study.signals.run_signals` wrote into `run_dir`: per layer and moment, response and gradient std"
+    import pandas as pd
+    f = Path(run_dir) / "signals.csv"
+    if not f.exists(): raise FileNotFoundError(f"{f} not found: measure it with `resnet-study signals {run_dir}`")
+    return pd.read_csv(f)
 
 # summary.json's values that are numbers (or null: not measured); what reads them does arithmetic with them
 SUMMARY_NUMBERS = ("iterations", "train_error", "test_error", "train_loss", "test_loss", "wall_seconds",

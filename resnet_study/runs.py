@@ -21,7 +21,7 @@ from .datasets import get_dataset
 from .distributed import check_device, init_distributed, on_gpu, pick_device, unwrap_model, world
 from .callbacks import (CHECKPOINTS, CHECKPOINT_KEYS, CheckpointDamaged, NonFiniteLoss, RunFileDamaged,
     RunStopped, checkpoint_data_path, load_checkpoint, metrics_end, truncate_metrics, METRICS_HEADER)
-from .runfolder import RunLock, Sitting, first_line, read_json, set_aside, versions, write_final, write_json
+from .runfolder import RunLock, Sitting, first_line, read_config, read_json, set_aside, versions, write_final, write_json
 from .train import TrainConfig, check_full_batch, fit_budget, make_learner, run_dls
 
 # %% auto #0
@@ -359,9 +359,7 @@ def _summary(cfg, learn, out, wall, status, message) -> dict:
 # %% ../nbs/02a_runs.ipynb #dcea3251
 def run_config(run_dir) -> TrainConfig:
     "The `TrainConfig` a run folder was trained with; its data's path from config.json, else from its checkpoint (`checkpoint_data_path`)"
-    f = Path(run_dir) / "config.json"
-    if not f.exists(): raise FileNotFoundError(f"{run_dir}: not a run folder (no config.json)")
-    saved = read_json(f)
+    f, saved = Path(run_dir) / "config.json", read_config(run_dir)
     try: cfg = TrainConfig.from_dict(saved["config"])
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise RunFileDamaged(f"{f} is damaged: " + (f"no {e} entry" if isinstance(e, KeyError) else first_line(e))) from None

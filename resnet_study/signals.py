@@ -12,10 +12,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 from fastai.callback.hook import Hooks
 from .models import BasicBlock, Bottleneck, ResNet
+from .runfolder import read_signals  # signals.csv has one reader, beside the run folder's other files
 
 # %% auto #0
-__all__ = ['response_layers', 'layer_signals', 'plot_responses', 'layer_response_stds', 'run_signals', 'read_signals',
-           'plot_signals']
+__all__ = ['response_layers', 'layer_signals', 'plot_responses', 'layer_response_stds', 'run_signals', 'plot_signals']
 
 # %% ../nbs/05_signals.ipynb #a7685643
 def response_layers(model: ResNet) -> list[tuple[str, nn.BatchNorm2d]]:
@@ -142,14 +142,6 @@ def run_signals(
     from resnet_study.files import atomic_write  # written whole or not at all
     with atomic_write(Path(run_dir) / "signals.csv") as tmp: out.to_csv(tmp, index=False, float_format="%.6g")
     return out
-
-def read_signals(run_dir) -> "pd.DataFrame":
-    "The `signals.csv` that `run_signals` wrote into `run_dir`"
-    import pandas as pd
-    from pathlib import Path
-    f = Path(run_dir) / "signals.csv"
-    if not f.exists(): raise FileNotFoundError(f"{f} not found: measure it with `resnet-study signals {run_dir}`")
-    return pd.read_csv(f)
 
 # %% ../nbs/05_signals.ipynb #b57c059c
 def plot_signals(signals: dict, figsize=(12, 4)):

@@ -14,19 +14,19 @@ import pandas as pd
 import matplotlib.pyplot as plt
 from .models import MODELS, SHORTCUT_OPTIONS
 from .recipes import RECIPES
+from .runfolder import read_signals
 from .analysis import (net_name, run_group, run_iters, read_run, final_values, seed_stats, stat, seeds_verdict,
                                    signal_values, markdown_table, table6, runs_table, cost_table, budget_line, plot_figure6,
-                                   paired_bootstrap, paired_words)
+                                   paired_bootstrap, paired_words, at, compare, noise_of_difference)
 
 # %% auto #0
 __all__ = ['PAPER_ITERS', 'OPTIONS', 'CLAIMS', 'EXPERIMENTS', 'PREDICTIONS', 'CORE_NETS', 'MAIN_BUDGET', 'FRONT_PAGE_CLAIMS',
-           'INDEX', 'Net', 'worded', 'Claim', 'compare_nets', 'lower_than', 'span_verdict', 'spread',
-           'noise_of_difference', 'chain', 'response_medians', 'response_means', 'responds_less', 'gradient_ratio',
-           'no_vanishing', 'with_budget_axis', 'make_claims', 'Experiment', 'make_experiments', 'run_name',
-           'study_runs', 'Prediction', 'parse_predictions', 'read_predictions', 'judge_prediction',
-           'predictions_commit', 'predicted', 'main_budget', 'published_answers', 'claims_table', 'report',
-           'plot_beside', 'claims_markdown', 'committed_runs', 'verdicts_table', 'front_page_blocks',
-           'readme_from_index', 'refresh_readme']
+           'INDEX', 'Net', 'worded', 'Claim', 'lower_than', 'span_verdict', 'spread', 'chain', 'response_medians',
+           'response_means', 'responds_less', 'gradient_ratio', 'no_vanishing', 'with_budget_axis', 'make_claims',
+           'Experiment', 'make_experiments', 'run_name', 'study_runs', 'Prediction', 'parse_predictions',
+           'read_predictions', 'judge_prediction', 'predictions_commit', 'predicted', 'main_budget',
+           'published_answers', 'claims_table', 'report', 'plot_beside', 'claims_markdown', 'committed_runs',
+           'verdicts_table', 'front_page_blocks', 'readme_from_index', 'refresh_readme']
 
 # %% ../nbs/07_study.ipynb #0ed80b12
 @dataclass(frozen=True)
@@ -84,24 +84,10 @@ class Claim:
     comparisons: int = 1  # how many seed comparisons its verdict rests on (a chain: one per link)
     paired: tuple = ()  # (lower, higher) nets also compared over test images and seeds where runs kept their answers
 
-def _at(runs, iters): return [d for d in runs if run_iters(d) == iters]
-
-def compare_nets(runs, lower: str, higher: str, metric: str = "train_error", min_seeds: int = 3) -> dict:
-    "Does `lower` end with a lower final `metric` than `higher`, by the seeds rule? The verdict and its numbers"
-    vals = final_values(runs, metric)
-    s = seed_stats(runs, metric, vals)
-    text = f"{lower} {stat(s, lower)} vs {higher} {stat(s, higher)}"
-    if lower not in s.index or higher not in s.index: return dict(verdict="not run", text=text + " (not run)")
-    lo, hi = vals[vals.net == lower].value, vals[vals.net == higher].value
-    v, why = seeds_verdict(lo, hi, min_seeds)
-    noise = f", test-set noise of a difference {noise_of_difference(hi.mean()):.2f}" if metric == "test_error" else ""
-    margin = f"{hi.mean() - lo.mean():+.2f} apart, nearest seeds {hi.min() - lo.max():+.2f}{noise}"
-    return dict(verdict=v, text=f"{text} ({metric.replace('_', ' ')}; {why}; {margin})")
-
 def lower_than(lower: str, higher: str, metric: str = "train_error"):
     "A judge: `lower` ends below `higher` in `metric`"
     def judge(runs, everything=None):
-        c = compare_nets(runs, lower, higher, metric)
+        c = compare(runs, lower, higher, metric)
         return c["verdict"], c["text"]
     return judge
 
@@ -122,11 +108,6 @@ def spread(values, digits: int) -> str:
     if len(values) < 2: return ""
     s = float(pd.Series(values).std())
     return f" ± {s:.{digits if round(s, digits) or not s else digits + 1}f}"
-
-def noise_of_difference(error: float, images: int = 10_000) -> float:
-    "The binomial standard error, in points, of the difference of two error rates near `error` (%) on `images` images"
-    p = error / 100
-    return 100 * (2 * p * (1 - p) / images) ** 0.5
 
 def chain(nets: list, measure: Callable | None = None, metric: str = "test_error", min_seeds: int = 3):
     """A judge: each net of `nets` ends below the one before it (by `metric`, or `measure(runs, net)` -> one value per
@@ -197,7 +178,7 @@ def gradient_ratio(runs, net: str, when: str = "final") -> list:
     out = []
     for d in runs:
         if run_group(d) == net and (Path(d) / "signals.csv").exists():
-            s = pd.read_csv(Path(d) / "signals.csv"); s = s[s["when"] == when]
+            s = read_signals(d); s = s[s["when"] == when]
             out.append(float(s.grad_std.min() / s.grad_std.max()))
     return out
 
@@ -366,12 +347,12 @@ def predictions_commit(folder) -> str | None:
 
 def predicted(runs, iters: int) -> dict:
     "Per claim id, the words for its prediction at budget `iters` (from the PREDICTIONS.md of the runs' folders)"
-    at = _at(runs, iters)
+    here = at(runs, iters)
     out = {}
-    for folder in sorted({Path(d).parent for d in at}):
+    for folder in sorted({Path(d).parent for d in here}):
         commit = predictions_commit(folder)
         for p in read_predictions(folder):
-            v, why = judge_prediction(p, at)
+            v, why = judge_prediction(p, here)
             out[p.claim] = f"{p.text}: {v} ({why}; committed at {commit or 'no commit'})"
     return out
 
@@ -381,7 +362,7 @@ CORE_NETS = ("resnet20", "resnet56", "plain20", "plain56")
 def main_budget(runs) -> int | None:
     "The largest budget at which every core net (`CORE_NETS`) has 3 finished seeds"
     ok = [it for it in sorted({run_iters(d) for d in runs})
-          if all(sum(run_group(d) == n for d in _at(runs, it)) >= 3 for n in CORE_NETS)]
+          if all(sum(run_group(d) == n for d in at(runs, it)) >= 3 for n in CORE_NETS)]
     return ok[-1] if ok else None
 
 def published_answers(folder) -> dict:
@@ -410,9 +391,9 @@ def claims_table(runs, # finished run folders of one budget or several
         row = dict(claim=f"{c.id} {c.text}")
         evidence = {}
         for it in budgets:
-            v, text = c.judge(_at(runs, it), runs)
-            scope = c.judge.scope(_at(runs, it)) if hasattr(c.judge, "scope") and v != "not run" else ""
-            paired = [paired_words(p) for lo, hi in c.paired if (p := paired_bootstrap(_at(runs, it), lo, hi))]
+            v, text = c.judge(at(runs, it), runs)
+            scope = c.judge.scope(at(runs, it)) if hasattr(c.judge, "scope") and v != "not run" else ""
+            paired = [paired_words(p) for lo, hi in c.paired if (p := paired_bootstrap(at(runs, it), lo, hi))]
             if paired: text += "; paired over test images and seeds: " + "; ".join(paired)
             row[f"at {it:,} iterations{' (incomplete)' * (it > main)}"] = worded(v, it) + (f" ({scope} only)" if scope else "")
             # the main budget's evidence (else the largest below it), then what each larger, incomplete budget shows so far

@@ -13,32 +13,28 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown
 from .analysis import (budget_line, plot_figure6, errors_table, table6, cost_table, finished_runs, read_run, run_group,
                                    run_iters, seed_stats, mean_curves, gap_by_budget, plot_budget_axis, gradient_ratios,
-                                   plot_gradient_ratios, markdown_table, compare, verdict_line)
+                                   plot_gradient_ratios, markdown_table, compare, verdict_line, at)
 from .study import (CLAIMS, EXPERIMENTS, MAIN_BUDGET, PAPER_ITERS, Net, committed_runs, main_budget,
                                 published_answers, worded, claims_table, response_medians, response_means)
 
 # %% auto #0
-__all__ = ['ROOT', 'MY_RUNS', 'at', 'budget_of', 'committed', 'show', 'train_missing', 'claim_markdown', 'comparisons_markdown',
+__all__ = ['ROOT', 'MY_RUNS', 'budget_of', 'committed', 'show', 'train_missing', 'claim_markdown', 'comparisons_markdown',
            'warmup_rules', 'plain110_sentence', 'budget_axis_reading', 'gradient_table', 'gradient_reading',
            'resnet1202_cost', 'Path', 'pd', 'plt', 'Markdown', 'budget_line', 'plot_figure6', 'errors_table', 'table6',
            'cost_table', 'finished_runs', 'read_run', 'run_group', 'run_iters', 'seed_stats', 'mean_curves',
            'gap_by_budget', 'plot_budget_axis', 'gradient_ratios', 'plot_gradient_ratios', 'markdown_table', 'compare',
            'verdict_line', 'CLAIMS', 'EXPERIMENTS', 'MAIN_BUDGET', 'Net', 'published_answers', 'worded', 'claims_table',
-           'response_medians', 'response_means']
+           'response_medians', 'response_means', 'at']
 
 # %% ../nbs/07a_walkthrough.ipynb #0fbd19df
 _all_ = ["Path", "pd", "plt", "Markdown", "budget_line", "plot_figure6", "errors_table", "table6", "cost_table", "finished_runs",
          "read_run", "run_group", "run_iters", "seed_stats", "mean_curves", "gap_by_budget", "plot_budget_axis", "gradient_ratios",
          "plot_gradient_ratios", "markdown_table", "compare", "verdict_line", "CLAIMS", "EXPERIMENTS", "MAIN_BUDGET", "Net",
-         "published_answers", "worded", "claims_table", "response_medians", "response_means"]
+         "published_answers", "worded", "claims_table", "response_medians", "response_means", "at"]
 
 # %% ../nbs/07a_walkthrough.ipynb #6b4a960a
 ROOT = Path(os.environ.get("RESNET_STUDY_ROOT", ".."))  # the repository, seen from nbs/ where the chapters run
 MY_RUNS = Path(os.environ.get("RESNET_STUDY_RUNS", Path.home() / "resnet_study_runs"))  # a reader's own runs
-
-def at(runs, iters: int | None) -> list[Path]:
-    "The runs of `runs` that trained `iters` iterations"
-    return [d for d in runs if run_iters(d) == iters]
 
 def budget_of(runs, # finished runs of every budget
               nets, # study names of nets (`resnet20-B`)
