@@ -31,7 +31,7 @@ REFERENCE_TABLE6 = {"resnet20": 8.27, "resnet32": 7.37, "resnet44": 6.90, "resne
 
 def _read_metrics(f: Path) -> pd.DataFrame:
     "metrics.csv, every column numbers (the one reader, `read_metrics`); a `RunFileDamaged` naming the file and the line"
-    from resnet_study.callbacks import read_metrics
+    from resnet_study.runfolder import read_metrics
     return read_metrics(f)
 
 def read_run(run_dir) -> dict:

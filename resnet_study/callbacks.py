@@ -1,4 +1,4 @@
-"""What a run writes and reads back: metrics.csv (its layout, the logger that writes it and the one reader), the checkpoint (its format, the callback that writes it atomically, and the restore), the NaN stop, and bf16 autocast on a CPU.
+"""The fastai callbacks that write a run folder as it trains: the logger of metrics.csv, the checkpointer (atomic, by iterations and by time, on a signal), the stop on a diverged loss, and bf16 autocast on a CPU.
 
 Docs: https://resnet-study.github.io/resnet_study/callbacks.html.md"""
 
@@ -17,20 +17,14 @@ from fastai.callback.core import Callback
 from .files import atomic_write, save_atomic
 from .distributed import all_sum, unwrap_model, world
 from .schedules import load_rule_states, rule_states
+from .runfolder import (CHECKPOINTS, CHECKPOINT_KEYS, METRIC_COLUMNS, METRICS_HEADER, CheckpointDamaged,
+    RunFileDamaged, checkpoint_data_path, load_checkpoint, metrics_end, read_metrics, truncate_metrics)
 
 # %% auto #0
-__all__ = ['METRIC_COLUMNS', 'METRICS_HEADER', 'DIVERGED_ABOVE', 'CHECKPOINTS', 'CHECKPOINT_KEYS', 'RunFileDamaged',
-           'CheckpointDamaged', 'NonFiniteLoss', 'RunStopped', 'read_metrics', 'metrics_end', 'truncate_metrics',
-           'RunLogger', 'rng_state', 'set_rng_state', 'load_checkpoint', 'checkpoint_state', 'checkpoint_data_path',
+__all__ = ['DIVERGED_ABOVE', 'NonFiniteLoss', 'RunStopped', 'RunLogger', 'rng_state', 'set_rng_state', 'checkpoint_state',
            'restore_checkpoint', 'Checkpointer', 'BF16OnCPU', 'cpu_has_bf16']
 
 # %% ../nbs/02e_callbacks.ipynb #042fcdce
-class RunFileDamaged(ValueError):
-    "A file of a run folder is not what it should be; the message names the file and the problem"
-
-class CheckpointDamaged(RunFileDamaged):
-    "No checkpoint of a run folder can be used; the message names each one and what is wrong with it"
-
 class NonFiniteLoss(RuntimeError):
     "The training loss became NaN, infinite or far above a guess's: the run diverged; `detail` is the message (fastai prefixes it)"
     def __init__(self, msg: str = ""):
@@ -42,50 +36,6 @@ class RunStopped(Exception):
     def __init__(self, signal: str, iteration: int):
         super().__init__(f"stopped by {signal} at iteration {iteration:,}, after writing its checkpoint")
         self.signal, self.iteration = signal, iteration
-
-# %% ../nbs/02e_callbacks.ipynb #eb52f51e
-METRIC_COLUMNS = ("iter", "epoch", "lr", "train_loss", "train_error", "test_loss", "test_error", "images_per_second")
-METRICS_HEADER = ",".join(METRIC_COLUMNS)
-
-def read_metrics(path) -> pd.DataFrame:
-    """metrics.csv as numbers (blank cells NaN), its whole rows only; a `RunFileDamaged` naming the line that is not
-    a row of numbers. The header names some of `METRIC_COLUMNS`, `iter` among them (the logger writes them all)."""
-    path = Path(path)
-    try: lines = path.read_text().split("\n")[:-1]  # what follows the last newline is a row cut short by a kill
-    except UnicodeDecodeError: raise RunFileDamaged(f"{path} is damaged: not text") from None
-    cols = lines[0].split(",") if lines else list(METRIC_COLUMNS)
-    if "iter" not in cols or not set(cols) <= set(METRIC_COLUMNS) or len(set(cols)) < len(cols):
-        raise RunFileDamaged(f"{path} is damaged: its first line is not the header {METRICS_HEADER}")
-    rows = []
-    for i, line in enumerate(lines[1:], 2):
-        if not line: continue
-        f = line.split(",")
-        if len(f) != len(cols): raise RunFileDamaged(f"{path} is damaged: line {i} has {len(f)} values, not {len(cols)}")
-        try: rows.append([float(v) if v else math.nan for v in f])
-        except ValueError:
-            c, v = next((c, v) for c, v in zip(cols, f) if v and not _is_number(v))
-            raise RunFileDamaged(f"{path} is damaged: line {i} has {v!r} for {c}, not a number") from None
-    return pd.DataFrame(rows, columns=cols).astype({"iter": int})
-
-def _is_number(v: str) -> bool:
-    try: float(v)
-    except ValueError: return False
-    return True
-
-def metrics_end(path) -> int | None:
-    "The iteration of the last whole row of metrics.csv (0: none; None: no file); a `RunFileDamaged` if it is damaged"
-    path = Path(path)
-    if not path.exists(): return None
-    m = read_metrics(path)
-    return int(m["iter"].max()) if len(m) else 0
-
-def truncate_metrics(path, upto: int):
-    "Drop the rows a killed process wrote after its last checkpoint at iteration `upto`, and a last one it cut short"
-    path = Path(path)
-    if not path.exists(): return
-    lines = path.read_text().split("\n")[:-1]  # checked by `metrics_end` before: a header, then rows
-    keep = lines[:1] + [l for l in lines[1:] if l and int(l.split(",")[0]) <= upto]
-    with atomic_write(path) as tmp: tmp.write_text("\n".join(keep) + "\n")
 
 # %% ../nbs/02e_callbacks.ipynb #0ad0e8d5
 def _fmt(v) -> str: return f"{v:.6g}" if isinstance(v, float) else str(v)
@@ -176,9 +126,6 @@ class RunLogger(Callback):
         self._t = time.perf_counter()
 
 # %% ../nbs/02e_callbacks.ipynb #b5a8b643
-CHECKPOINTS = ("checkpoint.pth", "checkpoint.prev.pth")  # a run folder's checkpoints, newest first
-CHECKPOINT_KEYS = ("iteration", "model", "opt", "rng", "logger", "warmup")  # in every checkpoint (and "plateau")
-
 def rng_state() -> dict:
     "The random states a resumed run needs to draw the same numbers: torch (CPU and CUDA), Python, NumPy"
     return dict(torch=torch.get_rng_state(), cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
@@ -191,10 +138,6 @@ def set_rng_state(s: dict):
     np.random.set_state(s["numpy"])
     if s["cuda"] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s["cuda"])
 
-def load_checkpoint(path, device="cpu") -> dict:
-    "A checkpoint file as the dict `checkpoint_state` made"
-    return torch.load(path, map_location=device, weights_only=False)  # our own file: it holds Python's RNG tuples
-
 def checkpoint_state(learn) -> dict:
     "What a resumed run needs: the iteration, weights, optimizer, RNG states, logger totals and rows, rules' states"
     sd, logger = learn.opt.state_dict(), getattr(learn, "run_logger", None)
@@ -202,14 +145,6 @@ def checkpoint_state(learn) -> dict:
                 opt=dict(state=sd["state"], hypers=[dict(h) for h in sd["hypers"]]), rng=rng_state(),
                 logger=logger.state() if logger else None, **rule_states(learn.cbs),
                 data=getattr(learn, "data_path", None))  # this machine's path to the data: config.json names none
-
-def checkpoint_data_path(run_dir) -> str | None:
-    "The data's path on this machine, as the run folder's newest readable checkpoint keeps it (None: none kept)"
-    for name in CHECKPOINTS:
-        try: path = torch.load(Path(run_dir) / name, map_location="cpu", weights_only=False, mmap=True).get("data")
-        except Exception: continue  # missing or damaged: the previous one, else none
-        if path: return path
-    return None
 
 def restore_checkpoint(learn, ckpt: dict):
     "Put the checkpoint `ckpt`'s weights, optimizer, rules' and RNG states into `learn`, to go on where it stopped"

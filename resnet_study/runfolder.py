@@ -6,26 +6,35 @@ Docs: https://resnet-study.github.io/resnet_study/runfolder.html.md"""
 
 # %% ../nbs/02f_runfolder.ipynb #b12d7b66
 from __future__ import annotations
-import contextlib, hashlib, json, os, platform, time
+import contextlib, hashlib, json, math, os, platform, time
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from .files import atomic_write, save_atomic
 from .distributed import unwrap_model, world
-from .callbacks import RunFileDamaged
 
 # %% auto #0
-__all__ = ['FILES', 'SUMMARY_NUMBERS', 'RUN_STATUSES', 'SITTINGS', 'first_line', 'read_json', 'versions', 'write_json',
-           'set_aside', 'read_config', 'read_signals', 'read_summary', 'RunBusy', 'RunLock', 'cpu_model',
+__all__ = ['FILES', 'SUMMARY_NUMBERS', 'RUN_STATUSES', 'METRIC_COLUMNS', 'METRICS_HEADER', 'CHECKPOINTS', 'CHECKPOINT_KEYS',
+           'SITTINGS', 'RunFileDamaged', 'CheckpointDamaged', 'first_line', 'read_json', 'versions', 'write_json',
+           'set_aside', 'read_config', 'read_signals', 'read_summary', 'read_metrics', 'metrics_end',
+           'truncate_metrics', 'load_checkpoint', 'checkpoint_data_path', 'RunBusy', 'RunLock', 'cpu_model',
            'read_sittings', 'Sitting', 'labels_digest', 'write_final', 'read_weights', 'read_test_predictions']
 
 # %% ../nbs/02f_runfolder.ipynb #6ece9b7e
 FILES = dict(config="config.json", summary="summary.json", metrics="metrics.csv", signals="signals.csv",
              checkpoint="checkpoint.pth", previous_checkpoint="checkpoint.prev.pth", sittings="sittings.jsonl",
              weights="weights.pth", test_predictions="test_predictions.npz", lock=".lock")
+
+# %% ../nbs/02f_runfolder.ipynb #0704d567
+class RunFileDamaged(ValueError):
+    "A file of a run folder is not what it should be; the message names the file and the problem"
+
+class CheckpointDamaged(RunFileDamaged):
+    "No checkpoint of a run folder can be used; the message names each one and what is wrong with it"
 
 # %% ../nbs/02f_runfolder.ipynb #126e1da7
 def first_line(e) -> str:
@@ -90,6 +99,66 @@ def read_summary(path) -> dict:
     if s.get("status", "done") not in RUN_STATUSES:
         raise RunFileDamaged(f"{path} is damaged: status is {s['status']!r}, not one of {', '.join(RUN_STATUSES)}")
     return s
+
+# %% ../nbs/02f_runfolder.ipynb #a9b2648d
+METRIC_COLUMNS = ("iter", "epoch", "lr", "train_loss", "train_error", "test_loss", "test_error", "images_per_second")
+METRICS_HEADER = ",".join(METRIC_COLUMNS)
+
+def read_metrics(path) -> pd.DataFrame:
+    """metrics.csv as numbers (blank cells NaN), its whole rows only; a `RunFileDamaged` naming the line that is not
+    a row of numbers. The header names some of `METRIC_COLUMNS`, `iter` among them (the logger writes them all)."""
+    path = Path(path)
+    try: lines = path.read_text().split("\n")[:-1]  # what follows the last newline is a row cut short by a kill
+    except UnicodeDecodeError: raise RunFileDamaged(f"{path} is damaged: not text") from None
+    cols = lines[0].split(",") if lines else list(METRIC_COLUMNS)
+    if "iter" not in cols or not set(cols) <= set(METRIC_COLUMNS) or len(set(cols)) < len(cols):
+        raise RunFileDamaged(f"{path} is damaged: its first line is not the header {METRICS_HEADER}")
+    rows = []
+    for i, line in enumerate(lines[1:], 2):
+        if not line: continue
+        f = line.split(",")
+        if len(f) != len(cols): raise RunFileDamaged(f"{path} is damaged: line {i} has {len(f)} values, not {len(cols)}")
+        try: rows.append([float(v) if v else math.nan for v in f])
+        except ValueError:
+            c, v = next((c, v) for c, v in zip(cols, f) if v and not _is_number(v))
+            raise RunFileDamaged(f"{path} is damaged: line {i} has {v!r} for {c}, not a number") from None
+    return pd.DataFrame(rows, columns=cols).astype({"iter": int})
+
+def _is_number(v: str) -> bool:
+    try: float(v)
+    except ValueError: return False
+    return True
+
+def metrics_end(path) -> int | None:
+    "The iteration of the last whole row of metrics.csv (0: none; None: no file); a `RunFileDamaged` if it is damaged"
+    path = Path(path)
+    if not path.exists(): return None
+    m = read_metrics(path)
+    return int(m["iter"].max()) if len(m) else 0
+
+def truncate_metrics(path, upto: int):
+    "Drop the rows a killed process wrote after its last checkpoint at iteration `upto`, and a last one it cut short"
+    path = Path(path)
+    if not path.exists(): return
+    lines = path.read_text().split("\n")[:-1]  # checked by `metrics_end` before: a header, then rows
+    keep = lines[:1] + [l for l in lines[1:] if l and int(l.split(",")[0]) <= upto]
+    with atomic_write(path) as tmp: tmp.write_text("\n".join(keep) + "\n")
+
+# %% ../nbs/02f_runfolder.ipynb #ad97426b
+CHECKPOINTS = ("checkpoint.pth", "checkpoint.prev.pth")  # a run folder's checkpoints, newest first
+CHECKPOINT_KEYS = ("iteration", "model", "opt", "rng", "logger", "warmup")  # in every checkpoint (and "plateau")
+
+def load_checkpoint(path, device="cpu") -> dict:
+    "A checkpoint file as the dict `resnet_study.callbacks.checkpoint_state` made"
+    return torch.load(path, map_location=device, weights_only=False)  # our own file: it holds Python's RNG tuples
+
+def checkpoint_data_path(run_dir) -> str | None:
+    "The data's path on this machine, as the run folder's newest readable checkpoint keeps it (None: none kept)"
+    for name in CHECKPOINTS:
+        try: path = torch.load(Path(run_dir) / name, map_location="cpu", weights_only=False, mmap=True).get("data")
+        except Exception: continue  # missing or damaged: the previous one, else none
+        if path: return path
+    return None
 
 # %% ../nbs/02f_runfolder.ipynb #7769ac1b
 class RunBusy(FileExistsError):

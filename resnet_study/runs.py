@@ -19,9 +19,10 @@ from .files import atomic_write
 from .imagenet_data import CropAverage
 from .datasets import get_dataset
 from .distributed import check_device, init_distributed, on_gpu, pick_device, unwrap_model, world
-from .callbacks import (CHECKPOINTS, CHECKPOINT_KEYS, CheckpointDamaged, NonFiniteLoss, RunFileDamaged,
-    RunStopped, checkpoint_data_path, load_checkpoint, metrics_end, truncate_metrics, METRICS_HEADER)
-from .runfolder import RunLock, Sitting, first_line, read_config, read_json, set_aside, versions, write_final, write_json
+from .callbacks import NonFiniteLoss, RunStopped
+from .runfolder import (CHECKPOINTS, CHECKPOINT_KEYS, METRICS_HEADER, CheckpointDamaged, RunFileDamaged, RunLock,
+    Sitting, checkpoint_data_path, first_line, load_checkpoint, metrics_end, read_config, read_json, set_aside,
+    truncate_metrics, versions, write_final, write_json)
 from .train import TrainConfig, check_full_batch, fit_budget, make_learner, run_dls
 
 # %% auto #0
