@@ -26,10 +26,10 @@ def one_step(arch: str, bs: int, checkpoint: bool, device: str) -> dict:
     model = get_model(arch, recompute=checkpoint).to(dev).train()
     x, y = torch.randn(bs, 3, 32, 32, device=dev), torch.randint(0, 10, (bs,), device=dev)
     if dev.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(); base = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats(dev); base = torch.cuda.memory_allocated(dev)
     else: base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     F.cross_entropy(model(x), y).backward()
-    if dev.type == "cuda": peak = torch.cuda.max_memory_allocated() - base
+    if dev.type == "cuda": peak = torch.cuda.max_memory_allocated(dev) - base
     else: peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
     return dict(arch=arch, batch=bs, checkpoint=checkpoint, device=device, peak_bytes=peak)
 
