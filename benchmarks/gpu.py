@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the repository's package, as the processes it starts use
 from resnet_study.recipes import RECIPES  # the paper's numbers: one table
 from resnet_study.files import atomic_write
-from resnet_study.callbacks import RunFileDamaged, read_metrics
+from resnet_study.runfolder import RunFileDamaged, read_metrics
 
 # ---- the recipe: one row per knob, a GPU's value, then the CPU dry run's -------------------------------------------
 # Any knob can be changed for one run with --set KNOB=JSON, e.g. --set bench_until_s=150 --set 'runs=["resnet20"]'.
