@@ -107,7 +107,7 @@ def cmd_eval(args):
 # %% ../nbs/03_cli.ipynb #594e44b2
 def cmd_report(args):
     "Table 6 beside the measured errors of the given run folders, and Figure 6's curves and the claims (with --out)."
-    from resnet_study.study import report, published_answers
+    from resnet_study.report import report, published_answers
     left_out = []
     def warn(msg): left_out.append(msg); print(f"resnet-study report: {msg}", file=sys.stderr)
     # beside a committed study folder, the published nets' answers (runs/reference-weights) join the claims
@@ -195,7 +195,8 @@ def cmd_study(args):
     from resnet_study.recipes import budget
     from resnet_study.callbacks import NonFiniteLoss
     from resnet_study.signals import run_signals
-    from resnet_study.study import study_runs, report, published_answers, committed_runs, main_budget
+    from resnet_study.study import study_runs
+    from resnet_study.report import report, published_answers, committed_runs, main_budget
     from resnet_study.analysis import run_iters
     from resnet_study.datasets import load_data
     runs = study_runs(args.experiments, args.seeds)
@@ -263,7 +264,7 @@ def cmd_study(args):
 
 def cmd_readme(args):
     "Rewrite the front page's verdict table (nbs/index.ipynb) from the committed runs, and README.md from the front page; with --check, only say whether they are stale."
-    from resnet_study.study import refresh_readme
+    from resnet_study.report import refresh_readme
     stale = refresh_readme(args.root, check=args.check)
     if args.check and stale:
         print(f"resnet-study readme: stale: {', '.join(stale)} (run `resnet-study readme` to rewrite them)", file=sys.stderr)
@@ -283,7 +284,8 @@ def _parser():
     from resnet_study.schedules import SCHEDULES
     from resnet_study.models import SHORTCUTS
     from resnet_study.datasets import DATASETS
-    from resnet_study.study import EXPERIMENTS, MAIN_BUDGET
+    from resnet_study.study import EXPERIMENTS
+    from resnet_study.report import MAIN_BUDGET
     p = _Parser(prog="resnet-study",
         description="Reproduce He et al. (2016), 'Deep Residual Learning for Image Recognition'.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -144,7 +144,7 @@ def committed_runs(root="../runs") -> "pd.DataFrame":
 
 def study_budgets(root="../runs") -> list[str]:
     "The study's budget folders under `root` (`cpu-ITERS`): the main budget first, then the others from the largest"
-    from resnet_study.study import main_budget
+    from resnet_study.report import main_budget
     runs = committed_runs(root)
     runs = runs[runs.budget.str.startswith("cpu-")]  # the study's budgets, not the one-off measurements beside them
     main = main_budget(list(runs.path))

@@ -22,14 +22,15 @@ __all__ = ['FILES', 'SUMMARY_NUMBERS', 'RUN_STATUSES', 'METRIC_COLUMNS', 'METRIC
            'SITTINGS', 'RunFileDamaged', 'CheckpointDamaged', 'first_line', 'read_json', 'versions', 'write_json',
            'set_aside', 'read_config', 'read_signals', 'read_summary', 'read_metrics', 'metrics_end',
            'truncate_metrics', 'load_checkpoint', 'checkpoint_data_path', 'RunBusy', 'RunLock', 'cpu_model',
-           'read_sittings', 'Sitting', 'labels_digest', 'write_final', 'read_weights', 'read_test_predictions']
+           'read_sittings', 'Sitting', 'labels_digest', 'write_final', 'read_weights', 'read_test_predictions',
+           'fake_run']
 
 # %% ../nbs/02f_runfolder.ipynb #6ece9b7e
 FILES = dict(config="config.json", summary="summary.json", metrics="metrics.csv", signals="signals.csv",
              checkpoint="checkpoint.pth", previous_checkpoint="checkpoint.prev.pth", sittings="sittings.jsonl",
              weights="weights.pth", test_predictions="test_predictions.npz", lock=".lock")
 
-# %% ../nbs/02f_runfolder.ipynb #0704d567
+# %% ../nbs/02f_runfolder.ipynb #7114c30f
 class RunFileDamaged(ValueError):
     "A file of a run folder is not what it should be; the message names the file and the problem"
 
@@ -100,7 +101,7 @@ def read_summary(path) -> dict:
         raise RunFileDamaged(f"{path} is damaged: status is {s['status']!r}, not one of {', '.join(RUN_STATUSES)}")
     return s
 
-# %% ../nbs/02f_runfolder.ipynb #a9b2648d
+# %% ../nbs/02f_runfolder.ipynb #914f8552
 METRIC_COLUMNS = ("iter", "epoch", "lr", "train_loss", "train_error", "test_loss", "test_error", "images_per_second")
 METRICS_HEADER = ",".join(METRIC_COLUMNS)
 
@@ -144,7 +145,7 @@ def truncate_metrics(path, upto: int):
     keep = lines[:1] + [l for l in lines[1:] if l and int(l.split(",")[0]) <= upto]
     with atomic_write(path) as tmp: tmp.write_text("\n".join(keep) + "\n")
 
-# %% ../nbs/02f_runfolder.ipynb #ad97426b
+# %% ../nbs/02f_runfolder.ipynb #69ec5838
 CHECKPOINTS = ("checkpoint.pth", "checkpoint.prev.pth")  # a run folder's checkpoints, newest first
 CHECKPOINT_KEYS = ("iteration", "model", "opt", "rng", "logger", "warmup")  # in every checkpoint (and "plateau")
 
@@ -287,3 +288,21 @@ def read_test_predictions(run_dir) -> dict:
             return dict(predicted=p, correct=np.unpackbits(z["correct"], count=len(p)).astype(bool),
                         labels_sha256=str(z["labels_sha256"]))
     except Exception as e: raise RunFileDamaged(f"{f} is damaged: {first_line(e)}") from None
+
+# %% ../nbs/02f_runfolder.ipynb #e719ff63
+def fake_run(root, name, arch, train, test, iters=100, seed=0, shortcut=None, responses=None, grads=None):
+    "A run folder with the files the study reads (config.json, summary.json, metrics.csv, and signals.csv if `responses`), for tests"
+    d = Path(root) / name; d.mkdir(parents=True)
+    (d / "config.json").write_text(json.dumps(dict(device="cpu", dataset="cifar10", n_params=1, config=dict(
+        arch=arch, shortcut=shortcut, bs=128, lr=0.1, seed=seed, data="x",
+        budget=dict(name=f"{iters} iterations", iters=iters, milestones=[0.5, 0.75], subset=None)))))
+    (d / "summary.json").write_text(json.dumps(dict(train_error=train, test_error=test, status="done", wall_seconds=60.0,
+                                                     iterations=iters, images_per_second=100.0)))
+    pd.DataFrame([dict(iter=i, train_error=train + (iters - i) / 2, test_error=test + (iters - i) / 3)
+                  for i in range(50, iters + 1, 50)]).to_csv(d / "metrics.csv", index=False)
+    if responses is not None:
+        n = len(responses)
+        pd.DataFrame(dict(arch=arch, when=["init"] * n + ["final"] * n, layer=list(range(1, n + 1)) * 2, name="x",
+                          response_std=[1.0] * n + list(responses), grad_std=(grads or [1.0] * n) * 2, weight_grad_norm=1.0)
+                    ).to_csv(d / "signals.csv", index=False)
+    return d

@@ -1,4 +1,4 @@
-"""The study as data: its nets, the experiments that train them, and the paper's claims with the rule that judges each.
+"""The study as data: its nets, the paper's claims with the judge of each, and the experiments that train the nets.
 
 Docs: https://resnet-study.github.io/resnet_study/study.html.md"""
 
@@ -6,27 +6,17 @@ Docs: https://resnet-study.github.io/resnet_study/study.html.md"""
 
 # %% ../nbs/07_study.ipynb #d7c32f78
 from __future__ import annotations
-import json, re, subprocess, sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
-import pandas as pd
-import matplotlib.pyplot as plt
 from .models import MODELS, SHORTCUT_OPTIONS
-from .recipes import RECIPES
-from .runfolder import read_signals
-from .analysis import (net_name, run_group, run_iters, read_run, final_values, seed_stats, stat, seeds_verdict,
-                                   signal_values, markdown_table, table6, runs_table, cost_table, budget_line, plot_figure6,
-                                   paired_bootstrap, paired_words, at, compare, noise_of_difference)
+from .analysis import net_name
+from .runfolder import fake_run
+from .judges import lower_than, chain, responds_less, response_medians, no_vanishing, with_budget_axis
 
 # %% auto #0
-__all__ = ['PAPER_ITERS', 'OPTIONS', 'CLAIMS', 'EXPERIMENTS', 'PREDICTIONS', 'CORE_NETS', 'MAIN_BUDGET', 'FRONT_PAGE_CLAIMS',
-           'INDEX', 'Net', 'worded', 'Claim', 'lower_than', 'span_verdict', 'spread', 'chain', 'response_medians',
-           'response_means', 'responds_less', 'gradient_ratio', 'no_vanishing', 'with_budget_axis', 'make_claims',
-           'Experiment', 'make_experiments', 'run_name', 'study_runs', 'Prediction', 'parse_predictions',
-           'read_predictions', 'judge_prediction', 'predictions_commit', 'predicted', 'main_budget',
-           'published_answers', 'claims_table', 'report', 'plot_beside', 'claims_markdown', 'committed_runs',
-           'verdicts_table', 'front_page_blocks', 'readme_from_index', 'refresh_readme']
+__all__ = ['OPTIONS', 'CLAIMS', 'EXPERIMENTS', 'Net', 'Claim', 'make_claims', 'paper_world', 'Experiment', 'make_experiments',
+           'run_name', 'study_runs']
 
 # %% ../nbs/07_study.ipynb #0ed80b12
 @dataclass(frozen=True)
@@ -56,24 +46,7 @@ class Net:
         arch, _, option = name.partition("-")
         return cls(arch, option or None)
 
-# %% ../nbs/07_study.ipynb #cbe4a143
-PAPER_ITERS = RECIPES["cifar10"].iters  # the paper's CIFAR-10 schedule
-
-def worded(verdict: str, # held, did not hold, not established or not run
-           iters: int # the budget the verdict was reached at
-          ) -> str:
-    "The verdict's words at a budget: a claim that did not show below the paper's budget is not reproduced, not refuted"
-    if verdict == "did not hold" and iters < PAPER_ITERS: return "not reproduced at this budget"
-    return verdict
-
-def _steps(steps: list) -> str:
-    "One verdict for a chain of comparisons: held if every step held, did not hold if any did not, else not established"
-    got = [v for v in steps if v != "not run"]
-    if not got: return "not run"
-    if all(v == "held" for v in got): return "held"
-    return "did not hold" if "did not hold" in got else "not established"
-
-# %% ../nbs/07_study.ipynb #edf09941
+# %% ../nbs/07_study.ipynb #e1358e12
 @dataclass(frozen=True)
 class Claim:
     "A claim of the paper: what it says, the nets it needs, and the rule that judges it from run files"
@@ -83,143 +56,6 @@ class Claim:
     judge: Callable  # judge(runs at one budget, all runs) -> (verdict, evidence)
     comparisons: int = 1  # how many seed comparisons its verdict rests on (a chain: one per link)
     paired: tuple = ()  # (lower, higher) nets also compared over test images and seeds where runs kept their answers
-
-def lower_than(lower: str, higher: str, metric: str = "train_error"):
-    "A judge: `lower` ends below `higher` in `metric`"
-    def judge(runs, everything=None):
-        c = compare(runs, lower, higher, metric)
-        return c["verdict"], c["text"]
-    return judge
-
-def span_verdict(units: list, # the verdicts of what had enough seeds: links between two nets, or nets against a threshold
-                 contradicting: list, # the nets with fewer seeds that lie on the wrong side of a judged net or threshold
-                 ran: bool # whether any net of the claim ran at this budget
-                ) -> str:
-    """The one rule for a claim that spans several nets (C4, C6b, C7). Held: at least one unit judged, every one held,
-    and no net with fewer seeds contradicting it (one that does leaves the claim not established, for a single seed
-    cannot refute it either); did not hold: a judged unit did not hold; not run: nothing ran; else not established"""
-    got = [v for v in units if v != "not run"]
-    if not got: return "not established" if ran else "not run"
-    if "did not hold" in got: return "did not hold"
-    return "held" if all(v == "held" for v in got) and not contradicting else "not established"
-
-def spread(values, digits: int) -> str:
-    "' ± std' of `values` (none for one), with a decimal more where the std would round to zero ('± 0.03', not '± 0.0')"
-    if len(values) < 2: return ""
-    s = float(pd.Series(values).std())
-    return f" ± {s:.{digits if round(s, digits) or not s else digits + 1}f}"
-
-def chain(nets: list, measure: Callable | None = None, metric: str = "test_error", min_seeds: int = 3):
-    """A judge: each net of `nets` ends below the one before it (by `metric`, or `measure(runs, net)` -> one value per
-    seed). The links between nets with `min_seeds` seeds are judged by the seeds rule, with their margin (the difference,
-    the gap between the nearest seeds and, for the test error, the test set's own noise); a net with fewer seeds is named,
-    and contradicts the chain if its seeds lie on the wrong side of a judged net (all below a deeper one, or all above a
-    shallower one). One rule (`span_verdict`) makes the verdict; `judge.scope(runs)` names the links judged when not all were"""
-    def values(runs, net):
-        if measure is not None: return measure(runs, net)
-        v = final_values(runs, metric); return v[v.net == net].value.tolist()
-    def judged_nets(got): return [n for n in nets if len(got[n]) >= min_seeds]
-    def judge(runs, everything=None):
-        got = {n: values(runs, n) for n in nets}
-        judged, iters, d = judged_nets(got), run_iters(runs[0]) if runs else PAPER_ITERS, 3 if measure else 1
-        unit = "" if measure else "%"
-        fmt = lambda n: f"{n} {pd.Series(got[n]).mean():.{d}f}{spread(got[n], d)}{unit} (n = {len(got[n])})"
-        def margin(shallow, deep):
-            diff, gap = pd.Series(got[shallow]).mean() - pd.Series(got[deep]).mean(), min(got[shallow]) - max(got[deep])
-            noise = (f", test-set noise of a difference {noise_of_difference(pd.Series(got[shallow]).mean()):.2f}"
-                     if metric == "test_error" and measure is None else "")
-            e = d if measure else d + 1  # points to two decimals; a response std to three
-            return f"{diff:+.{e}f} apart, nearest seeds {gap:+.{e}f}{noise}"
-        links = [(s, dp, seeds_verdict(got[dp], got[s], min_seeds)[0]) for s, dp in zip(judged, judged[1:])]
-        text = [f"{fmt(dp)} vs {fmt(s)}: {worded(v, iters)} ({margin(s, dp)})" for s, dp, v in links]
-        thin = [n for n in nets if 0 < len(got[n]) < min_seeds]
-        against = [t for t in thin for j in judged
-                   if (nets.index(j) > nets.index(t) and max(got[t]) < min(got[j]))  # all below a deeper net
-                   or (nets.index(j) < nets.index(t) and min(got[t]) > max(got[j]))]  # all above a shallower net
-        against = list(dict.fromkeys(against))
-        if thin: text.append(f"{', '.join(map(fmt, thin))}: fewer than {min_seeds} seeds, not judged")
-        if against: text.append(f"{', '.join(against)} contradict{'s' * (len(against) == 1)} the order "
-                                f"(on the wrong side of every seed of a judged net)")
-        if len(judged) < 2 and any(got.values()): text.append(f"fewer than two nets with {min_seeds} seeds")
-        return span_verdict([v for *_, v in links], against, any(got.values())), "; ".join(text) or "not run"
-    def scope(runs) -> str:
-        judged = judged_nets({n: values(runs, n) for n in nets})
-        return " vs ".join(judged) if 1 < len(judged) < len(nets) else ""
-    judge.scope = scope
-    return judge
-
-# %% ../nbs/07_study.ipynb #ba766a3c
-def response_medians(runs, net: str) -> list:
-    "Figure 7's measure per seed of `net`: the median over its 3x3 layers of the response std at the end of training"
-    return signal_values(runs, net, lambda s: float(s.response_std.median()))
-
-def response_means(runs, net: str) -> list:
-    "The mean over layers of the response std per seed (outliers carry it: shown, not judged)"
-    return signal_values(runs, net, lambda s: float(s.response_std.mean()))
-
-def responds_less(pairs: list, min_seeds: int = 3):
-    "A judge: in each (lower, higher) pair, `lower`'s median response std is below `higher`'s in every seed"
-    def judge(runs, everything=None):
-        vs, text = [], []
-        for lo, hi in pairs:
-            a, b = response_medians(runs, lo), response_medians(runs, hi)
-            if not a or not b: continue
-            said = f"median response std {lo} {sum(a) / len(a):.3f} vs {hi} {sum(b) / len(b):.3f} (n = {len(a)}, {len(b)}): "
-            if min(len(a), len(b)) < min_seeds:  # as `chain` does: a pair short of seeds is named, not judged
-                text.append(said + f"fewer than {min_seeds} seeds a side, not judged"); continue
-            v, why = seeds_verdict(a, b, min_seeds)
-            vs.append(v)
-            text.append(said + worded(v, run_iters(runs[0])))
-        return _steps(vs) if vs else ("not established" if text else "not run"), "; ".join(text) or "no measured runs"
-    return judge
-
-def gradient_ratio(runs, net: str, when: str = "final") -> list:
-    "Per seed of `net`: the smallest layer gradient std over the largest (signals.csv), at `when` (init or final)"
-    out = []
-    for d in runs:
-        if run_group(d) == net and (Path(d) / "signals.csv").exists():
-            s = read_signals(d); s = s[s["when"] == when]
-            out.append(float(s.grad_std.min() / s.grad_std.max()))
-    return out
-
-def no_vanishing(nets: list, threshold: float = 0.01, min_seeds: int = 3):
-    """A judge: in no trained seed of any of `nets` does a layer's gradient std fall under `threshold` of the largest.
-    Each net with `min_seeds` seeds is a unit of `span_verdict` (held if none of its seeds falls under); a net with fewer
-    seeds that falls under contradicts; the evidence names the depths judged and those that did not run at this budget"""
-    def judge(runs, everything=None):
-        got = {n: gradient_ratio(runs, n) for n in nets}
-        init = {n: gradient_ratio(runs, n, "init") for n in nets}
-        judged = [n for n in nets if len(got[n]) >= min_seeds]
-        thin = [n for n in nets if 0 < len(got[n]) < min_seeds]
-        fmt = lambda v: ", ".join(f"{x:.2g}" for x in v)
-        text = [f"trained {n} (n = {len(got[n])}): {fmt(got[n])}" for n in judged + thin]
-        growth = [f"{n} {min(init[n]):.2g}" for n in nets if init[n]]
-        if growth: text.append("at initialisation (lowest seed) " + ", ".join(growth))
-        against = [n for n in thin if min(got[n]) < threshold]
-        if judged: text.insert(0, f"judged: {', '.join(judged)}")
-        if thin: text.append(f"{', '.join(thin)}: fewer than {min_seeds} seeds, not judged")
-        if against: text.append(f"{', '.join(against)} fall{'s' * (len(against) == 1)} below {threshold:g} with fewer seeds")
-        if missing := [n for n in nets if not got[n]]: text.append(f"{', '.join(missing)} not run at this budget")
-        units = ["did not hold" if min(got[n]) < threshold else "held" for n in judged]
-        return span_verdict(units, against, bool(judged or thin)), "; ".join(text) if judged or thin else "not measured"
-    def scope(runs) -> str:
-        judged = [n for n in nets if len(gradient_ratio(runs, n)) >= min_seeds]
-        return ", ".join(judged) if 0 < len(judged) < len(nets) else ""
-    judge.scope = scope
-    return judge
-
-# %% ../nbs/07_study.ipynb #1dd169bb
-def with_budget_axis(judge, pairs=(("plain56", "plain20"), ("resnet56", "resnet20")), metric: str = "train_error"):
-    "A judge whose evidence adds each pair's gap in final `metric` at every budget that ran"
-    from resnet_study.analysis import gap_by_budget
-    def judged(runs, everything=None):
-        v, text = judge(runs, everything)
-        gaps = []
-        for deep, shallow in pairs:
-            g = gap_by_budget(everything or runs, deep, shallow, metric)
-            if len(g): gaps.append(f"{deep} minus {shallow}: " + ", ".join(f"{r.gap:+.1f} at {it:,} (n = {r.seeds})" for it, r in g.iterrows()))
-        return v, text + ("; the gap in " + metric.replace("_", " ") + " by budget (points): " + "; ".join(gaps) if gaps else "")
-    return judged
 
 # %% ../nbs/07_study.ipynb #5be43ab8
 OPTIONS = ("A", "B", "C")  # the shortcut options the study trains on ResNet-20, in the paper's order (Table 3)
@@ -255,6 +91,26 @@ def make_claims(options=OPTIONS) -> dict:
     return {c.id: c for c in claims}
 
 CLAIMS = make_claims()
+
+# %% ../nbs/07_study.ipynb #e80aa984
+def paper_world(root, reverse=False, iters=100):
+    "Synthetic run folders for tests: three seeds of every net, with the paper's answer to every claim built in (or built reversed)"
+    train = dict(plain20=30, plain56=45, resnet20=28, resnet32=26, resnet44=25, resnet56=24, resnet110=23, resnet1202=22)
+    test = dict(plain20=31, plain56=46, resnet20=29, resnet32=27, resnet44=26, resnet56=25, resnet110=24, resnet1202=26,
+                **{"resnet20-B": 28.5, "resnet20-C": 28.2})
+    resp = dict(plain20=1.2, plain56=1.5, plain110=1.6, resnet20=0.9, resnet32=0.8, resnet44=0.7, resnet56=0.6, resnet110=0.5)
+    runs = []
+    for net, e in test.items():
+        n = Net.parse(net)
+        tr = train.get(net, e - 1)
+        if reverse: e, tr = 60 - e, 60 - tr
+        r = resp.get(net)
+        r = None if r is None else (2.1 - r if reverse else r)
+        for s in range(3):
+            runs.append(fake_run(root, f"{net}-s{s}", n.arch, tr + 0.1 * s, e + 0.1 * s, iters, s, n.shortcut,
+                                  responses=None if r is None else [r + 0.01 * s, r + 9, r - 0.01],  # one outlier layer
+                                  grads=[0.002 if reverse else 0.5, 1.0, 0.8] if n.arch.startswith("plain") else None))
+    return runs
 
 # %% ../nbs/07_study.ipynb #576b692d
 @dataclass(frozen=True)
@@ -299,227 +155,3 @@ def study_runs(experiments=(), # names of `EXPERIMENTS` (none or `all`: every ex
         for s in (x.seeds if seeds is None else seeds):
             for n in x.nets: out.setdefault(run_name(n, s), (run_name(n, s), Net.parse(n), s))
     return list(out.values())
-
-# %% ../nbs/07_study.ipynb #ee1f6dc1
-PREDICTIONS = "PREDICTIONS.md"  # a budget folder's predictions, committed before its first run started
-
-@dataclass(frozen=True)
-class Prediction:
-    "A committed prediction: every seed of `lower` ends at least `margin` points below every seed of `higher` in `metric`"
-    claim: str  # the id of the claim it predicts (`CLAIMS`)
-    lower: str  # the study name of the net predicted lower
-    higher: str
-    metric: str  # test_error or train_error (the final value of a run)
-    margin: float  # points
-    text: str  # the prediction in words
-
-def parse_predictions(text: str, where="PREDICTIONS.md") -> list[Prediction]:
-    "The predictions table in `text`: rows `| C4 | resnet56 | resnet20 | test_error | 0.5 | words |` (other lines are prose)"
-    out, f = [], where
-    for line in text.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) != 6 or not re.fullmatch(r"C\d+[a-z]?", cells[0]): continue
-        try: margin = float(cells[4])
-        except ValueError: raise ValueError(f"{f}: the margin of {cells[0]}'s prediction is not a number ({cells[4]!r})") from None
-        out.append(Prediction(cells[0], cells[1], cells[2], cells[3], margin, cells[5]))
-    return out
-
-def read_predictions(folder) -> list[Prediction]:
-    "The predictions of a budget's folder (its PREDICTIONS.md, `parse_predictions`); [] if it has none"
-    f = Path(folder) / PREDICTIONS
-    return parse_predictions(f.read_text(), f) if f.exists() else []
-
-def judge_prediction(p: Prediction, runs, min_seeds: int = 3) -> tuple[str, str]:
-    "(met, not met or not judged yet; the numbers): the gap between the nearest seeds of the two nets against `p.margin`"
-    v = final_values(runs, p.metric)
-    lo, hi = v[v.net == p.lower].value.tolist(), v[v.net == p.higher].value.tolist()
-    if min(len(lo), len(hi)) < min_seeds: return "not judged yet", f"{len(lo)} and {len(hi)} seeds, {min_seeds} a side needed"
-    gap = min(hi) - max(lo)
-    return ("met" if gap >= p.margin else "not met"), f"the nearest seeds {gap:.2f} points apart, at least {p.margin:g} predicted"
-
-def predictions_commit(folder) -> str | None:
-    "The commit that last changed `folder`'s PREDICTIONS.md; None outside a git checkout or for a file never committed"
-    f = Path(folder) / PREDICTIONS
-    try: r = subprocess.run(["git", "log", "-1", "--format=%h", "--", f.name], cwd=f.parent, capture_output=True,
-                            text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError): return None
-    return r.stdout.strip() or None if r.returncode == 0 else None
-
-def predicted(runs, iters: int) -> dict:
-    "Per claim id, the words for its prediction at budget `iters` (from the PREDICTIONS.md of the runs' folders)"
-    here = at(runs, iters)
-    out = {}
-    for folder in sorted({Path(d).parent for d in here}):
-        commit = predictions_commit(folder)
-        for p in read_predictions(folder):
-            v, why = judge_prediction(p, here)
-            out[p.claim] = f"{p.text}: {v} ({why}; committed at {commit or 'no commit'})"
-    return out
-
-# %% ../nbs/07_study.ipynb #baccca22
-CORE_NETS = ("resnet20", "resnet56", "plain20", "plain56")
-
-def main_budget(runs) -> int | None:
-    "The largest budget at which every core net (`CORE_NETS`) has 3 finished seeds"
-    ok = [it for it in sorted({run_iters(d) for d in runs})
-          if all(sum(run_group(d) == n for d in at(runs, it)) >= 3 for n in CORE_NETS)]
-    return ok[-1] if ok else None
-
-def published_answers(folder) -> dict:
-    "What the published fully trained ResNet-20/32/44/56 say on C4 and C6b (runs/reference-weights), as prose"
-    folder = Path(folder)
-    if not (folder / "test_errors.csv").exists(): return {}
-    err = pd.read_csv(folder / "test_errors.csv").set_index("net")["test_error"]
-    resp = pd.read_csv(folder / "responses.csv").groupby("net", sort=False).response_std
-    means, medians = resp.mean(), resp.median()
-    order = lambda s: " > ".join(f"{v:.3g}" for v in s) if (s.diff().dropna() < 0).all() else ", ".join(f"{v:.3g}" for v in s)
-    return {"C4": f"test error {order(err)}% ({', '.join(err.index)})",
-            "C6b": f"median response std {order(medians)}; mean {order(means)}"}
-
-def claims_table(runs, # finished run folders of one budget or several
-                 claims: dict | None = None, # `CLAIMS` by default
-                 published: dict | None = None # `published_answers(...)`
-                ) -> pd.DataFrame:
-    """Every claim's verdict at every budget that ran (one column each; a budget above the main one, where the core nets
-    lack their 3 seeds, is marked incomplete), the main budget's evidence and any larger budget's, and the published nets' answer"""
-    claims = CLAIMS if claims is None else claims
-    runs = [Path(d) for d in runs if (Path(d) / "summary.json").exists()]
-    budgets = sorted({run_iters(d) for d in runs})
-    main = main_budget(runs) or (budgets[-1] if budgets else None)
-    rows, predictions = [], {}
-    for c in claims.values():
-        row = dict(claim=f"{c.id} {c.text}")
-        evidence = {}
-        for it in budgets:
-            v, text = c.judge(at(runs, it), runs)
-            scope = c.judge.scope(at(runs, it)) if hasattr(c.judge, "scope") and v != "not run" else ""
-            paired = [paired_words(p) for lo, hi in c.paired if (p := paired_bootstrap(at(runs, it), lo, hi))]
-            if paired: text += "; paired over test images and seeds: " + "; ".join(paired)
-            row[f"at {it:,} iterations{' (incomplete)' * (it > main)}"] = worded(v, it) + (f" ({scope} only)" if scope else "")
-            # the main budget's evidence (else the largest below it), then what each larger, incomplete budget shows so far
-            if v != "not run": evidence = ({} if it <= main else evidence) | {it: f"at {it:,}{' (incomplete)' * (it > main)}: {text}"}
-        for it in budgets:  # beside the verdict, what was predicted for it before the runs, where it was
-            if c.id in (said := predictions.setdefault(it, predicted(runs, it))): row[f"predicted at {it:,} iterations"] = said[c.id]
-        row["evidence"] = "; ".join(evidence.values()) or "not run"
-        if published: row["published nets (fully trained)"] = published.get(c.id, "")
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("claim")
-
-# %% ../nbs/07_study.ipynb #fa98dcea
-def report(run_dirs, # run folders (anything else given is skipped with a note)
-           out=None, # a folder to write table.md, table6.csv, table.csv, claims.md and figure6.png into
-           warn=None, # called with one line per folder left out (default: printed on stderr)
-           published=None, # the published nets' answers (`published_answers`)
-           beside=None # finished runs of a larger budget (the committed study) to draw beside these: beside.png
-          ) -> str:
-    "Table 6 over seeds, the cost per net and one row per run, as markdown; with `out`, the files and the figure too"
-    from resnet_study.runs import RunFileDamaged
-    warn = warn or (lambda msg: print(msg, file=sys.stderr))
-    readable = []
-    for d in map(Path, run_dirs):
-        if not (d / "config.json").exists():
-            if d.exists(): print(f"{d}: not a run folder ({'no config.json' if d.is_dir() else 'a file'}), skipped", file=sys.stderr)
-            else: warn(f"{d}: no such run folder")
-            continue
-        try: read_run(d); readable.append(d)
-        except RunFileDamaged as e: warn(f"{e}; {d.name} is left out of the report")
-    if run_dirs and not readable: raise RunFileDamaged("nothing to report: no run folder given could be read")
-    run_dirs = sorted(readable, key=lambda p: (run_group(p), p.name))  # the same rows in the same order every time
-    finished = [d for d in run_dirs if (d / "summary.json").exists()]
-    t6, runs = table6(finished), runs_table(run_dirs)
-    md = (f"{budget_line(run_dirs)}\n\n### Table 6: final errors (%), mean over seeds\n\n{markdown_table(t6)}\n\n"
-          f"### Cost per net (lowest-highest over seeds)\n\n{markdown_table(cost_table(finished))}\n\n"
-          f"### Runs\n\n{markdown_table(runs)}")
-    if out is not None:
-        out = Path(out); out.mkdir(parents=True, exist_ok=True)
-        runs.to_csv(out / "table.csv", float_format="%.4g"); t6.to_csv(out / "table6.csv", float_format="%.4g")
-        (out / "table.md").write_text(md + "\n")
-        (out / "claims.md").write_text(claims_markdown(finished, published) + "\n")
-        fig = plot_figure6(run_dirs); fig.savefig(out / "figure6.png", dpi=110, bbox_inches="tight"); plt.close(fig)
-        if beside:
-            fig = plot_beside(finished, beside); fig.savefig(out / "beside.png", dpi=110, bbox_inches="tight"); plt.close(fig)
-    return md
-
-def plot_beside(runs, others):
-    "The nets of `runs` (left) beside the same nets in `others`, runs of another budget such as the committed study (right)"
-    from resnet_study.analysis import plot_nets
-    nets = list(dict.fromkeys(run_group(d) for d in runs))
-    others = [d for d in others if run_group(d) in nets]
-    fig, axes = plt.subplots(1, 2, figsize=(9.2, 3.9), sharey=True)
-    for ax, rs in zip(axes, (runs, others)):
-        iters = sorted({run_iters(d) for d in rs})
-        seeds = max((sum(run_group(d) == n for d in rs) for n in nets), default=0)
-        plot_nets(rs, nets, title=f"{', '.join(f'{i:,}' for i in iters) or 'no'} iterations, up to {seeds} seed(s)", ax=ax)
-    fig.suptitle("your runs (left) beside the committed study's (right)", fontsize=10); fig.tight_layout()
-    return fig
-
-def claims_markdown(runs, published=None) -> str:
-    "The claims table as markdown; where no net has 3 seeds, one line saying what the runs cannot establish, and why"
-    s = seed_stats(runs, "test_error") if runs else pd.DataFrame(columns=["n"])
-    if not len(s) or s.n.max() < 3:
-        return (f"No verdicts: a verdict needs 3 seeds of each net it compares, and these runs have "
-                f"{', '.join(f'{n} {int(k)}' for n, k in s.n.items()) or 'none finished'}. "
-                "Their curves are in figure6.png; the committed study's verdicts are on the front page and the Study page.")
-    return markdown_table(claims_table(runs, published=published))
-
-# %% ../nbs/07_study.ipynb #eea25981
-MAIN_BUDGET = PAPER_ITERS // 5  # 12,800, a fifth of the paper's schedule: where ResNet-56 is to pass ResNet-20
-
-def committed_runs(root=".", # the repository (holding runs/)
-                   ) -> list[Path]:
-    "Every finished study run committed under `root`/runs/cpu-*, every budget"
-    from resnet_study.analysis import finished_runs
-    return [d for f in sorted(Path(root, "runs").glob("cpu-*")) for d in finished_runs(f)]
-
-FRONT_PAGE_CLAIMS = ("C1", "C2", "C4", "C6a", "C6b", "C7")  # six rows on the front page; every claim on this page
-INDEX = Path("nbs") / "index.ipynb"  # the front page, from which README.md is made
-
-def verdicts_table(runs, # finished runs of one budget or several
-                   claims=FRONT_PAGE_CLAIMS # the ids of the claims to show
-                  ) -> pd.DataFrame:
-    "The verdicts alone: one row per claim, one column per budget (its iterations), as the front page shows them"
-    t = claims_table(runs, {k: CLAIMS[k] for k in claims})
-    t = t[[c for c in t.columns if c.startswith("at ")]]
-    t.columns = [c.removeprefix("at ").replace(" iterations", "") for c in t.columns]
-    return t
-
-def front_page_blocks(root=".") -> dict:
-    "The front page's generated blocks, as markdown, computed from the committed runs"
-    return dict(verdicts=markdown_table(verdicts_table(committed_runs(root))))
-
-def _marks(name): return f"<!-- {name}: generated by `resnet-study readme` from runs/ -->", f"<!-- {name} end -->"
-
-def readme_from_index(root=".", # the repository
-                      nb=None # the index notebook as `fastcore.nbio.read_nb` reads it (default: read from `root`)
-                     ) -> str:
-    "README.md as the index notebook's markdown cells make it, its links into nbs/ made from the repository's root"
-    from fastcore.nbio import read_nb
-    nb = nb or read_nb(Path(root, INDEX))
-    text = "\n\n".join(c.source.strip() for c in nb.cells if c.cell_type == "markdown")
-    text = re.sub(r"\]\((?![a-z]+:|#|\.\./)([\w.-]+\.ipynb)", r"](nbs/\1", text)  # a notebook, from nbs/
-    return text.replace("](../", "](") + "\n"  # a file of the repository, from nbs/
-
-def refresh_readme(root=".", # the repository
-                   check: bool = False # only say what is stale
-                  ) -> list[str]:
-    """Rewrite the index notebook's generated blocks from the committed runs, then README.md from the index notebook;
-    the names of what was stale (a block's name, or README.md)"""
-    from fastcore.nbio import read_nb, write_nb
-    if not committed_runs(root):
-        raise ValueError(f"{Path(root).resolve()} has no finished runs under runs/cpu-*: give --root the repository's folder")
-    index = Path(root, INDEX)
-    nb, stale = read_nb(index), []
-    for name, block in front_page_blocks(root).items():
-        start, end = _marks(name)
-        cell = next((c for c in nb.cells if c.cell_type == "markdown" and start in c.source and end in c.source), None)
-        if cell is None: raise ValueError(f"{index} lost its generated {name} block ({start} ... {end})")
-        head, rest = cell.source.split(start, 1)
-        old, tail = rest.split(end, 1)
-        if old.strip() != block.strip(): stale.append(name)
-        cell.source = head + start + "\n" + block + "\n" + end + tail
-    if stale and not check: write_nb(nb, index)
-    readme, want = Path(root, "README.md"), readme_from_index(root, nb)
-    if not readme.exists() or readme.read_text() != want:
-        stale.append("README.md")
-        if not check: readme.write_text(want)
-    return stale

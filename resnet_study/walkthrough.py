@@ -14,8 +14,9 @@ from IPython.display import Markdown
 from .analysis import (budget_line, plot_figure6, errors_table, table6, cost_table, finished_runs, read_run, run_group,
                                    run_iters, seed_stats, mean_curves, gap_by_budget, plot_budget_axis, gradient_ratios,
                                    plot_gradient_ratios, markdown_table, compare, verdict_line, at)
-from .study import (CLAIMS, EXPERIMENTS, MAIN_BUDGET, PAPER_ITERS, Net, committed_runs, main_budget,
-                                published_answers, worded, claims_table, response_medians, response_means)
+from .study import CLAIMS, EXPERIMENTS, Net
+from .judges import PAPER_ITERS, worded, response_medians, response_means
+from .report import MAIN_BUDGET, committed_runs, main_budget, published_answers, claims_table
 
 # %% auto #0
 __all__ = ['ROOT', 'MY_RUNS', 'budget_of', 'committed', 'show', 'train_missing', 'claim_markdown', 'comparisons_markdown',

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from resnet_study.analysis import run_group
 from resnet_study.runfolder import read_sittings
-from resnet_study.study import PREDICTIONS, parse_predictions, read_predictions
+from resnet_study.judges import PREDICTIONS, parse_predictions, read_predictions
 
 ROOT = Path(__file__).resolve().parent.parent
 

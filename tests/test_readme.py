@@ -1,7 +1,7 @@
 "The front page's numbers are the run files' numbers: its verdicts are what the study registry computes from the committed runs, and README.md is made from the front page (nbs/index.ipynb)."
 from pathlib import Path
 from resnet_study.analysis import finished_runs
-from resnet_study.study import refresh_readme, claims_markdown, published_answers
+from resnet_study.report import refresh_readme, claims_markdown, published_answers
 
 ROOT = Path(__file__).resolve().parents[1]
 
