@@ -15,11 +15,11 @@ import matplotlib
 import matplotlib.pyplot as plt
 
 # %% auto #0
-__all__ = ['PAPER_BEST_OF_5', 'PAPER_TABLE6', 'REFERENCE_TABLE6', 'NOT_RECIPE', 'NOT_BUDGET', 'DEPTH_COLORS', 'read_run',
-           'runs_table', 'markdown_table', 'budget_line', 'net_name', 'run_group', 'run_seed', 'run_iters', 'at',
-           'finished_runs', 'config_recipe', 'recipe_differences', 'final_values', 'seed_stats', 'errors_table', 'stat',
-           'seeds_verdict', 'noise_of_difference', 'compare', 'verdict_line', 'run_answers', 'paired_bootstrap',
-           'paired_words', 'net_color', 'mean_curves', 'plot_nets', 'plot_figure6', 'table6', 'cost_table',
+__all__ = ['PAPER_BEST_OF_5', 'PAPER_TABLE6', 'REFERENCE_TABLE6', 'NOT_RECIPE', 'NOT_BUDGET', 'read_run', 'runs_table',
+           'markdown_table', 'budget_line', 'net_name', 'run_group', 'run_seed', 'run_iters', 'at', 'finished_runs',
+           'config_recipe', 'recipe_differences', 'final_values', 'seed_stats', 'errors_table', 'stat', 'seeds_verdict',
+           'noise_of_difference', 'compare', 'verdict_line', 'run_answers', 'paired_bootstrap', 'paired_words',
+           'depth_color', 'net_color', 'mean_curves', 'plot_nets', 'plot_figure6', 'table6', 'cost_table',
            'gap_by_budget', 'plot_budget_axis', 'gradient_ratios', 'plot_gradient_ratios', 'signal_values']
 
 # %% ../nbs/04_analysis.ipynb #f78da64e
@@ -292,14 +292,18 @@ def paired_words(p: dict) -> str:
             f"({side}; bootstrap over {p['seeds'][0]} and {p['seeds'][1]} seeds and {p['images']:,} paired test images)")
 
 # %% ../nbs/04_analysis.ipynb #011f0684
-DEPTH_COLORS = {8: "C7", 14: "C8", 20: "C0", 32: "C1", 44: "C2", 56: "C3", 110: "C4", 1202: "C5"}
+def depth_color(depth: int) -> str:
+    "The hue of a depth in every figure: the k-th of the paper's CIFAR depths (`CIFAR_DEPTHS`) gets matplotlib's Ck"
+    from resnet_study.models import CIFAR_DEPTHS
+    if depth in CIFAR_DEPTHS: return f"C{CIFAR_DEPTHS.index(depth)}"
+    return {8: "C7", 14: "C8"}.get(depth, "k")  # the tests' small nets
 
 def net_color(net: str, # the study's name (`resnet20-B`)
               arch: str # its architecture
              ) -> tuple:
-    "One colour per net, the same in every figure: its depth's hue (`DEPTH_COLORS`), darker for a plain net, paler for B or C"
+    "One colour per net, the same in every figure: its depth's hue (`depth_color`), darker for a plain net, paler for B or C"
     from matplotlib.colors import to_rgb
-    base = np.array(to_rgb(DEPTH_COLORS.get(_depth(arch), "k")))
+    base = np.array(to_rgb(depth_color(_depth(arch))))
     if arch.startswith("plain"): base = base * 0.6
     elif net != arch: base = base + (1 - base) * (0.35 if net.endswith("-B") else 0.6)
     return tuple(float(v) for v in base)

@@ -271,8 +271,8 @@ def imagenet_model(
                   shortcut=shortcut, recompute=recompute, fan_mode=fan_mode, **kw)
 
 # %% ../nbs/00_models.ipynb #b8849a45
-CIFAR_DEPTHS = (20, 32, 44, 56, 110, 1202)
-PLAIN_CIFAR_DEPTHS = (20, 32, 44, 56, 110)
+CIFAR_DEPTHS = (20, 32, 44, 56, 110, 1202)  # the paper's CIFAR-10 ResNets (section 4.2): a depth added here, the study trains it
+PLAIN_CIFAR_DEPTHS = tuple(d for d in CIFAR_DEPTHS if d <= 110)  # and their plain twins, as Figure 6 (left) has them
 IMAGENET_DEPTHS = tuple(IMAGENET_BLOCKS)
 PLAIN_IMAGENET_DEPTHS = (18, 34)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
-from .models import MODELS, SHORTCUT_OPTIONS
+from . import models
 from .analysis import net_name
 from .runfolder import fake_run
 from .judges import lower_than, chain, responds_less, response_medians, no_vanishing, with_budget_axis
@@ -25,11 +25,13 @@ class Net:
     arch: str  # e.g. resnet56 or plain20
     shortcut: str | None = None  # A, B or C; None: the paper's option (a plain net has none)
     def __post_init__(self):
-        if self.arch not in MODELS: raise ValueError(f"unknown net {self.arch!r}; choose one of {', '.join(MODELS)}")
+        if self.arch not in models.MODELS:
+            raise ValueError(f"unknown net {self.arch!r}; choose one of {', '.join(models.MODELS)}")
         if self.arch.startswith("plain") and self.shortcut is not None:
             raise ValueError(f"{self.arch} is a plain net: it has no shortcut (got {self.shortcut!r}); use a resnet for options")
-        if self.shortcut is not None and self.shortcut not in SHORTCUT_OPTIONS:  # the table itself: a new option is one entry there
-            raise ValueError(f"unknown shortcut option {self.shortcut!r}; choose one of {', '.join(SHORTCUT_OPTIONS)}")
+        options = models.SHORTCUT_OPTIONS  # the table itself: a new option is one entry there
+        if self.shortcut is not None and self.shortcut not in options:
+            raise ValueError(f"unknown shortcut option {self.shortcut!r}; choose one of {', '.join(options)}")
     @property
     def name(self) -> str: return net_name(self.arch, self.shortcut)
     @property
@@ -58,35 +60,46 @@ class Claim:
     paired: tuple = ()  # (lower, higher) nets also compared over test images and seeds where runs kept their answers
 
 # %% ../nbs/07_study.ipynb #5be43ab8
-OPTIONS = ("A", "B", "C")  # the shortcut options the study trains on ResNet-20, in the paper's order (Table 3)
+def _options() -> tuple:
+    "The shortcut options the study trains on ResNet-20, in the paper's order (Table 3): the models' table, read when asked"
+    return tuple(models.SHORTCUT_OPTIONS)
 
-def _option_claims(options=OPTIONS) -> list:
+def _depths() -> tuple:
+    "The depths the study trains both plain and residual, 20 to 110 (Figure 6): the models' table, read when asked"
+    return models.PLAIN_CIFAR_DEPTHS
+
+OPTIONS = _options()
+
+def _option_claims(options=None) -> list:
     "C3: each option tests better than the one before it (Table 3: A > B > C in error), one claim per step"
+    options = options or _options()
     nets = [Net("resnet20", o).name for o in options]
     return [Claim(f"C3{'abcdefgh'[i]}", f"option {b} tests better than option {a} (ResNet-20)", (lo, hi),
                   lower_than(lo, hi, "test_error"))
             for i, ((a, hi), (b, lo)) in enumerate(zip(zip(options, nets), zip(options[1:], nets[1:])))]
 
-def make_claims(options=OPTIONS) -> dict:
+def make_claims(options=None, # shortcut options (default: every one of the models' `SHORTCUT_OPTIONS`)
+                depths=None # depths trained plain and residual (default: the models' `PLAIN_CIFAR_DEPTHS`)
+               ) -> dict:
     "Every claim the walkthrough tests, by id"
+    depths = depths or _depths()
+    res, plain = [f"resnet{d}" for d in depths], [f"plain{d}" for d in depths]
     claims = [
         Claim("C1", "degradation: plain-56 trains worse than plain-20", ("plain20", "plain56"),
               with_budget_axis(lower_than("plain20", "plain56"))),
         Claim("C2", "shortcuts fix it: ResNet-56 trains better than plain-56", ("resnet56", "plain56"),
               lower_than("resnet56", "plain56")),
         *_option_claims(options),
-        Claim("C4", "deeper ResNets test better, 20 to 110 layers", ("resnet20", "resnet32", "resnet44", "resnet56", "resnet110"),
-              chain(["resnet20", "resnet32", "resnet44", "resnet56", "resnet110"]), comparisons=4,
-              paired=(("resnet56", "resnet20"), ("resnet32", "resnet20"), ("resnet44", "resnet32"), ("resnet56", "resnet44"),
-                      ("resnet110", "resnet56"))),
+        Claim("C4", f"deeper ResNets test better, {depths[0]} to {depths[-1]} layers", tuple(res), chain(res),
+              comparisons=len(res) - 1, paired=(("resnet56", "resnet20"), *zip(res[1:], res))),
         Claim("C5", "ResNet-1202 tests worse than ResNet-110 (overfitting)", ("resnet110", "resnet1202"),
               lower_than("resnet110", "resnet1202", "test_error")),
         Claim("C6a", "ResNets respond less than their plain counterparts (Figure 7)", ("resnet20", "plain20", "resnet56", "plain56"),
               responds_less([("resnet20", "plain20"), ("resnet56", "plain56"), ("resnet110", "plain110")]), comparisons=3),
         Claim("C6b", "the deeper the ResNet, the smaller its responses (Figure 7)", ("resnet20", "resnet56", "resnet110"),
-              chain(["resnet20", "resnet32", "resnet44", "resnet56", "resnet110"], measure=response_medians), comparisons=4),
+              chain(res, measure=response_medians), comparisons=len(res) - 1),
         Claim("C7", "no layer's gradient vanishes (under 1/100 of the largest) in a trained plain net", ("plain20", "plain56"),
-              no_vanishing(["plain20", "plain32", "plain44", "plain56", "plain110"])),
+              no_vanishing(plain)),
     ]
     return {c.id: c for c in claims}
 
@@ -123,12 +136,17 @@ class Experiment:
     order: int = 0  # its place in the study's queue (lower first); ties keep the table's order
     in_all: bool = True  # trained by `study all` (ResNet-1202 is not: days on a CPU)
 
-def make_experiments(options=OPTIONS) -> dict:
+def make_experiments(options=None, # shortcut options (default: every one of the models' `SHORTCUT_OPTIONS`)
+                     depths=None # depths trained plain and residual (default: the models' `PLAIN_CIFAR_DEPTHS`)
+                    ) -> dict:
     "The walkthrough's experiments, by name"
+    options, depths = options or _options(), depths or _depths()
+    # Figure 6's fan: every other depth both ways, and plain-110 beside the depth experiment's ResNet-110
+    fan = tuple(f"{k}{d}" for d in depths if d not in (20, 56, 110) for k in ("plain", "resnet")) + ("plain110",)
     xs = [Experiment("residual", ("resnet20", "resnet56"), claims=("C4",), order=1),
           Experiment("degradation", ("plain20", "plain56"), claims=("C1", "C2", "C6a", "C7"), order=2),
           Experiment("depth", ("resnet110",), claims=("C4", "C6b"), order=3),
-          Experiment("fan", ("plain32", "resnet32", "plain44", "resnet44", "plain110"), claims=("C4",), order=4),
+          Experiment("fan", fan, claims=("C4",), order=4),
           Experiment("shortcuts", tuple(Net("resnet20", o).name for o in options[1:]),
                      claims=tuple(c.id for c in _option_claims(options)), order=5),
           Experiment("overfitting", ("resnet1202",), claims=("C5",), order=6, in_all=False)]
