@@ -4,11 +4,13 @@
 
 The walkthrough's saved notebooks are exactly what this writes, so that reading the walkthrough in JupyterLab (with
 `nbdev-install-hooks`, which cleans every notebook on save where pyproject.toml's `jupyter_hooks` is on) leaves
-`git status` clean; tests/test_walkthrough.py checks it. The save is JupyterLab's own: the hook it calls
-(`nbdev.clean.clean_jupyter`, which does nothing if the setting is off), then `nbformat.write`.
+`git status` clean; tests/test_walkthrough.py checks it. The save is JupyterLab's own: its output area joins the pieces
+of a stream the kernel sent one after another (`merge_streams`), it keeps no widget state (the widgets extension's
+default), then the hook it calls (`nbdev.clean.clean_jupyter`, which does nothing if the setting is off) and
+`nbformat.write`.
 """
 from __future__ import annotations
-import sys, time
+import re, sys, time
 from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
@@ -19,13 +21,39 @@ ROOT = Path(__file__).resolve().parents[1]
 WALKTHROUGH = ["index", "10_degradation", "11_residual_block", "12_shortcuts", "13_depth", "14_layer_responses",
                "17_after", "18_solutions"]
 
+def _overwrite(text: str) -> str:
+    "What JupyterLab shows of a stream's text: a backspace removes the character before it, a carriage return rewrites its line"
+    while re.search(r"[^\n]\x08", text): text = re.sub(r"[^\n]\x08", "", text, count=1)
+    text = re.sub(r"\r+\n", "\n", text)
+    lines = []
+    for line in text.split("\n"):
+        shown = ""
+        for part in line.split("\r"): shown = part + shown[len(part):]  # the new text over the old, the rest of the old stays
+        lines.append(shown)
+    return "\n".join(lines)
+
+def merge_streams(outputs: list) -> list:
+    "`outputs` as JupyterLab keeps them: consecutive stream outputs of one name (stdout, stderr) merged into one, overwrites applied"
+    merged = []
+    for o in outputs:
+        if o.get("output_type") == "stream" and merged and merged[-1].get("output_type") == "stream" and merged[-1]["name"] == o["name"]:
+            merged[-1]["text"] = merged[-1]["text"] + o["text"]
+        else: merged.append(o)
+    for o in merged:
+        if o.get("output_type") == "stream": o["text"] = _overwrite(o["text"])
+    return merged
+
 def run_as_jupyter(path, dest=None, timeout: int = 600) -> float:
     "Execute every cell of `path` in its own folder (as Run All), save to `dest` (default: in place) as JupyterLab does; seconds"
     path = Path(path).resolve()
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    # JupyterLab saves no widget state unless asked to (the widgets extension's `saveState` is off by default)
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
+                   store_widget_state=False).execute()
     took = time.perf_counter() - start
+    for cell in nb.cells:  # the kernel sends a stream in pieces as it flushes; JupyterLab's output area joins them
+        if cell.get("outputs"): cell.outputs = merge_streams(cell.outputs)
     dest = Path(dest or path)
     model = dict(type="notebook", content=nb)
     clean_jupyter(path=str(path), model=model)  # the pre-save hook `nbdev-install-hooks` installs, with this project's settings
