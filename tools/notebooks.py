@@ -1,8 +1,9 @@
 """Run notebooks as a student's JupyterLab does (Run All, then save through nbdev's save hook, as the project configures it).
 
     python tools/notebooks.py nbs/10_degradation.ipynb ...   # refresh the committed outputs, in place
+    python tools/notebooks.py                                # every notebook of WALKTHROUGH and LIBRARY
 
-The walkthrough's saved notebooks are exactly what this writes, so that reading the walkthrough in JupyterLab (with
+The saved chapters and library notebooks are exactly what this writes, so that reading the walkthrough in JupyterLab (with
 `nbdev-install-hooks`, which cleans every notebook on save where pyproject.toml's `jupyter_hooks` is on) leaves
 `git status` clean; tests/test_walkthrough.py checks it. The save is JupyterLab's own: its output area joins the pieces
 of a stream the kernel sent one after another (`merge_streams`), it keeps no widget state (the widgets extension's
@@ -17,9 +18,18 @@ from nbclient import NotebookClient
 from nbdev.clean import clean_jupyter
 
 ROOT = Path(__file__).resolve().parents[1]
-# the chapters whose saved outputs are the same on every Run All (15 prints measured speeds, 16 times its streams)
+# every chapter: its saved outputs are the same on every Run All
 WALKTHROUGH = ["index", "10_degradation", "11_residual_block", "12_shortcuts", "13_depth", "14_layer_responses",
-               "17_after", "18_solutions"]
+               "15_imagenet_recipe", "16_statistics", "17_after", "18_solutions"]
+# the library's notebooks whose saved outputs are the same on every Run All: all but these, with why
+LEFT_OUT = {"01_data": "it times the data pipeline, and fastai's table of a training shows seconds",
+            "02_training": "fastai's tables of its trainings show seconds, and its slow cell trains 100 iterations",
+            "02a_runs": "its runs' summaries and metrics show seconds, speeds and temporary folders",
+            "06_reference_weights": "it tests the published nets on the whole test set: minutes"}
+LIBRARY = ["00_models", "00a_files", "00b_preact", "01a_sources", "01b_datasets", "01c_imagenet_data", "02b_recipes",
+           "02c_distributed", "02d_schedules", "02e_callbacks", "02f_runfolder", "03_cli", "04_analysis", "05_signals",
+           "07_study", "07a_walkthrough", "08_pictures", "08a_knobs", "08b_lesions", "08c_exercises", "09_testing",
+           "09a_performance"]
 
 def _overwrite(text: str) -> str:
     "What JupyterLab shows of a stream's text: a backspace removes the character before it, a carriage return rewrites its line"
@@ -48,10 +58,9 @@ def run_as_jupyter(path, dest=None, timeout: int = 600) -> float:
     path = Path(path).resolve()
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    # JupyterLab saves no widget state unless asked to (the widgets extension's `saveState` is off by default)
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
-                   store_widget_state=False).execute()
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
     took = time.perf_counter() - start
+    nb.metadata.pop("widgets", None)  # JupyterLab saves no widget state unless asked to (the widgets extension's `saveState`)
     for cell in nb.cells:  # the kernel sends a stream in pieces as it flushes; JupyterLab's output area joins them
         if cell.get("outputs"): cell.outputs = merge_streams(cell.outputs)
     dest = Path(dest or path)
@@ -61,5 +70,5 @@ def run_as_jupyter(path, dest=None, timeout: int = 600) -> float:
     return took
 
 if __name__ == "__main__":
-    for p in sys.argv[1:] or [ROOT / "nbs" / f"{n}.ipynb" for n in WALKTHROUGH]:
+    for p in sys.argv[1:] or [ROOT / "nbs" / f"{n}.ipynb" for n in WALKTHROUGH + LIBRARY]:
         print(f"{p}: {run_as_jupyter(p):.0f} s", flush=True)
