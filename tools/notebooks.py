@@ -24,12 +24,11 @@ WALKTHROUGH = ["index", "10_degradation", "11_residual_block", "12_shortcuts", "
 # the library's notebooks whose saved outputs are the same on every Run All: all but these, with why
 LEFT_OUT = {"01_data": "it times the data pipeline, and fastai's table of a training shows seconds",
             "02_training": "fastai's tables of its trainings show seconds, and its slow cell trains 100 iterations",
-            "02a_runs": "its runs' summaries and metrics show seconds, speeds and temporary folders",
             "06_reference_weights": "it tests the published nets on the whole test set: minutes"}
-LIBRARY = ["00_models", "00a_files", "00b_preact", "01a_sources", "01b_datasets", "01c_imagenet_data", "02b_recipes",
-           "02c_distributed", "02d_schedules", "02e_callbacks", "02f_runfolder", "03_cli", "04_analysis", "05_signals",
-           "07_study", "07a_walkthrough", "08_pictures", "08a_knobs", "08b_lesions", "08c_exercises", "09_testing",
-           "09a_performance"]
+LIBRARY = ["00_models", "00a_files", "00b_preact", "01a_sources", "01b_datasets", "01c_imagenet_data", "02a_runs",
+           "02b_recipes", "02c_distributed", "02d_schedules", "02e_callbacks", "02f_runfolder", "03_cli", "04_analysis",
+           "05_signals", "07_study", "07a_walkthrough", "08_pictures", "08a_knobs", "08b_lesions", "08c_exercises",
+           "09_testing", "09a_performance"]
 
 def _overwrite(text: str) -> str:
     "What JupyterLab shows of a stream's text: a backspace removes the character before it, a carriage return rewrites its line"
@@ -43,11 +42,12 @@ def _overwrite(text: str) -> str:
     return "\n".join(lines)
 
 def merge_streams(outputs: list) -> list:
-    "`outputs` as JupyterLab keeps them: consecutive stream outputs of one name (stdout, stderr) merged into one, overwrites applied"
+    "`outputs` as JupyterLab keeps them: consecutive streams of one name (stdout, stderr) joined, overwrites applied"
     merged = []
     for o in outputs:
-        if o.get("output_type") == "stream" and merged and merged[-1].get("output_type") == "stream" and merged[-1]["name"] == o["name"]:
-            merged[-1]["text"] = merged[-1]["text"] + o["text"]
+        last = merged[-1] if merged else {}
+        if o.get("output_type") == "stream" and last.get("output_type") == "stream" and last["name"] == o["name"]:
+            last["text"] = last["text"] + o["text"]
         else: merged.append(o)
     for o in merged:
         if o.get("output_type") == "stream": o["text"] = _overwrite(o["text"])
