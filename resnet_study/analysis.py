@@ -352,16 +352,17 @@ def plot_nets(run_dirs, nets=None, title: str = "", ax=None):
     return ax
 
 def plot_figure6(run_dirs, title: str | None = None, panels=None, figsize=None):
-    "Figure 6's panels from run folders: plain nets, ResNets, and ResNet-110 beside 1202 (or the deepest ResNet run); `panels=None`: those with runs"
+    "Figure 6's panels from run folders: plain nets, ResNets up to 110 layers, and ResNet-110 beside 1202; `panels=None`: those that show a run no other panel does"
     curves = {k: v for k, v in mean_curves(run_dirs).items() if k == v["arch"]}  # the paper's option only: not -B/-C
     plain = [k for k, v in curves.items() if v["arch"].startswith("plain")]
     res = [k for k, v in curves.items() if v["arch"].startswith("resnet") and _depth(v["arch"]) <= 110]
     deep = [k for k, v in curves.items() if v["arch"].startswith("resnet") and _depth(v["arch"]) >= 110]
-    if not [k for k in deep if _depth(curves[k]["arch"]) > 110] and res:  # no 1202: the deepest there is
+    if not [k for k in deep if _depth(curves[k]["arch"]) > 110] and res:  # asked for without 1202: the deepest there is
         deep = [max(res, key=lambda k: _depth(curves[k]["arch"]))]
     what = dict(plain=(plain, "plain nets"), resnet=(res, "ResNets"),
                 deep=(deep, "ResNet-110 and ResNet-1202" if len(deep) > 1 else "the deepest ResNet run"))
-    if panels is None: panels = [p for p in what if what[p][0]] or ["plain"]
+    if panels is None:  # the right panel only where it adds a net (1202): without one, it would repeat the ResNet panel's
+        panels = [p for p in ("plain", "resnet") if what[p][0]] + (["deep"] if set(deep) - set(res) else []) or ["plain"]
     # sized for a notebook column: at most two panels a row, so that legends stay readable at 100%
     cols = min(2, len(panels)); rows = math.ceil(len(panels) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=figsize or (4.6 * cols, 3.9 * rows), sharey=True, squeeze=False)

@@ -8,8 +8,11 @@ Docs: https://resnet-study.github.io/resnet_study/exercises.html.md"""
 
 # %% ../nbs/08c_exercises.ipynb #b3fc8db7
 from __future__ import annotations
+import numbers, sysconfig, traceback
+from pathlib import Path
 import torch
 import torch.nn as nn
+import resnet_study
 from .models import ShortcutA, BasicBlock, cifar_model, n_params
 
 # %% auto #0
@@ -18,9 +21,24 @@ __all__ = ['QUESTIONS', 'ExerciseFailed', 'check_option_a', 'check_cifar_builder
 
 # %% ../nbs/08c_exercises.ipynb #38ec699d
 class ExerciseFailed(AssertionError):
-    "An answer that is not right yet; the message says how"
+    "An answer that is not right yet; the message says how, in one line"
+    def _render_traceback_(self) -> list[str]:
+        "What IPython (JupyterLab) shows in place of a traceback: the one line, not the library's frames"
+        return [f"{type(self).__name__}: {self}"]
 
-def _fail(msg: str): raise ExerciseFailed(msg)
+def _fail(msg: str):
+    # `from None`: a failure found while handling the student's own exception does not drag that traceback along
+    raise ExerciseFailed(" ".join(line.strip() for line in str(msg).splitlines())) from None  # one line, whatever it quotes
+
+_LIBRARY = tuple(str(p) for p in {Path(resnet_study.__file__).resolve().parent, Path(torch.__file__).resolve().parent,
+                                  *(Path(sysconfig.get_paths()[k]).resolve() for k in ("stdlib", "purelib", "platlib"))})
+
+def _raised(e: Exception) -> str:
+    "The student's exception `e` in one line: its type, the first line of its message and the line of their code that raised it"
+    msg = (str(e).strip().splitlines() or [""])[0]
+    theirs = [f for f in traceback.extract_tb(e.__traceback__)[1:] if not str(Path(f.filename).resolve()).startswith(_LIBRARY)]
+    at = f", at `{theirs[-1].line.strip()}`" if theirs and theirs[-1].line else ""  # a cell's line, where the kernel keeps its source
+    return f"raised {type(e).__name__}" + (f": {msg}" if msg else "") + at
 
 def _ok(what: str) -> str:
     print(f"correct: {what}"); return "correct"
@@ -33,7 +51,7 @@ def check_option_a(fn) -> str:
         x = torch.randn(2, ni, 8, 8, generator=g)
         want = ShortcutA(ni, nf, stride)(x)
         try: got = fn(x.clone(), nf, stride)
-        except Exception as e: _fail(f"my_fn(x of shape {tuple(x.shape)}, nf={nf}, stride={stride}) raised {type(e).__name__}: {e}")
+        except Exception as e: _fail(f"my_fn(x of shape {tuple(x.shape)}, nf={nf}, stride={stride}) {_raised(e)}")
         if not isinstance(got, torch.Tensor): _fail(f"my_fn should return a tensor, not {type(got).__name__}")
         if got.shape != want.shape:
             _fail(f"for x of shape {tuple(x.shape)}, nf={nf}, stride={stride} the shape should be {tuple(want.shape)}, not {tuple(got.shape)}"
@@ -50,11 +68,12 @@ def check_cifar_builder(fn, depths=(20, 32, 56)) -> str:
     for depth in depths:
         n = (depth - 2) // 6
         try: net = fn(depth)
-        except Exception as e: _fail(f"my_fn({depth}) raised {type(e).__name__}: {e}")
+        except Exception as e: _fail(f"my_fn({depth}) {_raised(e)}")
         if not isinstance(net, nn.Module): _fail(f"my_fn({depth}) should return an nn.Module, not {type(net).__name__}")
         try:
             with torch.no_grad(): out = net.eval()(torch.zeros(2, 3, 32, 32))
-        except Exception as e: _fail(f"my_fn({depth}) fails on a batch of 2 CIFAR images: {type(e).__name__}: {e}")
+        except Exception as e: _fail(f"my_fn({depth}) fails on a batch of 2 CIFAR images: it {_raised(e)}")
+        if not isinstance(out, torch.Tensor): _fail(f"my_fn({depth})'s net should return a tensor of scores, not {type(out).__name__}")
         if tuple(out.shape) != (2, 10): _fail(f"my_fn({depth}) maps 2 images to shape {tuple(out.shape)}, not (2, 10): one score per class")
         blocks = [m for m in net.modules() if isinstance(m, BasicBlock)]
         if len(blocks) != 3 * n: _fail(f"ResNet-{depth} has 3 stages of n = {n} blocks ({3 * n} in all), yours has {len(blocks)}")
@@ -80,8 +99,9 @@ def check_warmup_rule(fn) -> str:
     for errors, kw in cases:
         want = warmup_rates(errors, **kw)
         try: got = list(fn(list(errors), **kw))
-        except Exception as e: _fail(f"my_fn({errors}{', ' if kw else ''}{', '.join(f'{k}={v}' for k, v in kw.items())}) raised {type(e).__name__}: {e}")
+        except Exception as e: _fail(f"my_fn({errors}{', ' if kw else ''}{', '.join(f'{k}={v}' for k, v in kw.items())}) {_raised(e)}")
         if len(got) != len(want): _fail(f"for {len(errors)} windows return {len(want)} rates, not {len(got)}")
+        if not all(isinstance(g, numbers.Real) for g in got): _fail(f"return one rate (a number) per window, not {got!r}")
         if [round(g, 12) for g in got] != [round(w, 12) for w in want]:
             i = next(i for i, (g, w) in enumerate(zip(got, want)) if abs(g - w) > 1e-12)
             until = kw.get("until", 0.8)
@@ -115,7 +135,8 @@ def check_answer(name: str, value) -> str:
     if name not in QUESTIONS: _fail(f"no question {name!r}; the questions: {', '.join(QUESTIONS)}")
     question, answer, rel = QUESTIONS[name]
     want = answer()
-    if value is None or value is ...: _fail(f"{question} Give a number, not {value!r}")
+    if isinstance(value, torch.Tensor) and value.numel() == 1: value = value.item()  # a number computed with torch
+    if not isinstance(value, numbers.Real) or isinstance(value, bool): _fail(f"{question} Give a number, not {value!r}")
     if abs(value - want) > rel * abs(want) + 1e-12:
         hint = "too high" if value > want else "too low"
         _fail(f"{question} {value} is {hint}" + (" (count with `n_params` from resnet_study.models)" if "params" in name else ""))

@@ -8,7 +8,7 @@ Docs: https://resnet-study.github.io/resnet_study/knobs.html.md"""
 
 # %% ../nbs/08a_knobs.ipynb #b40023db
 from __future__ import annotations
-import time
+import hashlib, time
 from pathlib import Path
 import torch
 import torch.nn as nn
@@ -32,6 +32,14 @@ def _first(control):
     if isinstance(control, tuple): return control[0]
     return getattr(control, "value", control)
 
+_SHOWN = {}  # the knobs drawn in this kernel, by id
+
+def _knob_id(fn, controls: dict) -> str:
+    "An id for the widget of `fn` with `controls`, the same in every kernel"
+    f = getattr(fn, "func", fn)  # a `functools.partial`: its function, and the arguments it fixes
+    what = f"{f.__module__}.{f.__qualname__} {sorted(getattr(fn, 'keywords', {}).items())} {sorted(controls.items())}"
+    return hashlib.sha256(what.encode()).hexdigest()[:32]
+
 def knob(fn, # draws a figure from keyword arguments (and returns it)
          fixed: dict | None = None, # keyword arguments passed as they are, without a control
          **controls): # keyword -> a control: a list (drop-down), a tuple `(lo, hi[, step])` (slider), a bool, or a widget
@@ -51,12 +59,16 @@ def knob(fn, # draws a figure from keyword arguments (and returns it)
         if res is not None: display(res)
         plt.close("all")
         print(f"redrawn in {timings[-1]:.2f} s")
+    key = _knob_id(fn, controls)
     controls = {k: (w.Dropdown(options=c, value=c[0], description=k) if isinstance(c, list) else c) for k, c in controls.items()}
     ui = w.interactive(redraw, {"manual": False}, **controls)
     for c in ui.kwargs_widgets:
         if hasattr(c, "continuous_update"): c.continuous_update = False  # redraw when the slider is let go, not on every step
-    ui.timings, ui.results = timings, results  # seconds per redraw, and what `fn` returned
-    return ui
+    if key in _SHOWN: _SHOWN.pop(key).close()  # the same knob run again: its old box goes, the id is the new one's
+    # the saved cell names the widget by this id: ipywidgets draws a random one, and every Run All would change the notebook
+    box = _SHOWN[key] = w.VBox([ui], model_id=key)
+    box.timings, box.results = timings, results  # seconds per redraw, and what `fn` returned
+    return box
 
 # %% ../nbs/08a_knobs.ipynb #cb6eb65a
 def without_bn(model: nn.Module) -> nn.Module:

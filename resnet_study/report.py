@@ -104,17 +104,24 @@ def report(run_dirs, # run folders (anything else given is skipped with a note)
             fig = plot_beside(finished, beside); fig.savefig(out / "beside.png", dpi=110, bbox_inches="tight"); plt.close(fig)
     return md
 
-def plot_beside(runs, others):
-    "The nets of `runs` (left) beside the same nets in `others`, runs of another budget such as the committed study (right)"
+def plot_beside(runs, # the reader's finished runs
+                others # runs of another budget, such as the committed study's
+               ):
+    "The nets of `runs` (left) beside the same nets in `others` (right); one panel where `others` has none of them but `runs`"
     from resnet_study.analysis import plot_nets
     nets = list(dict.fromkeys(run_group(d) for d in runs))
-    others = [d for d in others if run_group(d) in nets]
-    fig, axes = plt.subplots(1, 2, figsize=(9.2, 3.9), sharey=True)
-    for ax, rs in zip(axes, (runs, others)):
+    mine = {Path(d).resolve() for d in runs}
+    # a run given on both sides would be drawn twice: the right panel holds only the others' runs of the same nets
+    others = [d for d in others if run_group(d) in nets and Path(d).resolve() not in mine]
+    sides = [s for s in (runs, others) if s] or [runs]
+    fig, axes = plt.subplots(1, len(sides), figsize=(4.6 * len(sides), 3.9), sharey=True, squeeze=False)
+    for ax, rs in zip(axes.flat, sides):
         iters = sorted({run_iters(d) for d in rs})
         seeds = max((sum(run_group(d) == n for d in rs) for n in nets), default=0)
         plot_nets(rs, nets, title=f"{', '.join(f'{i:,}' for i in iters) or 'no'} iterations, up to {seeds} seed(s)", ax=ax)
-    fig.suptitle("your runs (left) beside the committed study's (right)", fontsize=10); fig.tight_layout()
+    fig.suptitle("your runs (left) beside the committed study's (right)" if len(sides) == 2 else
+                 "your runs (the committed study has no other run of these nets)", fontsize=10)
+    fig.tight_layout()
     return fig
 
 def claims_markdown(runs, published=None) -> str:

@@ -76,6 +76,23 @@ def test_exercise_checks_pass_the_reference_and_fail_wrong_answers():
         check_answer("n_resnet110", 19)
 
 
+def test_a_wrong_answer_shows_one_line_in_jupyter():
+    "In a kernel, as JupyterLab shows it: a wrong answer, or one that raises, is one line naming what is wrong, no traceback"
+    import nbformat
+    from nbclient import NotebookClient
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in (
+        "from resnet_study.exercises import check_option_a, check_answer",
+        "def my_fn(x, nf, stride):\n    return x + x.new_zeros(x.shape[0], nf, 1, 1)  # channels not padded: a shape error",
+        "check_option_a(my_fn)", "check_answer('n_resnet110', 19)")])
+    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True).execute()
+    raised, wrong = (c.outputs[-1] for c in nb.cells[2:])
+    assert raised.output_type == "error" and raised.ename == "ExerciseFailed"
+    assert raised.traceback == [f"ExerciseFailed: {raised.evalue}"], raised.traceback
+    assert raised.evalue.startswith("my_fn(x of shape (2, 16, 8, 8), nf=32, stride=2) raised RuntimeError: The size of tensor a")
+    assert raised.evalue.endswith("at `return x + x.new_zeros(x.shape[0], nf, 1, 1)  # channels not padded: a shape error`")
+    assert wrong.traceback == ["ExerciseFailed: What is n for ResNet-110 (depth = 6n + 2)? 19 is too high"], wrong.traceback
+
+
 def test_solution_by_construction_and_lesions_are_exact():
     torch.manual_seed(0)
     plain = cifar_model(20, residual=False).eval()

@@ -1,23 +1,57 @@
 """Run notebooks as a student's JupyterLab does (Run All, then save through nbdev's save hook, as the project configures it).
 
     python tools/notebooks.py nbs/10_degradation.ipynb ...   # refresh the committed outputs, in place
+    python tools/notebooks.py                                # every notebook of WALKTHROUGH and LIBRARY
 
-The walkthrough's saved notebooks are exactly what this writes, so that reading the walkthrough in JupyterLab (with
+The saved chapters and library notebooks are exactly what this writes, so that reading the walkthrough in JupyterLab (with
 `nbdev-install-hooks`, which cleans every notebook on save where pyproject.toml's `jupyter_hooks` is on) leaves
-`git status` clean; tests/test_walkthrough.py checks it. The save is JupyterLab's own: the hook it calls
-(`nbdev.clean.clean_jupyter`, which does nothing if the setting is off), then `nbformat.write`.
+`git status` clean; tests/test_walkthrough.py checks it. The save is JupyterLab's own: its output area joins the pieces
+of a stream the kernel sent one after another (`merge_streams`), it keeps no widget state (the widgets extension's
+default), then the hook it calls (`nbdev.clean.clean_jupyter`, which does nothing if the setting is off) and
+`nbformat.write`.
 """
 from __future__ import annotations
-import sys, time
+import re, sys, time
 from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 from nbdev.clean import clean_jupyter
 
 ROOT = Path(__file__).resolve().parents[1]
-# the chapters whose saved outputs are the same on every Run All (15 prints measured speeds, 16 times its streams)
+# every chapter: its saved outputs are the same on every Run All
 WALKTHROUGH = ["index", "10_degradation", "11_residual_block", "12_shortcuts", "13_depth", "14_layer_responses",
-               "17_after", "18_solutions"]
+               "15_imagenet_recipe", "16_statistics", "17_after", "18_solutions"]
+# the library's notebooks whose saved outputs are the same on every Run All: all but these, with why
+LEFT_OUT = {"01_data": "it times the data pipeline, and fastai's table of a training shows seconds",
+            "02_training": "fastai's tables of its trainings show seconds, and its slow cell trains 100 iterations",
+            "06_reference_weights": "it tests the published nets on the whole test set: minutes"}
+LIBRARY = ["00_models", "00a_files", "00b_preact", "01a_sources", "01b_datasets", "01c_imagenet_data", "02a_runs",
+           "02b_recipes", "02c_distributed", "02d_schedules", "02e_callbacks", "02f_runfolder", "03_cli",
+           "04_analysis", "05_signals", "07_judges", "07_study", "07a_walkthrough", "07b_report", "07c_runner",
+           "08_pictures", "08a_knobs", "08b_lesions", "08c_exercises", "09_testing", "09a_performance"]
+
+def _overwrite(text: str) -> str:
+    "What JupyterLab shows of a stream's text: a backspace removes the character before it, a carriage return rewrites its line"
+    while re.search(r"[^\n]\x08", text): text = re.sub(r"[^\n]\x08", "", text, count=1)
+    text = re.sub(r"\r+\n", "\n", text)
+    lines = []
+    for line in text.split("\n"):
+        shown = ""
+        for part in line.split("\r"): shown = part + shown[len(part):]  # the new text over the old, the rest of the old stays
+        lines.append(shown)
+    return "\n".join(lines)
+
+def merge_streams(outputs: list) -> list:
+    "`outputs` as JupyterLab keeps them: consecutive streams of one name (stdout, stderr) joined, overwrites applied"
+    merged = []
+    for o in outputs:
+        last = merged[-1] if merged else {}
+        if o.get("output_type") == "stream" and last.get("output_type") == "stream" and last["name"] == o["name"]:
+            last["text"] = last["text"] + o["text"]
+        else: merged.append(o)
+    for o in merged:
+        if o.get("output_type") == "stream": o["text"] = _overwrite(o["text"])
+    return merged
 
 def run_as_jupyter(path, dest=None, timeout: int = 600) -> float:
     "Execute every cell of `path` in its own folder (as Run All), save to `dest` (default: in place) as JupyterLab does; seconds"
@@ -26,6 +60,9 @@ def run_as_jupyter(path, dest=None, timeout: int = 600) -> float:
     start = time.perf_counter()
     NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
     took = time.perf_counter() - start
+    nb.metadata.pop("widgets", None)  # JupyterLab saves no widget state unless asked to (the widgets extension's `saveState`)
+    for cell in nb.cells:  # the kernel sends a stream in pieces as it flushes; JupyterLab's output area joins them
+        if cell.get("outputs"): cell.outputs = merge_streams(cell.outputs)
     dest = Path(dest or path)
     model = dict(type="notebook", content=nb)
     clean_jupyter(path=str(path), model=model)  # the pre-save hook `nbdev-install-hooks` installs, with this project's settings
@@ -33,5 +70,5 @@ def run_as_jupyter(path, dest=None, timeout: int = 600) -> float:
     return took
 
 if __name__ == "__main__":
-    for p in sys.argv[1:] or [ROOT / "nbs" / f"{n}.ipynb" for n in WALKTHROUGH]:
+    for p in sys.argv[1:] or [ROOT / "nbs" / f"{n}.ipynb" for n in WALKTHROUGH + LIBRARY]:
         print(f"{p}: {run_as_jupyter(p):.0f} s", flush=True)
