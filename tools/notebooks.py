@@ -11,7 +11,7 @@ default), then the hook it calls (`nbdev.clean.clean_jupyter`, which does nothin
 `nbformat.write`.
 """
 from __future__ import annotations
-import re, sys, time
+import asyncio, copy, re, sys, time
 from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
@@ -53,12 +53,45 @@ def merge_streams(outputs: list) -> list:
         if o.get("output_type") == "stream": o["text"] = _overwrite(o["text"])
     return merged
 
-def run_as_jupyter(path, dest=None, timeout: int = 600) -> float:
+class Stalled(RuntimeError): "A Run All that stopped moving: no cell finished and no output came for a while"
+
+async def _watched(client, quiet: float):
+    "`client.async_execute()`, cancelled (its kernel shut down) if no cell finishes and no output comes for `quiet` seconds"
+    last = [time.monotonic()]
+    seen = client.on_cell_executed
+    def moved(**kw): last[0] = time.monotonic(); return seen(**kw) if seen else None
+    client.on_cell_executed = moved
+    output = client.output
+    def out(*a, **kw): last[0] = time.monotonic(); return output(*a, **kw)
+    client.output = out
+    task = asyncio.ensure_future(client.async_execute())
+    while not task.done():
+        await asyncio.wait([task], timeout=5)
+        stalled = client.kc is not None and time.monotonic() - last[0] > quiet
+        if not task.done() and stalled:
+            task.cancel()  # nbclient shuts its kernel down on the way out, and says so as a dead kernel
+            try: await task
+            except BaseException: pass
+            raise Stalled(f"no cell finished for {quiet} s")
+    return task.result()
+
+def run_as_jupyter(path, dest=None, timeout: int = 600, quiet: float = 300) -> float:
     "Execute every cell of `path` in its own folder (as Run All), save to `dest` (default: in place) as JupyterLab does; seconds"
     path = Path(path).resolve()
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    for attempt in (1, 2):
+        ran = copy.deepcopy(nb)
+        client = NotebookClient(ran, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+        # now and then the client waits forever on a kernel that has gone idle (seen with ipykernel 7, as in nbclient's
+        # issue 312), past every timeout of its own: a Run All that goes quiet for `quiet` seconds is started again, once
+        try:
+            asyncio.run(_watched(client, quiet))
+            break
+        except Stalled:
+            if attempt == 2: raise
+            print(f"{path.name}: Run All went quiet for {quiet} s (no cell finished, no output); started again", file=sys.stderr)
+    nb = ran
     took = time.perf_counter() - start
     nb.metadata.pop("widgets", None)  # JupyterLab saves no widget state unless asked to (the widgets extension's `saveState`)
     for cell in nb.cells:  # the kernel sends a stream in pieces as it flushes; JupyterLab's output area joins them
