@@ -25,17 +25,21 @@ __all__ = ['PAPER_BEST_OF_5', 'PAPER_TABLE6', 'REFERENCE_TABLE6', 'NOT_RECIPE', 
 # %% ../nbs/04_analysis.ipynb #f78da64e
 # ResNet-110's 6.43 is the best of 5 runs; a study built on seeds quotes the paper's mean of those runs (6.61 +/- 0.16)
 PAPER_BEST_OF_5 = {"resnet110": 6.43}  # the one net the paper ran 5 times: its best run
-PAPER_TABLE6 = {"resnet20": 8.75, "resnet32": 7.51, "resnet44": 7.17, "resnet56": 6.97, "resnet110": 6.61, "resnet1202": 7.93}
+PAPER_TABLE6 = {"resnet20": 8.75, "resnet32": 7.51, "resnet44": 7.17, "resnet56": 6.97, "resnet110": 6.61,
+                "resnet1202": 7.93}
 # the widely used PyTorch re-implementation (option A, 200 epochs, best epoch on the test set): not the paper
-REFERENCE_TABLE6 = {"resnet20": 8.27, "resnet32": 7.37, "resnet44": 6.90, "resnet56": 6.61, "resnet110": 6.32, "resnet1202": 6.18}
+REFERENCE_TABLE6 = {"resnet20": 8.27, "resnet32": 7.37, "resnet44": 6.90, "resnet56": 6.61, "resnet110": 6.32,
+                    "resnet1202": 6.18}
 
 def _read_metrics(f: Path) -> pd.DataFrame:
-    "metrics.csv, every column numbers (the one reader, `read_metrics`); a `RunFileDamaged` naming the file and the line"
+    """metrics.csv, every column numbers (the one reader, `read_metrics`); a `RunFileDamaged` naming the file and the
+    line"""
     from resnet_study.runfolder import read_metrics
     return read_metrics(f)
 
 def read_run(run_dir) -> dict:
-    "config, summary (None while the run is unfinished) and metrics of a run folder; a damaged file is a `RunFileDamaged` that names it"
+    """config, summary (None while the run is unfinished) and metrics of a run folder; a damaged file is a
+    `RunFileDamaged` that names it"""
     from resnet_study.runfolder import read_config, read_summary
     d = Path(run_dir)
     config = read_config(d)
@@ -53,7 +57,8 @@ def runs_table(run_dirs) -> pd.DataFrame:
         rows.append(dict(run=r["name"], arch=c["arch"], params=r["config"].get("n_params"), budget=b["name"],
                          iterations=s.get("iterations", int(m["iter"].max()) if len(m) else 0), planned=b["iters"],
                          subset=b.get("subset"), train_error=s.get("train_error", last("train_error")),
-                         test_error=s.get("test_error", last("test_error")), paper_test_error=PAPER_TABLE6.get(c["arch"]),
+                         test_error=s.get("test_error", last("test_error")),
+                         paper_test_error=PAPER_TABLE6.get(c["arch"]),
                          wall_seconds=s.get("wall_seconds"), images_per_second=s.get("images_per_second"),
                          status=s.get("status", "unfinished")))
     cols = ["run", "arch", "params", "budget", "iterations", "planned", "subset", "train_error", "test_error",
@@ -69,7 +74,8 @@ def markdown_table(df: pd.DataFrame) -> str:
     "`df` as a markdown table (without pandas' optional `tabulate` dependency); an empty cell where there is no value"
     cols = [df.index.name or ""] + list(df.columns)
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(_cell(v) for v in (i, *row)) + " |" for i, row in zip(df.index, df.itertuples(index=False))]
+    lines += ["| " + " | ".join(_cell(v) for v in (i, *row)) + " |"
+              for i, row in zip(df.index, df.itertuples(index=False))]
     return "\n".join(lines)
 
 # %% ../nbs/04_analysis.ipynb #9220b703
@@ -88,7 +94,8 @@ def budget_line(run_dirs) -> str:
         falls = [it for it, _ in (runs[0]["summary"] or {}).get("lr_reductions") or []] if len(runs) == 1 else None
         sched = (f"lr {cfg['lr']} divided by {b.get('factor', 10):g} after {b['patience']} evaluations "
                  f"({b['eval_every']:,} iterations apart) without a lower validation error"
-                 + ("" if falls is None else f", divided at {', '.join(map(str, falls))}" if falls else ", never divided"))
+                 + ("" if falls is None else f", divided at {', '.join(map(str, falls))}" if falls
+                    else ", never divided"))
     elif b["milestones"]:
         at = ", ".join(str(milestone_iter(f, iters)) for f in b["milestones"])
         sched = f"lr {cfg['lr']} divided by {b.get('factor', 10):g} at {at}"
@@ -100,7 +107,8 @@ def budget_line(run_dirs) -> str:
     data = (c.get("data") or {}).get("name") or (Path(str(cfg["data"])).name if cfg.get("data") else ds.title)
     procs = c.get("processes", 1)
     threads = c.get("threads")  # recorded since 2026-12-03: a CPU run's rate depends on it
-    where = (f"{c.get('device', '?')}" + (", bf16" if cfg.get("bf16") else "") + (f", {procs} processes" if procs > 1 else "")
+    where = (f"{c.get('device', '?')}" + (", bf16" if cfg.get("bf16") else "")
+             + (f", {procs} processes" if procs > 1 else "")
              + (f", {threads} thread{'s' * (threads > 1)} per process" if threads and c.get("device") == "cpu" else ""))
     done = [r for r in runs if r["summary"] and r["summary"].get("status", "done") == "done"]
     diverged = [r["name"] for r in runs if r["summary"] and r["summary"].get("status") == "diverged"]
@@ -144,10 +152,12 @@ def finished_runs(folder, # a run folder, or a folder of them (searched two leve
                   iters: int | None = None, # only runs of this many iterations
                   finished: bool = True # only finished runs (with a summary.json)
                  ) -> list[Path]:
-    "The run folders under `folder`, found by their config.json whatever their names: of `nets`, in their order, then by seed"
+    """The run folders under `folder`, found by their config.json whatever their names: of `nets`, in their order, then
+    by seed"""
     folder = Path(folder)
     found = sorted({f.parent for pat in ("config.json", "*/config.json", "*/*/config.json") for f in folder.glob(pat)})
-    found = [d for d in found if (not finished or (d / "summary.json").exists()) and (iters is None or run_iters(d) == iters)]
+    found = [d for d in found if (not finished or (d / "summary.json").exists())
+             and (iters is None or run_iters(d) == iters)]
     order = {n: i for i, n in enumerate(nets)}
     found = [d for d in found if not nets or run_group(d) in order]
     return sorted(found, key=lambda d: (order.get(run_group(d), 0), run_seed(d), d.name))
@@ -201,9 +211,11 @@ def seed_stats(run_dirs, metric: str = "test_error", values: pd.DataFrame | None
     return out
 
 def errors_table(run_dirs) -> pd.DataFrame:
-    "Final training and test error (%) per net over its seeds: mean, std and number of seeds, as the walkthrough shows them"
+    """Final training and test error (%) per net over its seeds: mean, std and number of seeds, as the walkthrough shows
+    them"""
     tr, te = seed_stats(run_dirs, "train_error"), seed_stats(run_dirs, "test_error")
-    return pd.DataFrame({"train error (%)": tr["mean"], "std": tr["std"], "test error (%)": te["mean"], "std ": te["std"],
+    return pd.DataFrame({"train error (%)": tr["mean"], "std": tr["std"], "test error (%)": te["mean"],
+                         "std ": te["std"],
                          "seeds": te["n"]}).round(1)
 
 def stat(s: pd.DataFrame, net: str, digits: int = 1) -> str:
@@ -257,7 +269,8 @@ def run_answers(run_dirs, net: str) -> list[dict]:
     "The test answers (`read_test_predictions`) of each finished seed of `net` that kept them"
     from resnet_study.runfolder import FILES, read_test_predictions
     return [read_test_predictions(d) for d in run_dirs
-            if run_group(d) == net and (Path(d) / "summary.json").exists() and (Path(d) / FILES["test_predictions"]).exists()]
+            if run_group(d) == net and (Path(d) / "summary.json").exists()
+            and (Path(d) / FILES["test_predictions"]).exists()]
 
 def paired_bootstrap(run_dirs, # finished runs of one budget
                      lower: str, # the net expected to test lower (`resnet56`)
@@ -274,7 +287,8 @@ def paired_bootstrap(run_dirs, # finished runs of one budget
     wrong_a = np.stack([~x["correct"] for x in a]).astype(np.float32)  # seeds x images
     wrong_b = np.stack([~x["correct"] for x in b]).astype(np.float32)
     n, rng, diffs = wrong_a.shape[1], np.random.default_rng(seed), []
-    for start in range(0, replicates, 200):  # 200 replicates at a time: an images x replicates weight matrix stays small
+    # 200 replicates at a time: an images x replicates weight matrix stays small
+    for start in range(0, replicates, 200):
         k = min(200, replicates - start)
         w = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(k)], 1).astype(np.float32) / n
         ea = wrong_a[rng.integers(0, len(a), (k, len(a)))]  # replicates x seeds x images
@@ -301,7 +315,8 @@ def depth_color(depth: int) -> str:
 def net_color(net: str, # the study's name (`resnet20-B`)
               arch: str # its architecture
              ) -> tuple:
-    "One colour per net, the same in every figure: its depth's hue (`depth_color`), darker for a plain net, paler for B or C"
+    """One colour per net, the same in every figure: its depth's hue (`depth_color`), darker for a plain net, paler for
+    B or C"""
     from matplotlib.colors import to_rgb
     base = np.array(to_rgb(depth_color(_depth(arch))))
     if arch.startswith("plain"): base = base * 0.6
@@ -309,7 +324,8 @@ def net_color(net: str, # the study's name (`resnet20-B`)
     return tuple(float(v) for v in base)
 
 def mean_curves(run_dirs) -> dict:
-    "Per net (`run_group`): `{'arch', 'n', 'train', 'test'}`, the last two DataFrames of mean/min/max error by iteration over seeds"
+    """Per net (`run_group`): `{'arch', 'n', 'train', 'test'}`, the last two DataFrames of mean/min/max error by
+    iteration over seeds"""
     by = {}
     for d in run_dirs:
         r = read_run(d)
@@ -335,24 +351,29 @@ def _panel(ax, curves: dict, nets: list, title: str, by_depth: bool = True):
         for kind, lw in (("train", 0.9), ("test", 2.4)):
             k = c[kind]
             if not len(k): continue
-            ax.plot(k.index, k["mean"], color=color, lw=lw, marker="o" if len(k) == 1 else None,  # one evaluation: a dot
+            # one evaluation: a dot
+            ax.plot(k.index, k["mean"], color=color, lw=lw, marker="o" if len(k) == 1 else None,
                     label=f"{name} (n={c['n']})" if kind == "test" else None)
-            if c["n"] > 1: ax.fill_between(k.index, k["min"], k["max"], color=color, alpha=0.12 if kind == "test" else 0.08, lw=0)
+            if c["n"] > 1: ax.fill_between(k.index, k["min"], k["max"], color=color,
+                                           alpha=0.12 if kind == "test" else 0.08, lw=0)
     ax.set(xlabel="iterations", ylabel="error (%)", title=title); ax.set_ylim(0, None); ax.grid(alpha=0.3)
     handles, _ = ax.get_legend_handles_labels()
     styles = [Line2D([], [], color="0.3", lw=0.9, label="training error (thin)"),
               Line2D([], [], color="0.3", lw=2.4, label="test error (bold)")]
-    if handles: ax.legend(handles=handles + styles, fontsize=8.5, loc="best")  # where no curve runs: a fixed corner hid plain-110, flat at 90%
+    # where no curve runs: a fixed corner hid plain-110, flat at 90%
+    if handles: ax.legend(handles=handles + styles, fontsize=8.5, loc="best")
 
 def plot_nets(run_dirs, nets=None, title: str = "", ax=None):
-    "Training (thin) and test (bold) error curves of `nets` (default: every net of the runs) on one panel, one colour per net"
+    """Training (thin) and test (bold) error curves of `nets` (default: every net of the runs) on one panel, one colour
+    per net"""
     curves = mean_curves(run_dirs)
     if ax is None: _, ax = plt.subplots(figsize=(6.5, 4.2))
     _panel(ax, curves, [n for n in (nets or curves) if n in curves], title, by_depth=False)
     return ax
 
 def plot_figure6(run_dirs, title: str | None = None, panels=None, figsize=None):
-    "Figure 6's panels from run folders: plain nets, ResNets, and ResNet-110 beside 1202 (or the deepest ResNet run); `panels=None`: those with runs"
+    """Figure 6's panels from run folders: plain nets, ResNets, and ResNet-110 beside 1202 (or the deepest ResNet run);
+    `panels=None`: those with runs"""
     curves = {k: v for k, v in mean_curves(run_dirs).items() if k == v["arch"]}  # the paper's option only: not -B/-C
     plain = [k for k, v in curves.items() if v["arch"].startswith("plain")]
     res = [k for k, v in curves.items() if v["arch"].startswith("resnet") and _depth(v["arch"]) <= 110]
@@ -383,17 +404,21 @@ def _net_order(stats: pd.DataFrame) -> list:
 def table6(run_dirs, # finished runs, of one budget or several (one row per net and budget)
            published: dict | None = None # test errors of the published fully trained nets on our test copy, by net
           ) -> pd.DataFrame:
-    "Table 6: our final test (and training) error over seeds, per budget, beside the paper's and the re-implementation's"
+    """Table 6: our final test (and training) error over seeds, per budget, beside the paper's and the
+    re-implementation's"""
     rows = []
     for iters in sorted({run_iters(d) for d in run_dirs}):
         runs = [d for d in run_dirs if run_iters(d) == iters]
         te, tr = seed_stats(runs, "test_error"), seed_stats(runs, "train_error")
-        rows += [dict(net=n, arch=te.loc[n, "arch"], iterations=iters, test_error=te.loc[n, "mean"], test_std=te.loc[n, "std"],
-                      n=int(te.loc[n, "n"]), train_error=tr.loc[n, "mean"] if n in tr.index else None) for n in _net_order(te)]
+        rows += [dict(net=n, arch=te.loc[n, "arch"], iterations=iters, test_error=te.loc[n, "mean"],
+                      test_std=te.loc[n, "std"],
+                      n=int(te.loc[n, "n"]), train_error=tr.loc[n, "mean"] if n in tr.index else None)
+                 for n in _net_order(te)]
     # the paper's and the reference's numbers belong to the option-A nets of those names, not to -B/-C
     rows = [dict(r, paper=PAPER_TABLE6.get(r["net"]), reference=REFERENCE_TABLE6.get(r["net"]),
                  published=(published or {}).get(r["net"])) for r in rows]
-    cols = ["net", "arch", "iterations", "test_error", "test_std", "n", "train_error", "paper", "reference", "published"]
+    cols = ["net", "arch", "iterations", "test_error", "test_std", "n", "train_error", "paper", "reference",
+            "published"]
     t = pd.DataFrame(rows, columns=cols)
     if published is None: t = t.drop(columns="published")
     order = {n: i for i, n in enumerate(_net_order(t.drop_duplicates("net").set_index("net")))} if len(t) else {}
@@ -402,7 +427,8 @@ def table6(run_dirs, # finished runs, of one budget or several (one row per net 
 
 # %% ../nbs/04_analysis.ipynb #37834393
 def cost_table(run_dirs) -> pd.DataFrame:
-    "Per net: finished seeds, iterations, and the lowest-highest wall minutes and training images/s over its seeds (from summary.json)"
+    """Per net: finished seeds, iterations, and the lowest-highest wall minutes and training images/s over its seeds
+    (from summary.json)"""
     from resnet_study.runfolder import read_sittings
     runs = [(run_group(d), r, read_sittings(d)) for d in run_dirs
             if (r := read_run(d))["summary"] and r["summary"].get("status", "done") == "done"]
@@ -414,7 +440,8 @@ def cost_table(run_dirs) -> pd.DataFrame:
                             threads=", ".join(sorted({str(s.get("threads", "unknown")) for s in sit})) or "unknown",
                             sittings=len(sit) or float("nan"), paused=any("paused" in s for s in sit))
                        for n, r, sit in runs])
-    span = lambda s: "" if s.isna().all() else (f"{s.min():.0f}" if round(s.min()) == round(s.max()) else f"{s.min():.0f}-{s.max():.0f}")
+    span = lambda s: "" if s.isna().all() else (f"{s.min():.0f}" if round(s.min()) == round(s.max())
+                                                else f"{s.min():.0f}-{s.max():.0f}")
     g = df.groupby("net", sort=False)
     out = pd.DataFrame({"arch": g["arch"].first(), "seeds": g.size(),
                         "iterations": g["iterations"].agg(lambda s: ", ".join(f"{int(v):,}" for v in sorted(set(s.dropna())))),
@@ -440,7 +467,8 @@ def gap_by_budget(run_dirs, # finished runs of any budgets
                              seeds=f"{len(a)}, {len(b)}"))
     return pd.DataFrame(rows, columns=["iterations", "gap", "low", "high", "seeds"]).set_index("iterations")
 
-def plot_budget_axis(run_dirs, pairs=(("plain56", "plain20"), ("resnet56", "resnet20")), metric: str = "train_error", ax=None):
+def plot_budget_axis(run_dirs, pairs=(("plain56", "plain20"), ("resnet56", "resnet20")), metric: str = "train_error",
+                     ax=None):
     "The deep-minus-shallow gap of each pair against the budget (log axis), mean and the range the seeds allow"
     if ax is None: _, ax = plt.subplots(figsize=(6.5, 3.8))
     for (deep, shallow), color in zip(pairs, ("C3", "C0", "C2", "C1")):
@@ -452,7 +480,8 @@ def plot_budget_axis(run_dirs, pairs=(("plain56", "plain20"), ("resnet56", "resn
                                                fontsize=7.5, color=color)
     ax.axhline(0, color="0.4", lw=0.8)
     ax.set_xscale("log")
-    ax.set(xlabel=f"iterations (log scale; the paper: {RECIPES['cifar10'].iters:,})", ylabel=f"gap in final {metric.replace('_', ' ')} (points)")
+    ax.set(xlabel=f"iterations (log scale; the paper: {RECIPES['cifar10'].iters:,})",
+           ylabel=f"gap in final {metric.replace('_', ' ')} (points)")
     ax.grid(alpha=0.3); ax.legend(fontsize=8.5)
     return ax
 
@@ -467,7 +496,8 @@ def gradient_ratios(run_dirs) -> pd.DataFrame:
         c = _config(d)
         for when, g in s.groupby("when", sort=False):
             g = g.sort_values("layer")
-            rows.append(dict(net=run_group(d), arch=c["arch"], depth=_depth(c["arch"]), residual=not c["arch"].startswith("plain"),
+            rows.append(dict(net=run_group(d), arch=c["arch"], depth=_depth(c["arch"]),
+                             residual=not c["arch"].startswith("plain"),
                              seed=run_seed(d), iterations=run_iters(d), when=when,
                              min_over_max=g.grad_std.min() / g.grad_std.max(),
                              first_over_last=g.grad_std.iloc[0] / g.grad_std.iloc[-1]))

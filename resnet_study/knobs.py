@@ -34,8 +34,10 @@ def _first(control):
 
 def knob(fn, # draws a figure from keyword arguments (and returns it)
          fixed: dict | None = None, # keyword arguments passed as they are, without a control
-         **controls): # keyword -> a control: a list (drop-down), a tuple `(lo, hi[, step])` (slider), a bool, or a widget
-    "`fn`'s figure redrawn as the `controls` move (an `ipywidgets.interactive`); without a kernel or ipywidgets, `fn` called once"
+         # keyword -> a control: a list (drop-down), a tuple `(lo, hi[, step])` (slider), a bool, or a widget
+         **controls):
+    """`fn`'s figure redrawn as the `controls` move (an `ipywidgets.interactive`); without a kernel or ipywidgets, `fn`
+    called once"""
     import functools
     fn = functools.partial(fn, **(fixed or {}))
     if not _in_kernel(): return fn(**{k: _first(c) for k, c in controls.items()})
@@ -51,10 +53,12 @@ def knob(fn, # draws a figure from keyword arguments (and returns it)
         if res is not None: display(res)
         plt.close("all")
         print(f"redrawn in {timings[-1]:.2f} s")
-    controls = {k: (w.Dropdown(options=c, value=c[0], description=k) if isinstance(c, list) else c) for k, c in controls.items()}
+    controls = {k: (w.Dropdown(options=c, value=c[0], description=k) if isinstance(c, list) else c)
+                for k, c in controls.items()}
     ui = w.interactive(redraw, {"manual": False}, **controls)
     for c in ui.kwargs_widgets:
-        if hasattr(c, "continuous_update"): c.continuous_update = False  # redraw when the slider is let go, not on every step
+        # redraw when the slider is let go, not on every step
+        if hasattr(c, "continuous_update"): c.continuous_update = False
     ui.timings, ui.results = timings, results  # seconds per redraw, and what `fn` returned
     return ui
 
@@ -92,9 +96,11 @@ def init_signals(depth: int = 20, # weighted layers: 6n+2 (20, 56, 110, 1202, ..
     with torch.autograd.set_detect_anomaly(False): return layer_signals(model.train(), xb, yb)
 
 # %% ../nbs/08a_knobs.ipynb #3934cd19
-def plot_init_signals(depth: int = 56, residual: bool = True, bn: bool = True, zero_gamma: bool = False, bs: int = 16, seed: int = 0,
+def plot_init_signals(depth: int = 56, residual: bool = True, bn: bool = True, zero_gamma: bool = False, bs: int = 16,
+                      seed: int = 0,
                       compare: bool = True, figsize=(10, 3.4)):
-    "Forward std and backward gradient std of each 3x3 layer at initialisation; `compare` adds the other kind of net (plain/residual) dashed"
+    """Forward std and backward gradient std of each 3x3 layer at initialisation; `compare` adds the other kind of net
+    (plain/residual) dashed"""
     import matplotlib.pyplot as plt
     fig, (fwd, bwd) = plt.subplots(1, 2, figsize=figsize)
     kinds = [residual] + ([not residual] if compare else [])
@@ -105,12 +111,15 @@ def plot_init_signals(depth: int = 56, residual: bool = True, bn: bool = True, z
         for ax, col in ((fwd, "response_std"), (bwd, "grad_std")):
             v = s[col].where(np.isfinite(s[col]) & (s[col] > 0))
             # layers at 0 (zero-γ) or not finite are left out, and the rest joined, so that every other layer still draws a line
-            ax.plot(v.dropna().index, v.dropna(), label=label + ("" if v.notna().all() else f" ({v.isna().sum()} layers 0 or not finite)"), **style)
+            ax.plot(v.dropna().index, v.dropna(),
+                    label=label + ("" if v.notna().all() else f" ({v.isna().sum()} layers 0 or not finite)"), **style)
     for ax, what in ((fwd, "forward: std of each layer's response"), (bwd, "backward: std of the loss gradient there")):
         ax.set(yscale="log", xlabel="3x3 layer (input to output)", title=what); ax.grid(alpha=0.3); ax.legend(fontsize=8)
         lo, hi = ax.get_ylim()
-        if hi / lo < 100: ax.set_ylim(min(lo, (lo * hi) ** 0.5 / 10), max(hi, (lo * hi) ** 0.5 * 10))  # two decades at least: noise stays noise
-    knobs = f"BN {'on' if bn else 'off'}" + (", last BN scale 0" + ("" if bn else " (no BN: nothing to zero)") if zero_gamma else "")
+        # two decades at least: noise stays noise
+        if hi / lo < 100: ax.set_ylim(min(lo, (lo * hi) ** 0.5 / 10), max(hi, (lo * hi) ** 0.5 * 10))
+    knobs = f"BN {'on' if bn else 'off'}" + (", last BN scale 0" + ("" if bn else " (no BN: nothing to zero)")
+                                             if zero_gamma else "")
     fig.suptitle(f"At initialisation, one batch of {bs} random images: {knobs}", fontsize=10); fig.tight_layout()
     return fig
 
@@ -119,9 +128,11 @@ import numpy as np
 
 # %% ../nbs/08a_knobs.ipynb #c58a2ef2
 def signal_summary(depth: int = 56, bs: int = 32, seed: int = 0, settings=None) -> "pd.DataFrame":
-    "Per setting `(residual, bn, zero_gamma)`: min and max response std and the gradient std at the first layer over the last's"
+    """Per setting `(residual, bn, zero_gamma)`: min and max response std and the gradient std at the first layer over
+    the last's"""
     import pandas as pd
-    settings = settings or [(False, True, False), (True, True, False), (True, True, True), (False, False, False), (True, False, False)]
+    settings = settings or [(False, True, False), (True, True, False), (True, True, True), (False, False, False),
+                            (True, False, False)]
     rows = []
     for r, bn, z in settings:
         s = init_signals(depth, r, bn, z, bs, seed)
@@ -149,7 +160,8 @@ def study_budgets(root="../runs") -> list[str]:
     runs = runs[runs.budget.str.startswith("cpu-")]  # the study's budgets, not the one-off measurements beside them
     main = main_budget(list(runs.path))
     order = runs.groupby("budget").iters.max().sort_values(ascending=False).index.tolist()
-    return sorted(order, key=lambda b: b != f"cpu-{main}")  # a stable sort: the main budget first, the rest as they were
+    # a stable sort: the main budget first, the rest as they were
+    return sorted(order, key=lambda b: b != f"cpu-{main}")
 
 def explore_runs(budget: str | None = None, # a folder under `root`; `None`: the study's main budget
 
@@ -171,10 +183,13 @@ def explore_runs(budget: str | None = None, # a folder under `root`; `None`: the
     return plot_figure6(dirs, figsize=figsize), table6(dirs).round(2)
 
 # %% ../nbs/08a_knobs.ipynb #f1958b80
-def explore(budget: str | None = None, nets: str = "plain20 plain56 resnet20 resnet56", seeds: str = "0 1 2", extra: str = "",
+def explore(budget: str | None = None, nets: str = "plain20 plain56 resnet20 resnet56", seeds: str = "0 1 2",
+            extra: str = "",
             root="../runs"):
-    "`explore_runs` with its choices as text (space-separated), as a widget's text boxes give them; shows the table under the figure"
+    """`explore_runs` with its choices as text (space-separated), as a widget's text boxes give them; shows the table
+    under the figure"""
     from IPython.display import display
     fig, tab = explore_runs(budget, nets.split() or None, [int(s) for s in seeds.split()] or None, extra.split(), root)
-    display(fig); display(tab.astype(object).where(tab.notna(), "-"))  # "-" where a net has no value, as the tables write it
+    # "-" where a net has no value, as the tables write it
+    display(fig); display(tab.astype(object).where(tab.notna(), "-"))
     import matplotlib.pyplot as plt; plt.close(fig)

@@ -82,7 +82,8 @@ def report(run_dirs, # run folders (anything else given is skipped with a note)
     readable = []
     for d in map(Path, run_dirs):
         if not (d / "config.json").exists():
-            if d.exists(): print(f"{d}: not a run folder ({'no config.json' if d.is_dir() else 'a file'}), skipped", file=sys.stderr)
+            if d.exists(): print(f"{d}: not a run folder ({'no config.json' if d.is_dir() else 'a file'}), skipped",
+                                 file=sys.stderr)
             else: warn(f"{d}: no such run folder")
             continue
         try: read_run(d); readable.append(d)
@@ -105,7 +106,8 @@ def report(run_dirs, # run folders (anything else given is skipped with a note)
     return md
 
 def plot_beside(runs, others):
-    "The nets of `runs` (left) beside the same nets in `others`, runs of another budget such as the committed study (right)"
+    """The nets of `runs` (left) beside the same nets in `others`, runs of another budget such as the committed study
+    (right)"""
     from resnet_study.analysis import plot_nets
     nets = list(dict.fromkeys(run_group(d) for d in runs))
     others = [d for d in others if run_group(d) in nets]
@@ -113,7 +115,8 @@ def plot_beside(runs, others):
     for ax, rs in zip(axes, (runs, others)):
         iters = sorted({run_iters(d) for d in rs})
         seeds = max((sum(run_group(d) == n for d in rs) for n in nets), default=0)
-        plot_nets(rs, nets, title=f"{', '.join(f'{i:,}' for i in iters) or 'no'} iterations, up to {seeds} seed(s)", ax=ax)
+        plot_nets(rs, nets, title=f"{', '.join(f'{i:,}' for i in iters) or 'no'} iterations, up to {seeds} seed(s)",
+                  ax=ax)
     fig.suptitle("your runs (left) beside the committed study's (right)", fontsize=10); fig.tight_layout()
     return fig
 
