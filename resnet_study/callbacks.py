@@ -26,13 +26,15 @@ __all__ = ['DIVERGED_ABOVE', 'NonFiniteLoss', 'RunStopped', 'RunLogger', 'rng_st
 
 # %% ../nbs/02e_callbacks.ipynb #042fcdce
 class NonFiniteLoss(RuntimeError):
-    "The training loss became NaN, infinite or far above a guess's: the run diverged; `detail` is the message (fastai prefixes it)"
+    """The training loss became NaN, infinite or far above a guess's: the run diverged; `detail` is the message (fastai
+    prefixes it)"""
     def __init__(self, msg: str = ""):
         super().__init__(msg)
         self.detail = msg
 
 class RunStopped(Exception):
-    "Training stopped on a signal (`signal`, e.g. SIGTERM) after a checkpoint at `iteration`: `--resume` goes on from there"
+    """Training stopped on a signal (`signal`, e.g. SIGTERM) after a checkpoint at `iteration`: `--resume` goes on from
+    there"""
     def __init__(self, signal: str, iteration: int):
         super().__init__(f"stopped by {signal} at iteration {iteration:,}, after writing its checkpoint")
         self.signal, self.iteration = signal, iteration
@@ -40,7 +42,8 @@ class RunStopped(Exception):
 # %% ../nbs/02e_callbacks.ipynb #0ad0e8d5
 def _fmt(v) -> str: return f"{v:.6g}" if isinstance(v, float) else str(v)
 
-DIVERGED_ABOVE = 1000  # a training window's loss above this many times a uniform guess's: the run diverged, as with a NaN
+# a training window's loss above this many times a uniform guess's: the run diverged, as with a NaN
+DIVERGED_ABOVE = 1000
 
 class RunLogger(Callback):
     "Append training windows (every `every` iterations) and evaluations to metrics.csv; all processes', by the first"
@@ -103,7 +106,9 @@ class RunLogger(Callback):
         if not math.isfinite(loss):
             raise NonFiniteLoss(f"the training loss became {loss} in the iterations up to {self.train_iter}")
         guess = math.log(self.pred.shape[-1])  # the loss of a uniform guess over the classes: where training starts
-        if loss > DIVERGED_ABOVE * guess:  # far above any start, by orders of magnitude (an early spike of a tiny ImageNet test run reaches 139, lr 50 3.6e19)
+        # far above any start, by orders of magnitude (an early spike of a tiny ImageNet test run reaches 139, lr 50
+        # 3.6e19)
+        if loss > DIVERGED_ABOVE * guess:
             raise NonFiniteLoss(f"the training loss reached {loss:.3g} in the iterations up to {self.train_iter}, more than "
                                 f"{DIVERGED_ABOVE} times a uniform guess's {guess:.2f}: the run diverged")
         self._write(lr=self.opt.hypers[-1]["lr"], train_loss=loss, train_error=100 * wrong / n,

@@ -64,7 +64,8 @@ def _refuse_paper_budget_on_cpu(cfg, device):
                      f"{duration(s * cfg.budget.iters)} on this CPU ({s:.2f} s an iteration, measured now); give "
                      f"--iters N (--iters {hour} is about an hour here), or ask for the paper's with --budget paper")
 
-RESUME_OPTIONS = ("--resume", "--out", "--data", "--device", "--quiet")  # what a resume can honour: where it runs, not how
+# what a resume can honour: where it runs, not how
+RESUME_OPTIONS = ("--resume", "--out", "--data", "--device", "--quiet")
 
 def cmd_train(args):
     "Train a net with the paper's recipe (CIFAR-10's or ImageNet's, by the data set) into a run folder."
@@ -128,16 +129,19 @@ def cmd_signals(args):
         print(f"{run}: {len(df) // 2} layers -> {Path(run) / 'signals.csv'}")
 
 def cmd_study(args):
-    "Train (or resume) the runs of the walkthrough's experiments at one budget and over seeds, measure their signals, and report."
+    """Train (or resume) the runs of the walkthrough's experiments at one budget and over seeds, measure their signals,
+    and report."""
     from resnet_study.runner import run_study
     return run_study(args)
 
 def cmd_readme(args):
-    "Rewrite the front page's verdict table (nbs/index.ipynb) from the committed runs, and README.md from the front page; with --check, only say whether they are stale."
+    """Rewrite the front page's verdict table (nbs/index.ipynb) from the committed runs, and README.md from the front
+    page; with --check, only say whether they are stale."""
     from resnet_study.report import refresh_readme
     stale = refresh_readme(args.root, check=args.check)
     if args.check and stale:
-        print(f"resnet-study readme: stale: {', '.join(stale)} (run `resnet-study readme` to rewrite them)", file=sys.stderr)
+        print(f"resnet-study readme: stale: {', '.join(stale)} (run `resnet-study readme` to rewrite them)",
+              file=sys.stderr)
         return 1
     print(f"README.md: {'rewrote ' + ', '.join(stale) if stale and not args.check else 'up to date'}")
 
@@ -192,7 +196,8 @@ def _parser():
     t.add_argument("--workers", type=_ranged("workers"), help="ImageNet: image-decoding processes per GPU/process "
                    "(default: min(8, CPUs / processes))")
     t.add_argument("--out", type=Path, required=True, help="run folder to create (or continue with --resume)")
-    t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint, with the options "
+    t.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its last checkpoint, with the options "
                    f"it started with (its config.json): only {', '.join(RESUME_OPTIONS[1:])} may be given beside it")
     t.add_argument("--force", action="store_true", help="replace an existing run folder")
     t.add_argument("--seed", type=_ranged("seed"), default=0, help="seed of the initialisation and the data order "
@@ -224,13 +229,15 @@ def _parser():
 
     e = sub.add_parser("eval", help="test error of a run folder's checkpoint", description=cmd_eval.__doc__)
     e.add_argument("--run", type=Path, required=True, help="run folder")
-    e.add_argument("--data", type=Path, help="CIFAR-10 or the ImageNet-style folder (default: the path in the run's config)")
+    e.add_argument("--data", type=Path,
+                   help="CIFAR-10 or the ImageNet-style folder (default: the path in the run's config)")
     e.add_argument("--crop", choices=["ten", "center"], help="ImageNet runs: 10-crop (default) or centre-crop testing")
     e.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
     e.set_defaults(func=cmd_eval)
 
     r = sub.add_parser("report", help="Table 6 and Figure 6 from run folders", description=cmd_report.__doc__)
-    r.add_argument("runs", nargs="+", type=Path, help="run folders (other folders given, such as a report/, are skipped)")
+    r.add_argument("runs", nargs="+", type=Path,
+                   help="run folders (other folders given, such as a report/, are skipped)")
     r.add_argument("--out", type=Path, help="folder to write table.md, table.csv, claims.md and figure6.png into")
     r.set_defaults(func=cmd_report)
 
@@ -251,18 +258,24 @@ def _parser():
                     help=f"iterations per run (default: {MAIN_BUDGET:,}, a fifth of the paper's schedule, the study's main budget)")
     st.add_argument("--out", type=Path, default=None, help="folder of the runs (default: $RESNET_STUDY_RUNS/cpu-ITERS, "
                     "else ~/resnet_study_runs/cpu-ITERS: your own folder, never the repository's committed runs/)")
-    st.add_argument("--seeds", type=_ranged("seed"), nargs="+", default=[0, 1, 2], help="seeds of every run (default: 0 1 2: a verdict needs 3 per side)")
+    st.add_argument("--seeds", type=_ranged("seed"), nargs="+", default=[0, 1, 2],
+                    help="seeds of every run (default: 0 1 2: a verdict needs 3 per side)")
     st.add_argument("--compile", action="store_true", help="wrap each model in torch.compile")
     st.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
                     help="bf16 autocast (default: as train's, on a GPU and on a CPU with AVX512-BF16 or AMX; --no-bf16: float32)")
     st.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
-    st.add_argument("--devices", help="run the study's runs concurrently, spread over these devices, e.g. cuda:0,cuda:1 or cpu "
+    st.add_argument("--devices",
+                    help="run the study's runs concurrently, spread over these devices, e.g. cuda:0,cuda:1 or cpu "
                     "(each run still its own resumable folder; a run another worker holds is skipped)")
-    st.add_argument("--per-device", type=_ranged("per_device"), default=1, help="with --devices: runs at a time on each device (default: 1)")
-    st.add_argument("--no-report", action="store_true", help=argparse.SUPPRESS)  # the workers of --devices: the parent reports
+    st.add_argument("--per-device", type=_ranged("per_device"), default=1,
+                    help="with --devices: runs at a time on each device (default: 1)")
+    # the workers of --devices: the parent reports
+    st.add_argument("--no-report", action="store_true", help=argparse.SUPPRESS)
     st.set_defaults(func=cmd_study)
 
-    rd = sub.add_parser("readme", help="rewrite the front page's verdicts from the committed runs, and README.md from it", description=cmd_readme.__doc__)
+    rd = sub.add_parser("readme",
+                        help="rewrite the front page's verdicts from the committed runs, and README.md from it",
+                        description=cmd_readme.__doc__)
     rd.add_argument("--root", type=Path, default=Path("."), help="the repository (default: the current folder)")
     rd.add_argument("--check", action="store_true", help="only check: exit 1 if a table is stale")
     rd.set_defaults(func=cmd_readme)

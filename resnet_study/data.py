@@ -27,7 +27,8 @@ __all__ = ['SPLIT_SEED', 'SUBSET_SEED', 'image_stats', 'pad_crop_flip', 'crop_fl
 
 # %% ../nbs/01_data.ipynb #421edc62
 def image_stats(x: Tensor, normalize='pixel_mean', chunk=10_000) -> tuple[Tensor, Tensor]:
-    "(mean, std) on the [0,1] scale for uint8 images `x` (N,C,H,W): 'pixel_mean' -> (C,H,W) mean, std 1; 'channel' -> (C,1,1) each"
+    """(mean, std) on the [0,1] scale for uint8 images `x` (N,C,H,W): 'pixel_mean' -> (C,H,W) mean, std 1; 'channel' ->
+    (C,1,1) each"""
     if normalize is None or normalize == 'none': return torch.zeros(1, 1, 1), torch.ones(1, 1, 1)
     if normalize not in ('pixel_mean', 'channel'): raise ValueError(f"normalize={normalize!r}: use 'pixel_mean', 'channel' or None")
     s, s2 = torch.zeros(x.shape[1:], dtype=torch.float64), torch.zeros(x.shape[1:], dtype=torch.float64)
@@ -47,7 +48,8 @@ def pad_crop_flip(x: Tensor, # a batch (B,C,H,W)
                   flip: Tensor, # (B,) bool: mirror these images
                   pad: int = 4 # zero padding on each side
                  ) -> Tensor:
-    "Crop each image of `x` (B,C,H,W) from its zero-padded version at offset (`dy`,`dx`) in [0, 2*pad], mirrored where `flip`"
+    """Crop each image of `x` (B,C,H,W) from its zero-padded version at offset (`dy`,`dx`) in [0, 2*pad], mirrored where
+    `flip`"""
     B, C, H, W = x.shape
     xp = F.pad(x, (pad, pad, pad, pad))
     ah, aw = torch.arange(H, device=x.device), torch.arange(W, device=x.device)
@@ -62,7 +64,8 @@ def crop_flip_params(n: int, pad: int = 4, generator=None) -> tuple[Tensor, Tens
 
 # %% ../nbs/01_data.ipynb #ba64b15d
 def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
-    "The seed of epoch `epoch` of a run seeded `seed` (of process `rank`'s workers when given): a hash, so nearby seeds and epochs give unrelated streams"
+    """The seed of epoch `epoch` of a run seeded `seed` (of process `rank`'s workers when given): a hash, so nearby
+    seeds and epochs give unrelated streams"""
     key = f'{seed}/{epoch}' + (f'/{rank}' if rank else '')
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], 'little') & ((1 << 63) - 1)
 
@@ -73,7 +76,8 @@ class _Dataset:
     loss_func = CrossEntropyLossFlat()
 
 class DeviceLoader:
-    "Base of the loaders here: what fastai's `DataLoaders`, `Learner` and `show_batch` use, plus `set_epoch` and `shard`"
+    """Base of the loaders here: what fastai's `DataLoaders`, `Learner` and `show_batch` use, plus `set_epoch` and
+    `shard`"""
     n_inp = 1
     rank, world_size = 0, 1  # one process; `shard` makes a copy that yields one process's part of every batch
     def __init__(self, n, # images in the data set
@@ -225,7 +229,8 @@ class CifarLoader(DeviceLoader):
 SPLIT_SEED, SUBSET_SEED = 1512_03385, 2016
 
 def balanced_indices(y: Tensor, n: int, seed: int) -> tuple[Tensor, Tensor]:
-    "(chosen, rest): `n` indices of `y` spread evenly over the classes (first classes get the remainder), picked with `seed`"
+    """(chosen, rest): `n` indices of `y` spread evenly over the classes (first classes get the remainder), picked with
+    `seed`"""
     classes = torch.unique(y)
     if not 0 < n <= len(y): raise ValueError(f'need 0 < n <= {len(y)}, got n={n}')
     g = torch.Generator().manual_seed(seed)
@@ -244,9 +249,11 @@ def cifar10_dls(path=None, # a `ImageData`, or anything `load_cifar10` reads (No
                 bs: int = 128, # training mini-batch
                 device=None, # where the images live and are augmented (default: fastai's `default_device()`)
                 seed: int = 0, # the data order and augmentation of every epoch (with the epoch number)
-                val_split: bool | int = False, # hold out 5,000 (True) or this many training images as `valid`; the test split becomes a third loader
+                # hold out 5,000 (True) or this many training images as `valid`; the test split becomes a third loader
+                val_split: bool | int = False,
                 subset: int | None = None, # train on a class-balanced subset of this many images
-                normalize: str | None = 'pixel_mean', # 'pixel_mean' (the paper's), 'channel' (mean and std per channel) or None
+                # 'pixel_mean' (the paper's), 'channel' (mean and std per channel) or None
+                normalize: str | None = 'pixel_mean',
                 augment: bool = True, # pad, random crop and flip the training batches
                 pad: int = 4, # pixels of zero padding before the random 32x32 crop
                 val_bs: int | None = None, # evaluation mini-batch (default `2 * bs`)

@@ -25,7 +25,8 @@ class Dataset:
     nets: str              # whose nets take it: 'cifar10' (the 32x32 nets of section 4.2) or 'imagenet' (Tables 1-3)
     image_size: int        # the side of what the nets see: 32, or ImageNet's 224 crop
     classes: int | None    # the standard copy's classes (None: one per class folder)
-    n_train: int | None    # the standard copy's training images (None: as many as the folder has); runs record what they saw
+    # the standard copy's training images (None: as many as the folder has); runs record what they saw
+    n_train: int | None
     recipe: str            # the paper's recipe that trains on it (a key of `train.RECIPES`)
     load: Callable | None  # path -> `ImageData` for the 32x32 sets; None: a train/ + val/ tree read as it trains
     data: str              # what `--data` names
@@ -57,7 +58,8 @@ def arch_dataset(arch: str) -> str:
     return get_model_builder(arch).dataset
 
 _KIND = {"cifar10": "a CIFAR net", "imagenet": "an ImageNet net"}
-_NETS = {"cifar10": "the CIFAR nets (resnet20..1202, plain20..110)", "imagenet": "the ImageNet nets (resnet18/34/50/101/152, plain18/34)"}
+_NETS = {"cifar10": "the CIFAR nets (resnet20..1202, plain20..110)",
+         "imagenet": "the ImageNet nets (resnet18/34/50/101/152, plain18/34)"}
 
 def datasets_for(arch: str) -> list:
     "The names of the data sets `arch` can train on"
@@ -78,7 +80,8 @@ def check_arch_data(arch: str, # a net's name
                     data=None, # a `ImageData`, a path, or None (the data set's usual places)
                     dataset: str | None = None # a name of `DATASETS`; None: the net's own (`arch_dataset`)
                    ) -> str:
-    "The data set a run of `arch` trains on; a clear error when the net, the data set and `data` do not fit (nothing is read)"
+    """The data set a run of `arch` trains on; a clear error when the net, the data set and `data` do not fit (nothing
+    is read)"""
     ds = check_dataset(arch, dataset)
     if ds.tree and data is None: raise ValueError(f"{arch} is an ImageNet net: give --data, {ds.data}")
     if ds.tree and isinstance(data, ImageData):
@@ -103,7 +106,8 @@ def load_data(dataset: str, # a name of `DATASETS` whose images are 32x32
     if ds.tree: raise ValueError(f"{ds.title} is read as it trains (`imagenet_dls`), not loaded whole")
     data = ds.load(path, **kwargs)
     if ds.classes is not None and len(data.classes) != ds.classes:
-        fits = [d.name for d in DATASETS.values() if not d.tree and d.classes in (len(data.classes), None) and d is not ds]
+        fits = [d.name for d in DATASETS.values() if not d.tree and d.classes in (len(data.classes), None)
+                and d is not ds]
         raise DataError(f"{data.source}: {len(data.classes)} classes, but {ds.title} has {ds.classes}; "
                         f"for these data give --dataset {' or '.join(fits)}")
     return data

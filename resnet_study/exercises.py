@@ -55,7 +55,8 @@ def check_option_a(fn) -> str:
         if not isinstance(got, torch.Tensor): _fail(f"my_fn should return a tensor, not {type(got).__name__}")
         if got.shape != want.shape:
             _fail(f"for x of shape {tuple(x.shape)}, nf={nf}, stride={stride} the shape should be {tuple(want.shape)}, not {tuple(got.shape)}"
-                  + (": subsample H and W with x[:, :, ::stride, ::stride]" if got.shape[-1] != want.shape[-1] else ": pad the channels up to nf"))
+                  + (": subsample H and W with x[:, :, ::stride, ::stride]" if got.shape[-1] != want.shape[-1]
+                     else ": pad the channels up to nf"))
         if not torch.equal(got[:, :ni], want[:, :ni]):
             _fail(f"the first {ni} channels should be the input's, subsampled (ni={ni}, stride={stride}): "
                   "keep the pixels at even rows and columns, starting at 0")
@@ -85,7 +86,8 @@ def check_cifar_builder(fn, depths=(20, 32, 56)) -> str:
 
 # %% ../nbs/08c_exercises.ipynb #828194c6
 def warmup_rates(errors, lr: float = 0.1, warm_lr: float = 0.01, until: float = 0.8) -> list[float]:
-    "The rate each window trains at under the paper's warm-up: `warm_lr` until a window ends with an error below `until`, then `lr`"
+    """The rate each window trains at under the paper's warm-up: `warm_lr` until a window ends with an error below
+    `until`, then `lr`"""
     rates, warm = [], True
     for e in errors:
         rates.append(warm_lr if warm else lr)
@@ -107,7 +109,8 @@ def check_warmup_rule(fn) -> str:
             until = kw.get("until", 0.8)
             why = ("an error exactly at `until` is not below it" if until in errors[:i] else
                    "the rate rises only in the window after the first error below `until`, never in that window itself"
-                   if want[i] < got[i] else "once the warm-up ends it does not come back, even if the error rises again")
+                   if want[i] < got[i]
+                   else "once the warm-up ends it does not come back, even if the error rises again")
             _fail(f"errors {errors}{' with ' + str(kw) if kw else ''}: window {i} should train at {want[i]}, not {got[i]} ({why})")
     return _ok("the warm-up rule")
 
@@ -118,8 +121,10 @@ def _count(depth: int, kind) -> int: return sum(isinstance(m, kind) for m in cif
 
 QUESTIONS = {  # name: (question, how the answer is computed, relative tolerance)
     "params_resnet32": ("How many parameters does ResNet-32 (option A) have?", lambda: n_params(cifar_model(32)), 0),
-    "extra_params_b_resnet32": ("How many parameters does option B add to ResNet-32 (over option A)?", lambda: _extra_params(32, "B"), 0),
-    "extra_params_c_resnet32": ("How many parameters does option C add to ResNet-32 (over option A)?", lambda: _extra_params(32, "C"), 0),
+    "extra_params_b_resnet32": ("How many parameters does option B add to ResNet-32 (over option A)?",
+                                lambda: _extra_params(32, "B"), 0),
+    "extra_params_c_resnet32": ("How many parameters does option C add to ResNet-32 (over option A)?",
+                                lambda: _extra_params(32, "C"), 0),
     "plain_vs_res_params_56": ("How many more parameters does ResNet-56 (option A) have than plain-56?",
                                lambda: n_params(cifar_model(56)) - n_params(cifar_model(56, residual=False)), 0),
     "blocks_resnet1202": ("How many residual blocks does ResNet-1202 have?", lambda: _count(1202, BasicBlock), 0),
@@ -139,5 +144,6 @@ def check_answer(name: str, value) -> str:
     if not isinstance(value, numbers.Real) or isinstance(value, bool): _fail(f"{question} Give a number, not {value!r}")
     if abs(value - want) > rel * abs(want) + 1e-12:
         hint = "too high" if value > want else "too low"
-        _fail(f"{question} {value} is {hint}" + (" (count with `n_params` from resnet_study.models)" if "params" in name else ""))
+        _fail(f"{question} {value} is {hint}"
+              + (" (count with `n_params` from resnet_study.models)" if "params" in name else ""))
     return _ok(question)

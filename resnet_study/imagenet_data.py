@@ -42,7 +42,8 @@ def lighting(x: Tensor, # a batch (B,3,H,W) in [0,1]
              generator=None, # a `torch.Generator` for `alpha`
              alpha: Tensor | None = None # (B,3) weights to use instead of drawing them
             ) -> Tensor:
-    "AlexNet PCA lighting on a batch `x` (B,3,H,W) in [0,1]: add eigvec @ (alpha * eigval), alpha ~ N(0, alphastd) per image (or given)"
+    """AlexNet PCA lighting on a batch `x` (B,3,H,W) in [0,1]: add eigvec @ (alpha * eigval), alpha ~ N(0, alphastd) per
+    image (or given)"""
     if alpha is None:
         if alphastd == 0: return x
         alpha = torch.randn(x.shape[0], 3, generator=generator) * alphastd
@@ -63,7 +64,8 @@ def center_crop(size=224, resize=256):
     return T.Compose([T.ToImage(), T.Resize(resize), T.CenterCrop(size), T.ToDtype(torch.uint8)])
 
 def ten_crop(size=224, resize=256):
-    "Evaluation transform: shorter side `resize`, the 4 corner and centre crops of the image and its flip -> (10,3,size,size)"
+    """Evaluation transform: shorter side `resize`, the 4 corner and centre crops of the image and its flip ->
+    (10,3,size,size)"""
     return T.Compose([T.ToImage(), T.Resize(resize), T.TenCrop(size), _stack_crops, T.ToDtype(torch.uint8)])
 
 class CropAverage(nn.Module):
@@ -77,7 +79,8 @@ class CropAverage(nn.Module):
 
 # %% ../nbs/01c_imagenet_data.ipynb #353fdc4c
 class ImageLoader(DeviceLoader):
-    "Batches from a torch DataLoader over an ImageFolder: uint8 crops to `device`, then lighting + mean subtraction there"
+    """Batches from a torch DataLoader over an ImageFolder: uint8 crops to `device`, then lighting + mean subtraction
+    there"""
     def __init__(self, ds, # a dataset of uint8 crops, e.g. an `ImageFolder` with `imagenet_train_tfms`
                  bs=256, # mini-batch
                  classes=None, # class names (default `ds.classes`)
@@ -91,7 +94,8 @@ class ImageLoader(DeviceLoader):
                  device=None # where the batches go
                 ):
         self.ds, self.lighting_std, self.num_workers = ds, lighting_std, num_workers
-        super().__init__(len(ds), bs, classes if classes is not None else ds.classes, mean, std, device, seed, shuffle, drop_last)
+        super().__init__(len(ds), bs, classes if classes is not None else ds.classes, mean, std, device, seed, shuffle,
+                         drop_last)
 
     def _batches(self, epoch, start):
         g = torch.Generator().manual_seed(epoch_seed(self.seed, epoch))
@@ -126,14 +130,17 @@ def _check_image_tree(root: Path, split: str):
 
 def imagenet_dls(path, # a folder holding `train`/<class>/* and `valid`/<class>/* (ImageNet, Imagenette)
                  bs: int = 256, # training mini-batch
-                 device=None, # where batches go for lighting and mean subtraction (default: fastai's `default_device()`)
+                 # where batches go for lighting and mean subtraction (default: fastai's `default_device()`)
+                 device=None,
                  seed: int = 0, # the data order and lighting noise of every epoch
                  size: int = 224, # the square crop the net sees
-                 scale=(256, 480), # training: the shorter side is resized to a length uniform in this range, then cropped
+                 # training: the shorter side is resized to a length uniform in this range, then cropped
+                 scale=(256, 480),
                  resize: int = 256, # evaluation: the shorter side's length before the crop(s)
                  valid_crop: str = 'center', # 'center', or 'ten' (10-crop: wrap the model in `CropAverage`)
                  lighting_std: float = 0.1, # AlexNet PCA lighting's standard deviation (0: none)
-                 normalize: str = 'pixel_mean', # 'pixel_mean' (ImageNet's mean colour subtracted), 'channel' (and divided by the std) or None
+                 # 'pixel_mean' (ImageNet's mean colour subtracted), 'channel' (and divided by the std) or None
+                 normalize: str = 'pixel_mean',
                  num_workers: int | None = None, # decoding processes (default: min(8, CPUs))
                  val_bs: int | None = None, # evaluation mini-batch (default `bs`)
                  train: str = 'train', # the training split's folder name

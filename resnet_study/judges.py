@@ -46,8 +46,10 @@ def lower_than(lower: str, higher: str, metric: str = "train_error"):
         return c["verdict"], c["text"]
     return judge
 
-def span_verdict(units: list, # the verdicts of what had enough seeds: links between two nets, or nets against a threshold
-                 contradicting: list, # the nets with fewer seeds that lie on the wrong side of a judged net or threshold
+# the verdicts of what had enough seeds: links between two nets, or nets against a threshold
+def span_verdict(units: list,
+                 # the nets with fewer seeds that lie on the wrong side of a judged net or threshold
+                 contradicting: list,
                  ran: bool # whether any net of the claim ran at this budget
                 ) -> str:
     """The one rule for a claim that spans several nets (C4, C6b, C7). Held: at least one unit judged, every one held,
@@ -172,8 +174,10 @@ def with_budget_axis(judge, pairs=(("plain56", "plain20"), ("resnet56", "resnet2
         gaps = []
         for deep, shallow in pairs:
             g = gap_by_budget(everything or runs, deep, shallow, metric)
-            if len(g): gaps.append(f"{deep} minus {shallow}: " + ", ".join(f"{r.gap:+.1f} at {it:,} (n = {r.seeds})" for it, r in g.iterrows()))
-        return v, text + ("; the gap in " + metric.replace("_", " ") + " by budget (points): " + "; ".join(gaps) if gaps else "")
+            if len(g): gaps.append(f"{deep} minus {shallow}: "
+                                   + ", ".join(f"{r.gap:+.1f} at {it:,} (n = {r.seeds})" for it, r in g.iterrows()))
+        return v, text + ("; the gap in " + metric.replace("_", " ") + " by budget (points): " + "; ".join(gaps) if gaps
+                          else "")
     return judged
 
 # %% ../nbs/07_judges.ipynb #ee1f6dc1
@@ -181,7 +185,8 @@ PREDICTIONS = "PREDICTIONS.md"  # a budget folder's predictions, committed befor
 
 @dataclass(frozen=True)
 class Prediction:
-    "A committed prediction: every seed of `lower` ends at least `margin` points below every seed of `higher` in `metric`"
+    """A committed prediction: every seed of `lower` ends at least `margin` points below every seed of `higher` in
+    `metric`"""
     claim: str  # the id of the claim it predicts (`CLAIMS`)
     lower: str  # the study name of the net predicted lower
     higher: str
@@ -190,7 +195,8 @@ class Prediction:
     text: str  # the prediction in words
 
 def parse_predictions(text: str, where="PREDICTIONS.md") -> list[Prediction]:
-    "The predictions table in `text`: rows `| C4 | resnet56 | resnet20 | test_error | 0.5 | words |` (other lines are prose)"
+    """The predictions table in `text`: rows `| C4 | resnet56 | resnet20 | test_error | 0.5 | words |` (other lines are
+    prose)"""
     out, f = [], where
     for line in text.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
@@ -206,7 +212,8 @@ def read_predictions(folder) -> list[Prediction]:
     return parse_predictions(f.read_text(), f) if f.exists() else []
 
 def judge_prediction(p: Prediction, runs, min_seeds: int = 3) -> tuple[str, str]:
-    "(met, not met or not judged yet; the numbers): the gap between the nearest seeds of the two nets against `p.margin`"
+    """(met, not met or not judged yet; the numbers): the gap between the nearest seeds of the two nets against
+    `p.margin`"""
     v = final_values(runs, p.metric)
     lo, hi = v[v.net == p.lower].value.tolist(), v[v.net == p.higher].value.tolist()
     if min(len(lo), len(hi)) < min_seeds: return "not judged yet", f"{len(lo)} and {len(hi)} seeds, {min_seeds} a side needed"

@@ -70,7 +70,8 @@ def lesion_errors(model: nn.Module, x, y, blocks=None) -> "pd.DataFrame":
 
 # %% ../nbs/08b_lesions.ipynb #17caa0a7
 def plot_lesions(errors: "pd.DataFrame", title: str = "", ax=None):
-    "Bars of the error with each block removed, the intact net's as a line; the stage-starting blocks (which downsample) hatched"
+    """Bars of the error with each block removed, the intact net's as a line; the stage-starting blocks (which
+    downsample) hatched"""
     import matplotlib.pyplot as plt
     if ax is None: _, ax = plt.subplots(figsize=(8, 3))
     starts = [n.endswith(".0") and not n.startswith("layer1") for n in errors.index]
@@ -78,7 +79,8 @@ def plot_lesions(errors: "pd.DataFrame", title: str = "", ax=None):
     ax.axhline(errors.intact.iloc[0], color="k", lw=1, ls="--", label=f"intact: {errors.intact.iloc[0]:.1f}%")
     ax.axhline(90, color="0.6", lw=0.8, ls=":", label="chance: 90%")
     ax.set_xticks(range(len(errors)), errors.index, rotation=90, fontsize=7)
-    ax.set(ylabel="test error (%)", title=title or "one block removed (orange: a block where a stage starts)", ylim=(0, 100))
+    ax.set(ylabel="test error (%)", title=title or "one block removed (orange: a block where a stage starts)",
+           ylim=(0, 100))
     ax.legend(fontsize=8); ax.figure.tight_layout()
     return ax.figure
 
@@ -118,7 +120,8 @@ def lesion_figure(depth: int = 20, remove: str = "layer2.1", n_test: int = 500, 
 
 # %% ../nbs/08b_lesions.ipynb #51934c46
 def identity_block(channels: int, residual: bool = False) -> BasicBlock:
-    "A block that computes the identity on non-negative inputs: Dirac convolutions and pass-through BN (plain), or F(x) = 0 (residual)"
+    """A block that computes the identity on non-negative inputs: Dirac convolutions and pass-through BN (plain), or
+    F(x) = 0 (residual)"""
     blk = BasicBlock(channels, channels, residual=residual)
     for conv in (blk.conv1, blk.conv2): nn.init.dirac_(conv.weight)
     for bn in (blk.bn1, blk.bn2):
@@ -127,7 +130,8 @@ def identity_block(channels: int, residual: bool = False) -> BasicBlock:
     return blk
 
 def deepen(model: nn.Module, depth: int) -> nn.Module:
-    "A copy of the CIFAR net `model` made `depth` layers deep by identity blocks at the end of each stage (the solution by construction)"
+    """A copy of the CIFAR net `model` made `depth` layers deep by identity blocks at the end of each stage (the
+    solution by construction)"""
     out = copy.deepcopy(model)
     net = _resnet(out)
     have = 2 + sum(2 * len(s) for s in net.stages)
@@ -139,7 +143,8 @@ def deepen(model: nn.Module, depth: int) -> nn.Module:
 
 # %% ../nbs/08b_lesions.ipynb #9369d087
 def starts_as_shallow(depth: int = 56, seed: int = 0, bs: int = 8) -> bool:
-    "Whether a zero-γ ResNet-`depth` at initialisation computes exactly the net with all its blocks removed (training mode)"
+    """Whether a zero-γ ResNet-`depth` at initialisation computes exactly the net with all its blocks removed (training
+    mode)"""
     from resnet_study.knobs import zero_last_bn
     torch.manual_seed(seed)
     net = zero_last_bn(cifar_model(depth))

@@ -52,9 +52,12 @@ def _projection(ni: int, nf: int, stride: int) -> nn.Sequential: return nn.Seque
 def _reshapes(ni: int, nf: int, stride: int) -> bool: return stride != 1 or ni != nf
 
 SHORTCUT_OPTIONS = {  # option: (ni, nf, stride) -> the shortcut branch, `None` for the identity
-    "A": lambda ni, nf, stride: ShortcutA(ni, nf, stride) if _reshapes(ni, nf, stride) else None,   # zero-padding identity
-    "B": lambda ni, nf, stride: _projection(ni, nf, stride) if _reshapes(ni, nf, stride) else None,  # projection where the shape changes
-    "C": _projection,                                                                               # projection everywhere
+    # zero-padding identity
+    "A": lambda ni, nf, stride: ShortcutA(ni, nf, stride) if _reshapes(ni, nf, stride) else None,
+    # projection where the shape changes
+    "B": lambda ni, nf, stride: _projection(ni, nf, stride) if _reshapes(ni, nf, stride) else None,
+    # projection everywhere
+    "C": _projection,
 }
 SHORTCUTS = tuple(SHORTCUT_OPTIONS)
 
@@ -83,7 +86,8 @@ class Block(nn.Module):
         store_attr()
 
     def add_shortcut(self, option: str, ni: int, nf: int, stride: int = 1):
-        "Create the ReLU (shared with `F(x)`, as in torchvision) and the shortcut `downsample`; call it after `F(x)`'s layers."
+        """Create the ReLU (shared with `F(x)`, as in torchvision) and the shortcut `downsample`; call it after `F(x)`'s
+        layers."""
         self.relu = nn.ReLU(inplace=True)
         self.downsample = shortcut(option, ni, nf, stride) if self.residual else None
 
@@ -174,9 +178,11 @@ def make_stage(
     stride: int = 1,  # stride of the first block: 2 halves the map where a stage starts
     **block_kwargs,  # for every block: `residual`, `option`, and `stride_at` for `Bottleneck`
 ) -> nn.Sequential:  # the blocks, named 0..n-1
-    "A stage of `n` blocks, of which only the first changes the map size (`stride`) and the channels; `block_kwargs` go to every block."
+    """A stage of `n` blocks, of which only the first changes the map size (`stride`) and the channels; `block_kwargs`
+    go to every block."""
     nf = width * block.expansion
-    return nn.Sequential(*[block(ni if j == 0 else nf, width, stride if j == 0 else 1, **block_kwargs) for j in range(n)])
+    return nn.Sequential(*[block(ni if j == 0 else nf, width, stride if j == 0 else 1, **block_kwargs)
+                           for j in range(n)])
 
 # %% ../nbs/00_models.ipynb #77ba6071
 class ResNet(nn.Module):
@@ -189,8 +195,10 @@ class ResNet(nn.Module):
                  num_classes: int = 10,  # outputs of the classifier
                  residual: bool = True,  # `False`: the plain net, without shortcuts
                  shortcut: str | None = None,  # a key of `SHORTCUT_OPTIONS` (None: A); a plain net has none
-                 recompute: bool = False,  # recompute each block's activations in the backward pass instead of keeping them
-                 fan_mode: str = "fan_out",  # the `init_weights` of the convolutions: "fan_out" (torchvision) or "fan_in"
+                 # recompute each block's activations in the backward pass instead of keeping them
+                 recompute: bool = False,
+                 # the `init_weights` of the convolutions: "fan_out" (torchvision) or "fan_in"
+                 fan_mode: str = "fan_out",
                  **block_kwargs):  # for every block, e.g. `stride_at` for `Bottleneck`
         super().__init__()
         if not residual and shortcut is not None:
@@ -207,7 +215,8 @@ class ResNet(nn.Module):
         else: raise ValueError(f"stem must be 'cifar' or 'imagenet', not {stem!r}")
         self.bn1, self.relu = nn.BatchNorm2d(ni), nn.ReLU(inplace=True)
         for i, (n, width) in enumerate(zip(blocks, widths)):
-            stage = make_stage(block, ni, width, n, stride=1 if i == 0 else 2, residual=residual, option=shortcut, **block_kwargs)
+            stage = make_stage(block, ni, width, n, stride=1 if i == 0 else 2, residual=residual, option=shortcut,
+                               **block_kwargs)
             setattr(self, f"layer{i+1}", stage)
             ni = width * block.expansion
         self.n_stages = len(blocks)
@@ -248,7 +257,8 @@ def cifar_model(
                   shortcut=shortcut, recompute=recompute, fan_mode=fan_mode)
 
 def imagenet_shortcut(depth: int) -> str:
-    "The paper's option for the ImageNet net of `depth`: A for the basic-block nets of Table 2, B for the bottleneck nets of Table 3"
+    """The paper's option for the ImageNet net of `depth`: A for the basic-block nets of Table 2, B for the bottleneck
+    nets of Table 3"""
     return "A" if IMAGENET_BLOCKS[depth][0] is BasicBlock else "B"
 
 def imagenet_model(
@@ -260,7 +270,8 @@ def imagenet_model(
     recompute: bool = False,  # recompute activations in the backward pass (see `ResNet`)
     fan_mode: str = "fan_out",  # the `init_weights` of the convolutions
 ) -> ResNet:
-    "The ImageNet net of Table 1 with the paper's shortcut option (`imagenet_shortcut`) unless told; `stride_at='3x3'` moves a bottleneck's stride as torchvision does."
+    """The ImageNet net of Table 1 with the paper's shortcut option (`imagenet_shortcut`) unless told; `stride_at='3x3'`
+    moves a bottleneck's stride as torchvision does."""
     if depth not in IMAGENET_BLOCKS:
         raise ValueError(f"ImageNet nets have depth 18, 34, 50, 101 or 152 (Table 1), not {depth!r}; "
                          "for deeper CIFAR-10 nets such as 1202 use cifar_model")
@@ -271,7 +282,8 @@ def imagenet_model(
                   shortcut=shortcut, recompute=recompute, fan_mode=fan_mode, **kw)
 
 # %% ../nbs/00_models.ipynb #b8849a45
-CIFAR_DEPTHS = (20, 32, 44, 56, 110, 1202)  # the paper's CIFAR-10 ResNets (section 4.2): a depth added here, the study trains it
+# the paper's CIFAR-10 ResNets (section 4.2): a depth added here, the study trains it
+CIFAR_DEPTHS = (20, 32, 44, 56, 110, 1202)
 PLAIN_CIFAR_DEPTHS = tuple(d for d in CIFAR_DEPTHS if d <= 110)  # and their plain twins, as Figure 6 (left) has them
 IMAGENET_DEPTHS = tuple(IMAGENET_BLOCKS)
 PLAIN_IMAGENET_DEPTHS = (18, 34)
@@ -281,7 +293,8 @@ def _named(builder, depth, residual):
     make.__name__ = make.__qualname__ = f"{'resnet' if residual else 'plain'}{depth}"
     make.depth, make.dataset = depth, "cifar10" if builder is cifar_model else "imagenet"
     make.residual = residual
-    make.shortcut = None if not residual else "A" if builder is cifar_model else imagenet_shortcut(depth)  # the paper's net
+    # the paper's net
+    make.shortcut = None if not residual else "A" if builder is cifar_model else imagenet_shortcut(depth)
     make.__doc__ = f"{'ResNet' if residual else 'Plain'}-{depth} ({builder.__name__}({depth}, residual={residual}))."
     return make
 
@@ -368,7 +381,8 @@ def model_table(names=None, **kwargs):
 
 # %% ../nbs/00_models.ipynb #5d971a3f
 def activation_memory(model: nn.Module, x: torch.Tensor) -> int:
-    "Bytes of distinct activations autograd saves for the backward pass of `model(x)` (training mode; weights excluded)."
+    """Bytes of distinct activations autograd saves for the backward pass of `model(x)` (training mode; weights
+    excluded)."""
     weights = {p.untyped_storage().data_ptr() for p in model.parameters()}
     seen, total = set(), 0
     def pack(t):

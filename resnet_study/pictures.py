@@ -40,7 +40,8 @@ def block_parts(block: Block) -> tuple[list, list, list]:
         f = _calls(block.residual_function, block, x)
         whole = _calls(block, block, x)
     finally: block.train(was)
-    short = [m for m in whole[len(f):] if block.downsample is not None and any(m is d for d in block.downsample.modules())]
+    short = [m for m in whole[len(f):] if block.downsample is not None
+             and any(m is d for d in block.downsample.modules())]
     return f, short, whole[len(f) + len(short):]
 
 # %% ../nbs/08_pictures.ipynb #7c609f85
@@ -93,7 +94,8 @@ def draw_block(block: Block, ax=None, title: str | None = None):
     y, prev = -0.8, (0, 0.05)
     for label in rows:
         relu = label == "ReLU"
-        _box(ax, 0, y, label, w=width(label), h=0.4 if relu else 0.55, color="#f3f3f3" if relu else "#dde8f5", gid="layer")
+        _box(ax, 0, y, label, w=width(label), h=0.4 if relu else 0.55, color="#f3f3f3" if relu else "#dde8f5",
+             gid="layer")
         _arrow(ax, prev, (0, y + (0.2 if relu else 0.28))); prev = (0, y - (0.2 if relu else 0.28)); y -= 0.85
     if short is not None:
         from matplotlib.patches import Circle
@@ -101,9 +103,11 @@ def draw_block(block: Block, ax=None, title: str | None = None):
         _arrow(ax, prev, (0, y + 0.2))
         ax.plot([0.1, right, right], [0.25, 0.25, y], color="C3", lw=1.2)  # the shortcut: out of x, down the right side
         _arrow(ax, (right, y), (0.2, y), color="C3", lw=1.2)
-        ax.text(right + 0.2, (y + 0.25) / 2, short.replace(": ", ":\n").replace(", zero", ",\nzero").replace(" + ", "\n+ "),
+        ax.text(right + 0.2, (y + 0.25) / 2,
+                short.replace(": ", ":\n").replace(", zero", ",\nzero").replace(" + ", "\n+ "),
                 ha="left", va="center", fontsize=7.5, color="C3")
-        ax.text(-0.5, y, "F(x) + x" if short == "identity x" else "F(x) + shortcut(x)", ha="right", va="center", fontsize=8)
+        ax.text(-0.5, y, "F(x) + x" if short == "identity x" else "F(x) + shortcut(x)", ha="right", va="center",
+                fontsize=8)
         prev = (0, y - 0.2); y -= 0.8
     for m in after:
         _box(ax, 0, y, layer_label(m), w=1.4, h=0.4, color="#f3f3f3", gid="layer")
@@ -127,7 +131,8 @@ from .models import BasicBlock, Bottleneck
 
 # %% ../nbs/08_pictures.ipynb #b5ed4955
 def shortcut_kind(block: Block) -> str:
-    "'none' (plain), 'identity', 'pad' (option A where the shape changes) or 'projection' (B where it changes, C everywhere)"
+    """'none' (plain), 'identity', 'pad' (option A where the shape changes) or 'projection' (B where it changes, C
+    everywhere)"""
     if not block.residual: return "none"
     if block.downsample is None: return "identity"
     return "pad" if isinstance(block.downsample, ShortcutA) else "projection"
@@ -175,7 +180,8 @@ def draw_network(model: ResNet, ax=None, title: str | None = None, max_blocks: i
                 sty = SHORTCUT_STYLE[r.shortcut]
                 ax.add_patch(Arc((x, 0.5), 1.0, 0.9, theta1=0, theta2=180, color=sty["color"], ls=sty["ls"],
                                  lw=2 if r.shortcut != "identity" else 1, gid=f"shortcut-{r.shortcut}"))
-        ax.text((x0 + x) / 2 + 0.2, -0.85, f"stage {s}: {n} blocks, {st.nf.iloc[-1]} filters, {st['size'].iloc[-1]}x{st['size'].iloc[-1]} maps",
+        ax.text((x0 + x) / 2 + 0.2, -0.85,
+                f"stage {s}: {n} blocks, {st.nf.iloc[-1]} filters, {st['size'].iloc[-1]}x{st['size'].iloc[-1]} maps",
                 ha="center", va="top", fontsize=8)
         x += 0.3
     x += 1.1
@@ -185,7 +191,8 @@ def draw_network(model: ResNet, ax=None, title: str | None = None, max_blocks: i
     if kinds: ax.legend(handles=[Line2D([], [], **SHORTCUT_STYLE[k]) for k in kinds], fontsize=7.5, loc="upper right",
                         bbox_to_anchor=(1, 1.25), ncol=len(kinds), frameon=False)
     depth = int(lay.layers.sum()) + 2
-    ax.set_title(title or f"{'ResNet' if model.residual else 'plain'}-{depth}" + (f", option {model.shortcut}" if model.residual else ""),
+    ax.set_title(title or f"{'ResNet' if model.residual else 'plain'}-{depth}"
+                 + (f", option {model.shortcut}" if model.residual else ""),
                  fontsize=9, loc="left")
     return ax.figure
 

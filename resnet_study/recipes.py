@@ -82,7 +82,8 @@ class Range:
 
 RANGES = {  # every number of a run; `Budget`, `TrainConfig` and the command line's options are checked against it
     # iterations: at most a hundred times the longest recipe (a number past it is a slip of the keyboard, not a plan)
-    "iters": Range(int, 1, high=100 * max(r.iters for r in RECIPES.values())), "subset": Range(int, 1), "bs": Range(int, 1), "lr": Range(float, 0, strict=True),
+    "iters": Range(int, 1, high=100 * max(r.iters for r in RECIPES.values())), "subset": Range(int, 1),
+          "bs": Range(int, 1), "lr": Range(float, 0, strict=True),
     "log_every": Range(int, 1), "eval_every": Range(int, 1), "ckpt_every": Range(int, 1),
     "patience": Range(int, 1), "min_delta": Range(float, 0, high=1),  # a fraction of the validation error
     "size": Range(int, 32),  # the ImageNet nets downsample 32 times

@@ -42,13 +42,15 @@ HOW_TO_GET = (f"The weights are the files {', '.join(v[0] for v in REFERENCE_NET
               "(default: data/weights).")
 
 def weights_dir(weights=None) -> Path:
-    "Where to look: `weights` (a folder or a file), else $RESNET_STUDY_WEIGHTS, else `data/weights` in the current folder."
+    """Where to look: `weights` (a folder or a file), else $RESNET_STUDY_WEIGHTS, else `data/weights` in the current
+    folder."""
     if weights is not None: return Path(weights).expanduser()
     if env := os.environ.get("RESNET_STUDY_WEIGHTS"): return Path(env).expanduser()
     return Path("data") / "weights"  # beside the data's default folder (`data/`, which git ignores)
 
 def reference_file(depth: int, weights=None) -> Path:
-    "The published ResNet-`depth` file: `weights` itself if it is a file, else its published name in `weights_dir(weights)`."
+    """The published ResNet-`depth` file: `weights` itself if it is a file, else its published name in
+    `weights_dir(weights)`."""
     if depth not in REFERENCE_NETS:
         raise ValueError(f"no published weights for depth {depth!r}: the re-implementation's pretrained_models/ has "
                          f"ResNet-{', '.join(map(str, REFERENCE_DEPTHS))} (110 and 1202 are not in its snapshot). "
@@ -63,7 +65,8 @@ def reference_file(depth: int, weights=None) -> Path:
 
 # %% ../nbs/06_reference_weights.ipynb #6b405a82
 def read_reference(depth: int, weights=None, check_hash: bool = True) -> dict:
-    "The raw state dict of the published ResNet-`depth` (keys as saved, `module.` prefix and all); `check_hash=False` for another checkpoint of that architecture."
+    """The raw state dict of the published ResNet-`depth` (keys as saved, `module.` prefix and all); `check_hash=False`
+    for another checkpoint of that architecture."""
     f = reference_file(depth, weights)
     if check_hash:
         want, got = REFERENCE_NETS[depth][1], file_digest(f)[:16]
@@ -83,7 +86,8 @@ def read_reference(depth: int, weights=None, check_hash: bool = True) -> dict:
 
 # %% ../nbs/06_reference_weights.ipynb #ff7180f2
 def stage_permutations(widths=(16, 32, 64)) -> list[torch.Tensor]:
-    "For each stage, `p` with our channel `j` = the re-implementation's channel `p[j]` (their option A pads `nf//4` zeros on both sides, ours pads after)."
+    """For each stage, `p` with our channel `j` = the re-implementation's channel `p[j]` (their option A pads `nf//4`
+    zeros on both sides, ours pads after)."""
     perms = [torch.arange(widths[0])]
     for ni, nf in zip(widths, widths[1:]):
         pad = nf // 4
@@ -102,7 +106,8 @@ def _stage_in_out(key: str, n_stages: int) -> tuple[int | None, int | None]:
     return (s - 1 if parts[2] == "conv1" and b == 0 and s > 0 else s), s
 
 def map_reference_state_dict(sd: dict, depth: int | None = None) -> dict:
-    "The re-implementation's state dict `sd` (with or without `module.`) as a state dict of `cifar_model(depth)` computing the same function."
+    """The re-implementation's state dict `sd` (with or without `module.`) as a state dict of `cifar_model(depth)`
+    computing the same function."""
     sd = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in sd.items()}
     sd = {("fc" + k[len("linear"):] if k.startswith("linear.") else k): v for k, v in sd.items()}
     n = sum(1 for k in sd if k.startswith("layer1.") and k.endswith(".conv1.weight"))
@@ -149,7 +154,8 @@ class ReferenceNet(nn.Module):
     def forward(self, x): return self.net(self.normalize(x))
 
 def load_reference(depth: int, weights=None, check_hash: bool = True) -> ReferenceNet:
-    "The published ResNet-`depth` as our `cifar_model(depth)` (exactly mapped) inside its input normalisation, in eval mode."
+    """The published ResNet-`depth` as our `cifar_model(depth)` (exactly mapped) inside its input normalisation, in eval
+    mode."""
     sd = map_reference_state_dict(read_reference(depth, weights, check_hash), depth)
     net = cifar_model(depth)
     net.load_state_dict(sd)
@@ -158,7 +164,8 @@ def load_reference(depth: int, weights=None, check_hash: bool = True) -> Referen
 # %% ../nbs/06_reference_weights.ipynb #ffeb5f96
 def measure_references(data, out_dir, depths=REFERENCE_DEPTHS, weights=None, device="cpu", bs: int = 500,
                        check_hash: bool = True):
-    "Test error (%) and response stds of the published nets on `data`'s test split (a `ImageData` or a path); written to `out_dir`."
+    """Test error (%) and response stds of the published nets on `data`'s test split (a `ImageData` or a path); written
+    to `out_dir`."""
     import pandas as pd
     data = data if isinstance(data, ImageData) else load_cifar10(data)
     x, y = data.x_test, data.y_test.to(device)

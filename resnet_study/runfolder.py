@@ -43,7 +43,8 @@ def first_line(e) -> str:
     return (str(e).strip().splitlines() or [type(e).__name__])[0].split(". ")[0]
 
 def read_json(path) -> dict:
-    "A run folder's JSON file (config.json, summary.json) as a dict; a `RunFileDamaged` naming the file if it is not one"
+    """A run folder's JSON file (config.json, summary.json) as a dict; a `RunFileDamaged` naming the file if it is not
+    one"""
     path = Path(path)
     try: d = json.loads(path.read_bytes())
     except ValueError as e: raise RunFileDamaged(f"{path} is damaged: not valid JSON ({first_line(e)})") from None
@@ -78,7 +79,8 @@ def read_config(run_dir) -> dict:
     return c
 
 def read_signals(run_dir) -> "pd.DataFrame":
-    "The signals.csv that `resnet_study.signals.run_signals` wrote into `run_dir`: per layer and moment, response and gradient std"
+    """The signals.csv that `resnet_study.signals.run_signals` wrote into `run_dir`: per layer and moment, response and
+    gradient std"""
     import pandas as pd
     f = Path(run_dir) / "signals.csv"
     if not f.exists(): raise FileNotFoundError(f"{f} not found: measure it with `resnet-study signals {run_dir}`")
@@ -166,7 +168,8 @@ class RunBusy(FileExistsError):
     "Another process is training into the same run folder (a usage error, as an existing folder is)"
 
 class RunLock:
-    "This process's claim on a run folder: an exclusive `flock` on `out/.lock`, which holds the pid; it dies with its process"
+    """This process's claim on a run folder: an exclusive `flock` on `out/.lock`, which holds the pid; it dies with its
+    process"""
     def __init__(self, out): self.out, self.fd, self.made = Path(out), None, False
     @property
     def path(self) -> Path: return self.out / ".lock"
@@ -197,7 +200,8 @@ class RunLock:
 
     def release(self):
         if self.fd is not None:
-            with contextlib.suppress(FileNotFoundError): self.path.unlink()  # while still held, so no one locks a removed file
+            # while still held, so no one locks a removed file
+            with contextlib.suppress(FileNotFoundError): self.path.unlink()
             os.close(self.fd)
             self.fd = None
         if self.made:  # a folder it made, into which nothing was written, goes again (rmdir refuses any other)
@@ -291,18 +295,21 @@ def read_test_predictions(run_dir) -> dict:
 
 # %% ../nbs/02f_runfolder.ipynb #e719ff63
 def fake_run(root, name, arch, train, test, iters=100, seed=0, shortcut=None, responses=None, grads=None):
-    "A run folder with the files the study reads (config.json, summary.json, metrics.csv, and signals.csv if `responses`), for tests"
+    """A run folder with the files the study reads (config.json, summary.json, metrics.csv, and signals.csv if
+    `responses`), for tests"""
     d = Path(root) / name; d.mkdir(parents=True)
     (d / "config.json").write_text(json.dumps(dict(device="cpu", dataset="cifar10", n_params=1, config=dict(
         arch=arch, shortcut=shortcut, bs=128, lr=0.1, seed=seed, data="x",
         budget=dict(name=f"{iters} iterations", iters=iters, milestones=[0.5, 0.75], subset=None)))))
-    (d / "summary.json").write_text(json.dumps(dict(train_error=train, test_error=test, status="done", wall_seconds=60.0,
+    (d / "summary.json").write_text(json.dumps(dict(train_error=train, test_error=test, status="done",
+                                                    wall_seconds=60.0,
                                                      iterations=iters, images_per_second=100.0)))
     pd.DataFrame([dict(iter=i, train_error=train + (iters - i) / 2, test_error=test + (iters - i) / 3)
                   for i in range(50, iters + 1, 50)]).to_csv(d / "metrics.csv", index=False)
     if responses is not None:
         n = len(responses)
         pd.DataFrame(dict(arch=arch, when=["init"] * n + ["final"] * n, layer=list(range(1, n + 1)) * 2, name="x",
-                          response_std=[1.0] * n + list(responses), grad_std=(grads or [1.0] * n) * 2, weight_grad_norm=1.0)
+                          response_std=[1.0] * n + list(responses), grad_std=(grads or [1.0] * n) * 2,
+                          weight_grad_norm=1.0)
                     ).to_csv(d / "signals.csv", index=False)
     return d

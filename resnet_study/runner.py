@@ -30,7 +30,8 @@ def _study_workers(args, runs) -> int:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     print(f"study: {len(runs)} runs, {len(slots)} at a time on {', '.join(devices)} ({threads} thread{'s' if threads > 1 else ''} each)",
           flush=True)
-    procs = [subprocess.Popen(base + ["--device", dev], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    procs = [subprocess.Popen(base + ["--device", dev], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True)
              for dev in slots]
     def relay(k, p):
         for line in p.stdout: print(f"[{k + 1}:{slots[k]}] {line}", end="", flush=True)
@@ -55,7 +56,8 @@ def _study_workers(args, runs) -> int:
     return 1 if failed else 0
 
 def _other_recipe(d: Path, cfg) -> str:
-    "How the run in folder `d` differs from the run `cfg` asks for, in its seed or recipe ('' if in nothing the ask sets)"
+    """How the run in folder `d` differs from the run `cfg` asks for, in its seed or recipe ('' if in nothing the ask
+    sets)"""
     from dataclasses import asdict
     from resnet_study.analysis import config_recipe, recipe_differences
     from resnet_study.runfolder import read_json
@@ -101,8 +103,10 @@ def run_study(args # the parsed `resnet-study study` command line (see the Comma
     for i, (name, net, seed) in enumerate(runs):
         d = out / name
         cfg = TrainConfig(net.arch, shortcut=net.shortcut, budget=budget("quick", args.iters), seed=seed,
-                          compile=args.compile, bf16=args.bf16, dataset=dataset, data=str(args.data) if args.data else None)
-        if (d / "config.json").exists() and (diff := _other_recipe(d, cfg)):  # never reused as if it were the run asked for
+                          compile=args.compile, bf16=args.bf16, dataset=dataset,
+                          data=str(args.data) if args.data else None)
+        # never reused as if it were the run asked for
+        if (d / "config.json").exists() and (diff := _other_recipe(d, cfg)):
             print(f"resnet-study study: {d} holds a run of another recipe ({diff}): not reused; move it away, or give "
                   "the study another --out", file=sys.stderr)
             rc = 2
@@ -118,7 +122,8 @@ def run_study(args # the parsed `resnet-study study` command line (see the Comma
                 kept = set_aside(d / "summary.json")
                 print(f"   {problem}; kept as {kept.name}, and written again from the run's checkpoint", flush=True)
             if not (d / "summary.json").exists():
-                resume = any((d / c).exists() for c in CHECKPOINTS)  # a kill between the two renames of a save leaves only the older
+                # a kill between the two renames of a save leaves only the older
+                resume = any((d / c).exists() for c in CHECKPOINTS)
                 print(f"== [{i + 1}/{len(runs)}] {name}: {'resuming' if resume else 'training'} {net.title}, "
                       f"seed {seed}, {args.iters} iterations", flush=True)
                 # replace only a run folder of ours that died before its first checkpoint, never anything else
@@ -128,7 +133,8 @@ def run_study(args # the parsed `resnet-study study` command line (see the Comma
                     print(f"resnet-study study: {name}: {getattr(e, 'detail', e)}", file=sys.stderr)
                     rc = 1
                     continue
-                except RunFileDamaged as e:  # no usable checkpoint, a damaged config.json or metrics.csv: said, and the others go on
+                # no usable checkpoint, a damaged config.json or metrics.csv: said, and the others go on
+                except RunFileDamaged as e:
                     print(f"resnet-study study: {name}: {e}", file=sys.stderr)
                     rc = 2
                     continue
@@ -137,15 +143,18 @@ def run_study(args # the parsed `resnet-study study` command line (see the Comma
             if not (d / "signals.csv").exists(): run_signals(d, data=get_data(), device=args.device)
             changed = True
     if args.no_report: return rc
-    known = sorted(p for p in out.iterdir() if (p / "summary.json").exists()) if out.exists() else []  # every finished run, any seed
+    # every finished run, any seed
+    known = sorted(p for p in out.iterdir() if (p / "summary.json").exists()) if out.exists() else []
     rewrite = changed or not (out / "report" / "table.md").exists()
-    published = published_answers(out.parent / "reference-weights")  # the committed published nets' answers, where they are
+    # the committed published nets' answers, where they are
+    published = published_answers(out.parent / "reference-weights")
     # a short study beside the committed one: what a few iterations show against what the study's budget showed
     study = committed_runs(".")
     main = [d for d in study if run_iters(d) == main_budget(study)]
     beside = main if main and known and out.resolve() not in {d.parent.resolve() for d in main} else None
     print(report(known, out=out / "report" if rewrite else None, published=published, beside=beside,
                  warn=lambda m: print(f"resnet-study study: {m}", file=sys.stderr)))
-    print(f"figure: {out / 'report' / 'figure6.png'}" + ("" if rewrite else " (unchanged: every run was already finished)"))
+    print(f"figure: {out / 'report' / 'figure6.png'}"
+          + ("" if rewrite else " (unchanged: every run was already finished)"))
     if beside and rewrite: print(f"beside the committed study: {out / 'report' / 'beside.png'}")
     return rc

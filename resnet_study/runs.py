@@ -32,7 +32,8 @@ __all__ = ['find_checkpoint', 'restore_metrics', 'inside_cwd', 'portable_command
 
 # %% ../nbs/02a_runs.ipynb #e434708d
 def _weights_problem(sd, cfg) -> str:
-    "What keeps the state dict `sd` from loading into `cfg`'s net ('' if nothing); the net is built on the meta device: no memory, no RNG"
+    """What keeps the state dict `sd` from loading into `cfg`'s net ('' if nothing); the net is built on the meta
+    device: no memory, no RNG"""
     if not isinstance(sd, dict) or not torch.is_tensor(sd.get("fc.weight")): return f"holds no weights of a {cfg.arch}"
     with torch.device("meta"): net = get_model(cfg.arch, shortcut=cfg.shortcut, num_classes=sd["fc.weight"].shape[0])
     want = {k: tuple(v.shape) for k, v in net.state_dict().items()}
@@ -41,7 +42,8 @@ def _weights_problem(sd, cfg) -> str:
     return f"holds the weights of another net than {cfg.arch} (e.g. {diff[0]})" if diff else ""
 
 def _read_checkpoint(path: Path, device, cfg) -> tuple[dict | None, str]:
-    "(checkpoint, '') if `path` is a whole checkpoint of `cfg`'s net (of any net if `cfg` is None), else (None, what is wrong with it)"
+    """(checkpoint, '') if `path` is a whole checkpoint of `cfg`'s net (of any net if `cfg` is None), else (None, what
+    is wrong with it)"""
     if path.stat().st_size == 0: return None, "is empty (0 bytes)"
     try: ck = load_checkpoint(path, device)
     except Exception as e: return None, f"cannot be read: cut short or not a checkpoint ({first_line(e)})"
@@ -73,9 +75,12 @@ def _metrics_problem(ck: dict, end: int | None) -> str:
         "is missing" if end is None else "is damaged" if end < 0 else f"ends at iteration {end}")
 
 def find_checkpoint(run_dir, # the run folder
-                    cfg=None, # the run's `TrainConfig`: the weights must fit its net, the iteration its budget (None: not checked)
+                    # the run's `TrainConfig`: the weights must fit its net, the iteration its budget (None: not
+                    # checked)
+                    cfg=None,
                     device="cpu", # where the checkpoint's tensors are loaded
-                    metrics: bool = False # also require every row written before the checkpoint in metrics.csv (to resume)
+                    # also require every row written before the checkpoint in metrics.csv (to resume)
+                    metrics: bool = False
                    ) -> tuple[dict | None, Path | None, list]:
     """The newest usable checkpoint of `run_dir` (`CHECKPOINTS`): (checkpoint, its path, [(path, problem) of each newer one
     that is not usable]); (None, None, []) if none was written. Usable: it loads as a checkpoint of this program, of `cfg`'s net
@@ -113,7 +118,8 @@ def restore_metrics(run_dir, # the run folder being resumed
     return f"{how}; written again from the checkpoint's copy of its {len(rows)} rows"
 
 def _no_usable(run_dir, passed) -> CheckpointDamaged:
-    return CheckpointDamaged(f"no usable checkpoint in {run_dir}: " + "; ".join(f"{p.name} {problem}" for p, problem in passed))
+    return CheckpointDamaged(f"no usable checkpoint in {run_dir}: "
+                             + "; ".join(f"{p.name} {problem}" for p, problem in passed))
 
 # %% ../nbs/02a_runs.ipynb #1109cbb2
 def inside_cwd(path) -> str | None:
@@ -123,17 +129,21 @@ def inside_cwd(path) -> str | None:
 
 def portable_command(argv: list | None = None # a command line, `sys.argv` by default
                     ) -> list | None:
-    "`argv` as config.json records it: `resnet-study` and its arguments, each path relative to the working folder if inside it, else its name; None when not the command line"
+    """`argv` as config.json records it: `resnet-study` and its arguments, each path relative to the working folder if
+    inside it, else its name; None when not the command line"""
     argv = sys.argv if argv is None else argv
-    if not argv or Path(argv[0]).name not in ("resnet-study", "cli.py"): return None  # a notebook's or pytest's argv says nothing of the run
+    # a notebook's or pytest's argv says nothing of the run
+    if not argv or Path(argv[0]).name not in ("resnet-study", "cli.py"): return None
     def stable(a: str) -> str:
         key, eq, value = a.partition("=") if a.startswith("--") and "=" in a else ("", "", a)
         if not (Path(value).is_absolute() or value.startswith("../")): return a
-        return key + eq + (inside_cwd(value) or Path(value).name)  # outside the working folder: where it lies is this machine's
+        # outside the working folder: where it lies is this machine's
+        return key + eq + (inside_cwd(value) or Path(value).name)
     return ["resnet-study"] + [stable(a) for a in argv[1:]]
 
 def data_record(dls) -> dict:
-    "The data a run used, as config.json records it: its name and, for images held as tensors, the SHA-256 of the training and test images and labels"
+    """The data a run used, as config.json records it: its name and, for images held as tensors, the SHA-256 of the
+    training and test images and labels"""
     tl, vl = dls.train, dls.valid
     sha = None
     if hasattr(tl, "x"):  # CIFAR-10 and the other 32x32 sets (an ImageNet tree is read as it trains: its name only)
@@ -146,7 +156,8 @@ def data_record(dls) -> dict:
 def check_same_data(out, # the run folder being resumed
                     now: dict # `data_record` of the data given now
                    ):
-    "Refuse to resume the run in `out` on other data than it started on (a run written before records were kept: no check)"
+    """Refuse to resume the run in `out` on other data than it started on (a run written before records were kept: no
+    check)"""
     was = read_json(Path(out) / "config.json").get("data")
     if not isinstance(was, dict) or not was.get("sha256") or not now.get("sha256") or was["sha256"] == now["sha256"]: return
     raise ValueError(f"{out} started on {was.get('name')} (sha256 {was['sha256'][:12]}...) and the data given now, "
@@ -156,13 +167,15 @@ def check_same_data(out, # the run folder being resumed
 
 # %% ../nbs/02a_runs.ipynb #d9d936bb
 def _evaluation_line(learn, iters: int):
-    "fastai's logger off a terminal: each evaluation as a line of words, not the bare list fastai prints without its bar"
+    """fastai's logger off a terminal: each evaluation as a line of words, not the bare list fastai prints without its
+    bar"""
     def log(values):
         got = dict(zip(learn.recorder.metric_names, values))
         words = [f"test error {100 * float(v):.2f}%" if k == "error_rate" else
                  f"{k.replace('_', ' ').replace('valid', 'test')} {float(v):.4g}"
                  for k, v in got.items() if k not in ("epoch", "time") and v is not None]
-        print(f"iteration {learn.train_iter:,} of {iters:,}: " + ", ".join(words) + f" ({got.get('time', '')})", flush=True)
+        print(f"iteration {learn.train_iter:,} of {iters:,}: " + ", ".join(words) + f" ({got.get('time', '')})",
+              flush=True)
     return log
 
 @torch.no_grad()
@@ -170,7 +183,8 @@ def predict_classes(model, # a trained net (wrapped for several processes or not
                     dl, # the test loader, whole (not one process's part)
                     bf16: bool # autocast as in training, so the answers are those its test error counted
                    ) -> tuple[torch.Tensor, torch.Tensor]:
-    "The class `model` predicts for each image of `dl`, in order, and the labels: what `write_final` keeps of a finished run"
+    """The class `model` predicts for each image of `dl`, in order, and the labels: what `write_final` keeps of a
+    finished run"""
     model = unwrap_model(model)
     was, out, labels = model.training, [], []
     model.eval()
@@ -228,7 +242,8 @@ def _restart_hint(out: Path) -> str:
     return "to train it again from the start, use --force (it replaces the folder)"
 
 def _resume_checkpoint(out: Path, cfg: TrainConfig, device) -> tuple:
-    "`find_checkpoint`'s (checkpoint, its path, the newer unusable ones) of `out` to resume from; none usable: an error that says how to restart"
+    """`find_checkpoint`'s (checkpoint, its path, the newer unusable ones) of `out` to resume from; none usable: an
+    error that says how to restart"""
     try: found = find_checkpoint(out, cfg, device, metrics=True)
     except RunFileDamaged as e: raise RunFileDamaged(f"{e}; repair it, or {_restart_hint(out)}") from None
     ckpt, _, passed = found
@@ -239,7 +254,8 @@ def _resume_checkpoint(out: Path, cfg: TrainConfig, device) -> tuple:
     return found
 
 def _take_checkpoint(out: Path, found: tuple, rank: int, data: dict) -> tuple[dict | None, Path | None]:
-    "Resume from `found` (`_resume_checkpoint`) on `data` (its `data_record`): a newer damaged checkpoint is said and set aside"
+    """Resume from `found` (`_resume_checkpoint`) on `data` (its `data_record`): a newer damaged checkpoint is said and
+    set aside"""
     ckpt, used, passed = found
     check_same_data(out, data)  # before anything is renamed
     distrib_barrier()  # every process has chosen before the first one renames a file
@@ -258,9 +274,11 @@ def train_run(cfg: TrainConfig | None, # the run (with `resume`: None, or a conf
               device=None, # the training device (default `pick_device()`; several processes: one GPU each)
               cbs=None, # more fastai callbacks
               quiet: bool = False, # no progress bars or fastai's table (bars are drawn only on a terminal anyway)
-              claim: RunLock | None = None # the caller's `RunLock` on `out`, held already (`study` takes it before it decides)
+              # the caller's `RunLock` on `out`, held already (`study` takes it before it decides)
+              claim: RunLock | None = None
              ) -> dict:
-    "Train `cfg` into the run folder `out` (or `resume` it) on `data` (default `cfg.data`, see `run_dls`); summary.json's contents"
+    """Train `cfg` into the run folder `out` (or `resume` it) on `data` (default `cfg.data`, see `run_dls`);
+    summary.json's contents"""
     out = Path(out)
     if out.exists() and not out.is_dir(): raise ValueError(f"--out {out} is a file, not a run folder; name a folder")
     if resume:
@@ -304,9 +322,12 @@ def _train_locked(cfg, out, data, resume, force, device, cbs, quiet, training) -
     learn = make_learner(cfg, dls, run_dir=out, ckpt=ckpt, cbs=cbs, device=device)
     learn.train_iter = start  # what the summary reports if a finished run is resumed and nothing is left to train
     if not resume and rank == 0:
-        write_json(out / "config.json", dict(config=asdict(replace(cfg, data=cfg.data and inside_cwd(cfg.data))), dataset=cfg.dataset, data=record,
+        write_json(out / "config.json",
+                   dict(config=asdict(replace(cfg, data=cfg.data and inside_cwd(cfg.data))), dataset=cfg.dataset,
+                        data=record,
                                         n_train=dls.train.n, n_params=n_params(learn.model), device=str(device),
-                                        processes=n_procs, threads=torch.get_num_threads(), versions=versions(), command=portable_command(),
+                                        processes=n_procs, threads=torch.get_num_threads(), versions=versions(),
+                        command=portable_command(),
                                         started=time.strftime("%Y-%m-%d %H:%M:%S")))
     learn.run_logger.t_start = t0  # wall time includes loading the data
     if ckpt and not quiet and rank == 0:
@@ -359,7 +380,8 @@ def _summary(cfg, learn, out, wall, status, message) -> dict:
 
 # %% ../nbs/02a_runs.ipynb #dcea3251
 def run_config(run_dir) -> TrainConfig:
-    "The `TrainConfig` a run folder was trained with; its data's path from config.json, else from its checkpoint (`checkpoint_data_path`)"
+    """The `TrainConfig` a run folder was trained with; its data's path from config.json, else from its checkpoint
+    (`checkpoint_data_path`)"""
     f, saved = Path(run_dir) / "config.json", read_config(run_dir)
     try: cfg = TrainConfig.from_dict(saved["config"])
     except (KeyError, TypeError, ValueError, AttributeError) as e:
@@ -368,12 +390,14 @@ def run_config(run_dir) -> TrainConfig:
     return cfg
 
 def run_checkpoint(run_dir, cfg: TrainConfig | None = None, device="cpu") -> dict:
-    "The newest usable checkpoint of a run folder (`find_checkpoint`), to read: a damaged newer one is said on stderr and left as it is"
+    """The newest usable checkpoint of a run folder (`find_checkpoint`), to read: a damaged newer one is said on stderr
+    and left as it is"""
     ckpt, used, passed = find_checkpoint(run_dir, cfg or run_config(run_dir), device)
     if ckpt is None and not passed:
         raise FileNotFoundError(f"{run_dir}: no checkpoint.pth (the run was not checkpointed, or it was deleted)")
     if ckpt is None: raise _no_usable(run_dir, passed)
-    for p, problem in passed: print(f"warning: {p} {problem}; using {used.name} (iteration {ckpt['iteration']})", file=sys.stderr)
+    for p, problem in passed: print(f"warning: {p} {problem}; using {used.name} (iteration {ckpt['iteration']})",
+                                    file=sys.stderr)
     return ckpt
 
 def run_model(run_dir, # a run folder with config.json and a checkpoint
@@ -396,7 +420,8 @@ def evaluate_run(run_dir, # a run folder with config.json and a checkpoint
                  bs: int | None = None, # evaluation mini-batch (default 500; ImageNet 50)
                  crop: str | None = None # ImageNet runs only: 'ten' (default) or 'center'
                 ) -> dict:
-    "Test loss and error (percent) of the checkpoint in `run_dir`; for ImageNet nets top-1/top-5 of `crop` 'ten' (default) or 'center'"
+    """Test loss and error (percent) of the checkpoint in `run_dir`; for ImageNet nets top-1/top-5 of `crop` 'ten'
+    (default) or 'center'"""
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").exists(): raise FileNotFoundError(f"{run_dir}: not a run folder (no config.json)")
     if not any((run_dir / name).exists() for name in CHECKPOINTS): raise FileNotFoundError(f"{run_dir}: no checkpoint.pth to evaluate")
@@ -406,7 +431,8 @@ def evaluate_run(run_dir, # a run folder with config.json and a checkpoint
         raise ValueError(f"{cfg.arch} is a CIFAR net, tested on the single 32x32 images; --crop is for ImageNet runs")
     crop = crop or "ten"
     device = check_device(device) if device is not None else pick_device()
-    ckpt = run_checkpoint(run_dir, cfg, device)  # before the data is read: a run with no usable checkpoint is said at once
+    # before the data is read: a run with no usable checkpoint is said at once
+    ckpt = run_checkpoint(run_dir, cfg, device)
     dls = run_dls(cfg, data, device, valid_crop=crop, val_bs=bs or (50 if imagenet else 500))
     model, ckpt = run_model(run_dir, device, num_classes=len(dls.valid.classes), ckpt=ckpt)
     model = CropAverage(model).to(device).eval()  # 10-crop batches: the mean softmax; others go straight through

@@ -60,7 +60,8 @@ class WarmUp(Callback):
         if window < 1 or every < 1: raise ValueError(f"WarmUp: window={window} and every={every} must be at least 1 iteration")
         self.lr, self.until, self.every, self.verbose, self.window = lr, until, every, verbose, window
         self.done_at, self.history = None, []
-        self._recent, self._counted = deque(maxlen=window), 0  # (mistakes, images) per recent iteration; how many it holds
+        # (mistakes, images) per recent iteration; how many it holds
+        self._recent, self._counted = deque(maxlen=window), 0
 
     def before_batch(self):
         if self.training and self.done_at is None:
@@ -84,7 +85,8 @@ class WarmUp(Callback):
         return dict(done_at=self.done_at, history=self.history, recent=[[int(w), int(n)] for w, n in self._recent])
     def load_state(self, d):
         self.done_at, self.history = d["done_at"], list(d["history"])
-        recent = d.get("recent", [])  # a checkpoint written before the window was saved has none: a full window is counted again
+        # a checkpoint written before the window was saved has none: a full window is counted again
+        recent = d.get("recent", [])
         self._counted = min(len(recent), self.window)
         # the first process wrote the checkpoint, so its counts are the first process's: the others start empty
         self._recent = deque([tuple(r) for r in recent] if world()[0] == 0 else [], maxlen=self.window)

@@ -76,7 +76,8 @@ def _convs_before(model, layers):
 
 # %% ../nbs/05_signals.ipynb #41ddea7a
 def plot_responses(signals: dict, title: str = "", figsize=(8, 6)):
-    "Figure 7: response std of each 3x3 layer, in layer order (top) and sorted (bottom); `signals` maps net name to `layer_signals` output."
+    """Figure 7: response std of each 3x3 layer, in layer order (top) and sorted (bottom); `signals` maps net name to
+    `layer_signals` output."""
     import matplotlib.pyplot as plt
     fig, (top, bottom) = plt.subplots(2, 1, figsize=figsize)
     for name, df in signals.items():
@@ -125,7 +126,8 @@ def run_signals(
     if get_dataset(cfg.dataset).tree: raise ValueError(f"{run_dir}: signals are measured for the CIFAR nets' runs, not {cfg.arch}")
     device = torch.device(device) if device is not None else pick_device()
     data = data if data is not None else load_data(cfg.dataset, cfg.data)
-    dls = cifar10_dls(data, bs=n_batch, val_bs=1000, device=device, seed=cfg.seed, subset=cfg.budget.subset, augment=False)
+    dls = cifar10_dls(data, bs=n_batch, val_bs=1000, device=device, seed=cfg.seed, subset=cfg.budget.subset,
+                      augment=False)
     xb, yb = dls.train.one_batch()
     x_test = torch.cat([x for x, _ in dls.valid])
     torch.manual_seed(cfg.seed)  # the run's initialisation, as `make_learner` draws it

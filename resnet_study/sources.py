@@ -62,7 +62,8 @@ CIFAR100_MD5 = 'eb9058c3a382ffc7106e4002c42a8d85'
 CIFAR100_URL = 'https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz'
 CIFAR100_FILES = ['train', 'test', 'meta']  # in cifar-100-python/: labels b'fine_labels', names b'fine_label_names'
 OFFICIAL_MD5 = {CIFAR10_ARCHIVE: CIFAR10_MD5, CIFAR100_ARCHIVE: CIFAR100_MD5}
-OFFICIAL_FOLDERS = {'cifar10': ('cifar-10-batches-py', CIFAR10_ARCHIVE), 'cifar100': ('cifar-100-python', CIFAR100_ARCHIVE)}
+OFFICIAL_FOLDERS = {'cifar10': ('cifar-10-batches-py', CIFAR10_ARCHIVE),
+                    'cifar100': ('cifar-100-python', CIFAR100_ARCHIVE)}
 
 _PICKLE_OK = {(m, n) for m in ('numpy.core.multiarray', 'numpy._core.multiarray') for n in ('_reconstruct', 'scalar')} \
            | {(m, '_frombuffer') for m in ('numpy.core.numeric', 'numpy._core.numeric')} \
@@ -105,7 +106,8 @@ def _from_cifar100(raw: dict, where) -> ImageData:
     missing = [n for n in CIFAR100_FILES if n not in raw]
     if missing: raise DataError(f'{where}: missing {", ".join(missing)}; a complete cifar-100-python has '
                                 f'{", ".join(CIFAR100_FILES)}. Re-download {CIFAR100_URL}')
-    (x_train, y_train), (x_test, y_test) = (_batch_tensors(_unpickle(raw[n], f'{where}/{n}'), f'{where}/{n}', 'fine_labels')
+    (x_train, y_train), (x_test, y_test) = (_batch_tensors(_unpickle(raw[n], f'{where}/{n}'), f'{where}/{n}',
+                                                           'fine_labels')
                                             for n in ('train', 'test'))
     classes = _class_names(_unpickle(raw['meta'], f'{where}/meta'), 'fine_label_names', f'{where}/meta')
     return _checked(x_train, y_train, x_test, y_test, classes, where)
@@ -118,7 +120,8 @@ def _from_batches(raw: dict, where) -> ImageData:
                                 f'{", ".join(CIFAR10_BATCHES)}. Re-download {CIFAR10_URL}')
     tr = [_batch_tensors(_unpickle(raw[n], f'{where}/{n}'), f'{where}/{n}') for n in CIFAR10_BATCHES[:5]]
     x_test, y_test = _batch_tensors(_unpickle(raw['test_batch'], f'{where}/test_batch'), f'{where}/test_batch')
-    classes = _class_names(_unpickle(raw['batches.meta'], f'{where}/batches.meta'), 'label_names', f'{where}/batches.meta')
+    classes = _class_names(_unpickle(raw['batches.meta'], f'{where}/batches.meta'), 'label_names',
+                           f'{where}/batches.meta')
     x_train, y_train = torch.cat([t[0] for t in tr]), torch.cat([t[1] for t in tr])
     return _checked(x_train, y_train, x_test, y_test, classes, where, ('data_batch_*', 'test_batch'))
 
@@ -166,7 +169,8 @@ def _from_images(files: dict, dirs: dict, labels_txt, where) -> ImageData:
     (so empty ones are caught); `labels_txt` = (name, bytes) or None"""
     for split in ('train', 'test'):
         if not dirs.get(split): raise DataError(f'{where}: no {split}/<class>/ folders with images. '
-                                                f'Expected train/<class>/*.png|jpg and test/<class>/*.png|jpg. ' + HOW_TO_POINT)
+                                                f'Expected train/<class>/*.png|jpg and test/<class>/*.png|jpg. '
+                                                + HOW_TO_POINT)
         for c in sorted(dirs[split]):
             if not files[split].get(c): raise DataError(f'{where}/{split}/{c}: class folder has no images '
                                                         f'({", ".join(IMAGE_EXTS)}). Add its images or remove the folder.')
@@ -231,14 +235,17 @@ def _read_archive(path: Path) -> ImageData:
         raise DataError(f'{path}: archive is truncated or corrupt ({type(e).__name__}: {e}). '
                         'Download it again (and check its size/MD5).') from e
     if batches: return _from_batches(batches, path)
-    if dirs['train'] or dirs['test']: return _from_images(files, {k: sorted(v) for k, v in dirs.items()}, labels_txt, path)
-    raise DataError(f'{path}: archive holds neither cifar-10-batches-py/, cifar-100-python/ nor train/<class>/ images. ' + HOW_TO_POINT)
+    if dirs['train'] or dirs['test']: return _from_images(files, {k: sorted(v) for k, v in dirs.items()}, labels_txt,
+                                                          path)
+    raise DataError(f'{path}: archive holds neither cifar-10-batches-py/, cifar-100-python/ nor train/<class>/ images. '
+                    + HOW_TO_POINT)
 
 # %% ../nbs/01a_sources.ipynb #2449da34
 def _is_archive(p: Path): return p.name.lower().endswith(('.tar.gz', '.tgz', '.tar', '.tar.xz', '.tar.bz2'))
 
 def find_source(path, # what the user named: an archive, a folder of one, or a folder holding one
-                official: str = 'cifar10' # in a folder holding several: the official files looked for first ('cifar10', 'cifar100')
+                # in a folder holding several: the official files looked for first ('cifar10', 'cifar100')
+                official: str = 'cifar10'
                ) -> tuple[str, Path]:
     "('archive'|'batches'|'folder', path) for a user-given CIFAR `path`"
     order = [OFFICIAL_FOLDERS[official]] + [v for k, v in OFFICIAL_FOLDERS.items() if k != official]
@@ -328,7 +335,8 @@ def _load_cache(cp: Path, sig: str):
 def default_candidates() -> list:
     "Local places tried, in order, when `load_cifar10(path=None)` and RESNET_STUDY_DATA is unset"
     fastai_data = Path(os.environ.get('FASTAI_HOME', '~/.fastai')).expanduser() / 'data'
-    return [fastai_data / 'cifar10', Path('data') / 'cifar-10-batches-py', Path('data') / CIFAR10_ARCHIVE, Path('data') / 'cifar10']
+    return [fastai_data / 'cifar10', Path('data') / 'cifar-10-batches-py', Path('data') / CIFAR10_ARCHIVE,
+            Path('data') / 'cifar10']
 
 def _download() -> Path:
     from fastai.data.external import untar_data, URLs
@@ -348,7 +356,8 @@ def resolve_cifar10_path(path=None, download=True) -> Path:
         return Path(env).expanduser()
     for c in default_candidates():
         if c.exists(): return c
-    if not download: raise DataNotFoundError(f'CIFAR-10 not found in {[str(c) for c in default_candidates()]}. ' + HOW_TO_POINT)
+    if not download: raise DataNotFoundError(f'CIFAR-10 not found in {[str(c) for c in default_candidates()]}. '
+                                             + HOW_TO_POINT)
     return _download()
 
 def _load(path, official: str, check_md5, cache: bool, cache_dir) -> ImageData:
@@ -365,8 +374,10 @@ def _load(path, official: str, check_md5, cache: bool, cache_dir) -> ImageData:
         except OSError as e: warnings.warn(f'could not write the data cache {cp} ({e}); the next load decodes again')
     return data
 
-def load_cifar10(path=None, # any format `find_source` knows; None: $RESNET_STUDY_DATA, then the usual places (`resolve_cifar10_path`)
-                 check_md5: bool | None = None, # None: check an archive named cifar-10-python.tar.gz; True/False: always/never
+# any format `find_source` knows; None: $RESNET_STUDY_DATA, then the usual places (`resolve_cifar10_path`)
+def load_cifar10(path=None,
+                 # None: check an archive named cifar-10-python.tar.gz; True/False: always/never
+                 check_md5: bool | None = None,
                  cache: bool = True, # read and write the decoded tensors' cache (`cache_path`)
                  cache_dir=None, # where the cache goes (default: $RESNET_STUDY_CACHE, beside the data, or ~/.cache)
                  download: bool = True # with no local copy, let fastai's `untar_data` download one
@@ -387,8 +398,10 @@ def _download_cifar100(root: Path = Path('data')) -> Path:
             f'access. Give --data PATH: {CIFAR100_ARCHIVE} or its extracted cifar-100-python/ folder.') from e
     return root / 'cifar-100-python'
 
-def load_cifar100(path=None, # cifar-100-python.tar.gz, its cifar-100-python/ folder, or a folder holding one; None: ./data, then a download
-                  check_md5: bool | None = None, # None: check an archive named cifar-100-python.tar.gz; True/False: always/never
+# cifar-100-python.tar.gz, its cifar-100-python/ folder, or a folder holding one; None: ./data, then a download
+def load_cifar100(path=None,
+                  # None: check an archive named cifar-100-python.tar.gz; True/False: always/never
+                  check_md5: bool | None = None,
                   cache: bool = True, # read and write the decoded tensors' cache (`cache_path`)
                   cache_dir=None, # where the cache goes (default: $RESNET_STUDY_CACHE, beside the data, or ~/.cache)
                   download: bool = True # with no local copy, let torchvision's `CIFAR100` download one into ./data
@@ -402,7 +415,8 @@ def load_cifar100(path=None, # cifar-100-python.tar.gz, its cifar-100-python/ fo
             path = _download_cifar100()
     return _load(Path(path).expanduser(), 'cifar100', check_md5, cache, cache_dir)
 
-def load_image_folder(path=None, # a folder (or .tgz of one) of train/<class>/*.png|jpg and test/<class>/... 32x32 images
+# a folder (or .tgz of one) of train/<class>/*.png|jpg and test/<class>/... 32x32 images
+def load_image_folder(path=None,
                       check_md5: bool | None = None, # for an official archive given here: as `load_cifar10`
                       cache: bool = True, # read and write the decoded tensors' cache (`cache_path`)
                       cache_dir=None # where the cache goes (default: $RESNET_STUDY_CACHE, beside the data, or ~/.cache)

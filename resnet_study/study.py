@@ -61,7 +61,8 @@ class Claim:
 
 # %% ../nbs/07_study.ipynb #5be43ab8
 def _options() -> tuple:
-    "The shortcut options the study trains on ResNet-20, in the paper's order (Table 3): the models' table, read when asked"
+    """The shortcut options the study trains on ResNet-20, in the paper's order (Table 3): the models' table, read when
+    asked"""
     return tuple(models.SHORTCUT_OPTIONS)
 
 def _depths() -> tuple:
@@ -94,11 +95,15 @@ def make_claims(options=None, # shortcut options (default: every one of the mode
               comparisons=len(res) - 1, paired=(("resnet56", "resnet20"), *zip(res[1:], res))),
         Claim("C5", "ResNet-1202 tests worse than ResNet-110 (overfitting)", ("resnet110", "resnet1202"),
               lower_than("resnet110", "resnet1202", "test_error")),
-        Claim("C6a", "ResNets respond less than their plain counterparts (Figure 7)", ("resnet20", "plain20", "resnet56", "plain56"),
-              responds_less([("resnet20", "plain20"), ("resnet56", "plain56"), ("resnet110", "plain110")]), comparisons=3),
-        Claim("C6b", "the deeper the ResNet, the smaller its responses (Figure 7)", ("resnet20", "resnet56", "resnet110"),
+        Claim("C6a", "ResNets respond less than their plain counterparts (Figure 7)",
+              ("resnet20", "plain20", "resnet56", "plain56"),
+              responds_less([("resnet20", "plain20"), ("resnet56", "plain56"), ("resnet110", "plain110")]),
+              comparisons=3),
+        Claim("C6b", "the deeper the ResNet, the smaller its responses (Figure 7)",
+              ("resnet20", "resnet56", "resnet110"),
               chain(res, measure=response_medians), comparisons=len(res) - 1),
-        Claim("C7", "no layer's gradient vanishes (under 1/100 of the largest) in a trained plain net", ("plain20", "plain56"),
+        Claim("C7", "no layer's gradient vanishes (under 1/100 of the largest) in a trained plain net",
+              ("plain20", "plain56"),
               no_vanishing(plain)),
     ]
     return {c.id: c for c in claims}
@@ -107,11 +112,14 @@ CLAIMS = make_claims()
 
 # %% ../nbs/07_study.ipynb #e80aa984
 def paper_world(root, reverse=False, iters=100):
-    "Synthetic run folders for tests: three seeds of every net, with the paper's answer to every claim built in (or built reversed)"
-    train = dict(plain20=30, plain56=45, resnet20=28, resnet32=26, resnet44=25, resnet56=24, resnet110=23, resnet1202=22)
+    """Synthetic run folders for tests: three seeds of every net, with the paper's answer to every claim built in (or
+    built reversed)"""
+    train = dict(plain20=30, plain56=45, resnet20=28, resnet32=26, resnet44=25, resnet56=24, resnet110=23,
+                 resnet1202=22)
     test = dict(plain20=31, plain56=46, resnet20=29, resnet32=27, resnet44=26, resnet56=25, resnet110=24, resnet1202=26,
                 **{"resnet20-B": 28.5, "resnet20-C": 28.2})
-    resp = dict(plain20=1.2, plain56=1.5, plain110=1.6, resnet20=0.9, resnet32=0.8, resnet44=0.7, resnet56=0.6, resnet110=0.5)
+    resp = dict(plain20=1.2, plain56=1.5, plain110=1.6, resnet20=0.9, resnet32=0.8, resnet44=0.7, resnet56=0.6,
+                resnet110=0.5)
     runs = []
     for net, e in test.items():
         n = Net.parse(net)
@@ -162,7 +170,8 @@ def study_runs(experiments=(), # names of `EXPERIMENTS` (none or `all`: every ex
                seeds=None, # seeds for every experiment (None: each experiment's own)
                registry: dict | None = None # the experiments table (default `EXPERIMENTS`)
               ) -> list[tuple[str, Net, int]]:
-    "(folder, net, seed) of the study's runs, experiment by experiment in queue order, every seed of one before the next"
+    """(folder, net, seed) of the study's runs, experiment by experiment in queue order, every seed of one before the
+    next"""
     registry = EXPERIMENTS if registry is None else registry
     names = [e for e in experiments if e != "all"]
     if unknown := [e for e in names if e not in registry]:

@@ -47,7 +47,8 @@ def joined_shards(dl, # a loader with `shard(rank, world_size)`, e.g. a `CifarLo
 
 # %% ../nbs/09_testing.ipynb #159c66e3
 def cifar_batches(n: int = 10, seed: int = 0, classes=CIFAR10_CLASSES) -> dict:
-    "Random contents of the official batch files: {file name: dict} for data_batch_1..5 and test_batch (`n` images each) and batches.meta"
+    """Random contents of the official batch files: {file name: dict} for data_batch_1..5 and test_batch (`n` images
+    each) and batches.meta"""
     rng, out = np.random.default_rng(seed), {}
     for name in CIFAR10_BATCHES[:6]:
         out[name] = {b'batch_label': name.encode(), b'labels': [int(i) for i in rng.integers(0, len(classes), n)],
@@ -68,7 +69,8 @@ def cifar100_files(n: int = 10, seed: int = 0, n_classes: int = 100) -> dict:
     return out
 
 def write_cifar_archive(dest, batches: dict | None = None, prefix: str = 'cifar-10-batches-py/') -> Path:
-    "A .tar.gz at `dest` in the official CIFAR-10 python format holding `batches` (default `cifar_batches()`) under `prefix`"
+    """A .tar.gz at `dest` in the official CIFAR-10 python format holding `batches` (default `cifar_batches()`) under
+    `prefix`"""
     dest = Path(dest); dest.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(dest, 'w:gz') as tf:
         for name, d in (cifar_batches() if batches is None else batches).items():
@@ -95,7 +97,8 @@ def write_image(path, im=None, size=(32, 32), seed: int = 0, quality: int = 95) 
     return im
 
 def write_image_folder(root, data: ImageData, ext: str = '.png', labels: bool = False) -> Path:
-    "`data` as a fastai-style folder `root/{train,test}/<class>/NNNN<ext>` (and `labels.txt` if `labels`), the shared copy's layout"
+    """`data` as a fastai-style folder `root/{train,test}/<class>/NNNN<ext>` (and `labels.txt` if `labels`), the shared
+    copy's layout"""
     root = Path(root)
     for split, x, y in (('train', data.x_train, data.y_train), ('test', data.x_test, data.y_test)):
         for i, (im, c) in enumerate(zip(x, y)): write_image(root / split / data.classes[c] / f'{i:04d}{ext}', im)
@@ -110,7 +113,8 @@ def synthetic_image_tree(root, # the folder to write into (made if missing)
                          sizes=(60, 300), # each side's length is drawn from [sizes[0], sizes[1])
                          classes=None # class folder names instead of `n_classes` ImageNet-style ones
                         ) -> Path:
-    "An ImageNet-layout folder `root/{train,val}/<class>/*.JPEG` of random-sized noise images tinted by class, for tests and demos"
+    """An ImageNet-layout folder `root/{train,val}/<class>/*.JPEG` of random-sized noise images tinted by class, for
+    tests and demos"""
     rng, root = np.random.default_rng(seed), Path(root)
     classes = list(classes) if classes is not None else [f"n{c:08d}" for c in range(n_classes)]
     for split, n in (("train", n_train), ("val", n_val)):

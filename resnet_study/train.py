@@ -98,7 +98,8 @@ class TrainConfig:
     lr: float | None = None         # initial learning rate
     momentum: float | None = None
     wd: float | None = None         # weight decay, as L2 in the gradient
-    wd_bn_bias: bool = True         # decay BN and biases too, as fb.resnet.torch and the reference nets do (not the paper's)
+    # decay BN and biases too, as fb.resnet.torch and the reference nets do (not the paper's)
+    wd_bn_bias: bool = True
     warmup: bool | None = None      # None: the recipe's choice (CIFAR nets of 110+ layers)
     warmup_lr: float | None = None  # the warm-up's rate
     warmup_until: float | None = None  # back to `lr` when the training error falls below it
@@ -133,7 +134,8 @@ class TrainConfig:
     @property
     def use_warmup(self) -> bool:
         if self.warmup is not None: return self.warmup
-        net = get_model_builder(self.arch)  # the paper warms up the deep ResNets only (plain-110 trains at 0.1, as its recipe)
+        # the paper warms up the deep ResNets only (plain-110 trains at 0.1, as its recipe)
+        net = get_model_builder(self.arch)
         return self.recipe.warmup_depth is not None and net.residual and net.depth >= self.recipe.warmup_depth
 
     def uses_bf16(self, device) -> bool:
@@ -180,7 +182,8 @@ def make_learner(cfg: TrainConfig, # the net, the recipe and the budget
                  ckpt: dict | None = None, # a checkpoint to resume: weights, optimizer, rules, RNG states, iteration
                  cbs=None, # more fastai callbacks
                  device=None, # the training device (default `pick_device()`)
-                 ckpt_seconds: float | None = 600 # one process also checkpoints after this long without one (None: never)
+                 # one process also checkpoints after this long without one (None: never)
+                 ckpt_seconds: float | None = 600
                 ) -> Learner:
     "A fastai `Learner` training `cfg.arch` on `dls` by the recipe; logs and checkpoints into `run_dir`; resumes `ckpt`"
     device = torch.device(device) if device is not None else pick_device()

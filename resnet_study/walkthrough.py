@@ -28,9 +28,12 @@ __all__ = ['ROOT', 'MY_RUNS', 'budget_of', 'committed', 'show', 'train_missing',
            'response_medians', 'response_means', 'at']
 
 # %% ../nbs/07a_walkthrough.ipynb #0fbd19df
-_all_ = ["Path", "pd", "plt", "Markdown", "budget_line", "plot_figure6", "errors_table", "table6", "cost_table", "finished_runs",
-         "read_run", "run_group", "run_iters", "seed_stats", "mean_curves", "gap_by_budget", "plot_budget_axis", "gradient_ratios",
-         "plot_gradient_ratios", "markdown_table", "compare", "verdict_line", "CLAIMS", "EXPERIMENTS", "MAIN_BUDGET", "Net",
+_all_ = ["Path", "pd", "plt", "Markdown", "budget_line", "plot_figure6", "errors_table", "table6", "cost_table",
+         "finished_runs",
+         "read_run", "run_group", "run_iters", "seed_stats", "mean_curves", "gap_by_budget", "plot_budget_axis",
+         "gradient_ratios",
+         "plot_gradient_ratios", "markdown_table", "compare", "verdict_line", "CLAIMS", "EXPERIMENTS", "MAIN_BUDGET",
+         "Net",
          "published_answers", "worded", "claims_table", "response_medians", "response_means", "at"]
 
 # %% ../nbs/07a_walkthrough.ipynb #6b4a960a
@@ -68,7 +71,8 @@ def train_missing(experiment: str, # a name of `EXPERIMENTS`
     if (ROOT / "runs").resolve() in (out.resolve(), *out.resolve().parents):
         raise ValueError(f"{out}: inside the committed runs; give the chapter a folder of your own (RESNET_STUDY_RUNS)")
     from resnet_study.cli import main
-    rc = main(["study", experiment, "--iters", str(iters), "--out", str(out), "--seeds", *map(str, seeds), "--no-report"])
+    rc = main(["study", experiment, "--iters", str(iters), "--out", str(out), "--seeds", *map(str, seeds),
+               "--no-report"])
     if rc: raise RuntimeError(f"resnet-study study {experiment} ended with exit code {rc}; its messages are above")
     return finished_runs(out)
 
@@ -128,10 +132,12 @@ def plain110_sentence(runs) -> str:
     iters = next(run_iters(d) for d in runs if run_group(d) == "plain110")
     return (f"At {iters:,} iterations plain-110 ({len(s)} seed{'s' * (len(s) > 1)}) ends at {_span([x['test_error'] for x in s])}% test and "
             f"{_span([x['train_error'] for x in s])}% training error (guessing scores 90% on ten classes; the paper's plain-110 "
-            f"stays above 60% after the full schedule); {warm}" + (f" (its warm-up rule {rule})." if (rule := warmup_rules(runs, "plain110")) else "."))
+            f"stays above 60% after the full schedule); {warm}"
+            + (f" (its warm-up rule {rule})." if (rule := warmup_rules(runs, "plain110")) else "."))
 
 def _gap_sign(x, deep: str, shallow: str, name: str, net: str) -> str:
-    "The sign of a gap at its largest budget, judged only with 3 seeds a side and every seed pairing on one side of zero"
+    """The sign of a gap at its largest budget, judged only with 3 seeds a side and every seed pairing on one side of
+    zero"""
     last, at_ = x.iloc[-1], f"At {x.index[-1]:,} iterations"
     n = [int(k) for k in last.seeds.split(", ")]
     if min(n) < 3: return (f" {at_} the {name} gap ({last.gap:+.1f}) rests on {n[0]} seed{'s' * (n[0] > 1)} of {deep} and "
@@ -150,7 +156,8 @@ def budget_axis_reading(everything, deep=("plain56", "resnet56"), shallow=("plai
     # from the smallest budget to the largest; a gap that turns on the way says so (the numbers above show where)
     steady = lambda x: "" if (x.gap.diff().dropna() > 0).all() or (x.gap.diff().dropna() < 0).all() else " (not at every step)"
     span = lambda x: f"from {x.index[0]:,} to {x.index[-1]:,} iterations"
-    text = (f"{span(p).capitalize()} the plain gap moves {fmt(p)} points and the ResNet gap {fmt(r)}. " if p.index.equals(r.index) else
+    text = (f"{span(p).capitalize()} the plain gap moves {fmt(p)} points and the ResNet gap {fmt(r)}. "
+            if p.index.equals(r.index) else
             # a pair trained at a budget the other has not reached yet: each gap is read over its own budgets
             f"The plain gap moves {fmt(p)} points ({span(p)}) and the ResNet gap {fmt(r)} ({span(r)}). ")
     # how a gap moves is read only between budgets with 3 seeds a side: a one-seed point is shown, not read
@@ -175,7 +182,6 @@ def budget_axis_reading(everything, deep=("plain56", "resnet56"), shallow=("plai
         text += " The plain gap grows while the ResNet gap shrinks: the pattern of degradation, not of a slower start."
     return text
 
-
 # %% ../nbs/07a_walkthrough.ipynb #3cf50f05
 def gradient_table(runs) -> pd.DataFrame:
     "Per net (plain, then ResNet, by depth) and moment: geometric means over seeds of the two gradient ratios"
@@ -184,7 +190,8 @@ def gradient_table(runs) -> pd.DataFrame:
     gm = lambda v: math.exp(v.apply(math.log).mean())
     t = r.groupby(["residual", "depth", "net", "when"]).agg(seeds=("seed", "size"), min_over_max=("min_over_max", gm),
                                                              first_over_last=("first_over_last", gm))
-    t = t.reset_index().pivot(index=["residual", "depth", "net", "seeds"], columns="when", values=["min_over_max", "first_over_last"])
+    t = t.reset_index().pivot(index=["residual", "depth", "net", "seeds"], columns="when",
+                              values=["min_over_max", "first_over_last"])
     t.columns = [f"{a.replace('_over_', '/')} ({'trained' if w == 'final' else 'at init'})" for a, w in t.columns]
     return t.reset_index(["residual", "depth", "seeds"]).drop(columns=["residual", "depth"])
 
@@ -206,7 +213,8 @@ def gradient_reading(runs) -> str:
     under = [n for n in plain if t.loc[n, tr] < 0.01]
     measured = ", ".join(plain)
     text += (f"Trained, the plain nets' ratio is {fmt(plain, tr)}; "
-             + (f"under 1/100 in {', '.join(under)}." if under else f"no plain net measured here ({measured}) has a layer under 1/100 of the largest."))
+             + (f"under 1/100 in {', '.join(under)}." if under
+                else f"no plain net measured here ({measured}) has a layer under 1/100 of the largest."))
     return text
 
 # %% ../nbs/07a_walkthrough.ipynb #f1cc182a
