@@ -37,7 +37,8 @@ _SHOWN = {}  # the knobs drawn in this kernel, by id
 def _knob_id(fn, controls: dict) -> str:
     "An id for the widget of `fn` with `controls`, the same in every kernel"
     f = getattr(fn, "func", fn)  # a `functools.partial`: its function, and the arguments it fixes
-    what = f"{f.__module__}.{f.__qualname__} {sorted(getattr(fn, 'keywords', {}).items())} {sorted(controls.items())}"
+    # the fixed arguments by name only: a value may be this machine's (a path to the weights), the id must not
+    what = f"{f.__module__}.{f.__qualname__} {sorted(getattr(fn, 'keywords', {}))} {sorted(controls.items())}"
     return hashlib.sha256(what.encode()).hexdigest()[:32]
 
 def knob(fn, # draws a figure from keyword arguments (and returns it)
