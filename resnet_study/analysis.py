@@ -1,4 +1,7 @@
-"""Gather run folders into the paper's Table 6, beside the measured numbers, and Figure 6's curves.
+"""Run folders gathered into Table 6, the cost of each net, and Figure 6's curves
+
+Gather run folders into the paper's Table 6 beside the paper's and the re-implementation's numbers, the cost
+of each net, the paired bootstrap over test images and seeds, and Figure 6's curves with one colour per net.
 
 Docs: https://resnet-study.github.io/resnet_study/analysis.html.md"""
 
@@ -9,6 +12,7 @@ from __future__ import annotations
 import json, math, sys
 from pathlib import Path
 from .recipes import RECIPES
+from .models import Net, net_name
 import numpy as np
 import pandas as pd
 import matplotlib
@@ -16,7 +20,7 @@ import matplotlib.pyplot as plt
 
 # %% auto #0
 __all__ = ['PAPER_BEST_OF_5', 'PAPER_TABLE6', 'REFERENCE_TABLE6', 'NOT_RECIPE', 'NOT_BUDGET', 'read_run', 'runs_table',
-           'markdown_table', 'budget_line', 'net_name', 'run_group', 'run_seed', 'run_iters', 'at', 'finished_runs',
+           'markdown_table', 'budget_line', 'run_group', 'run_seed', 'run_iters', 'at', 'finished_runs',
            'config_recipe', 'recipe_differences', 'final_values', 'seed_stats', 'errors_table', 'stat', 'seeds_verdict',
            'noise_of_difference', 'compare', 'verdict_line', 'run_answers', 'paired_bootstrap', 'paired_words',
            'depth_color', 'net_color', 'mean_curves', 'plot_nets', 'plot_figure6', 'table6', 'cost_table',
@@ -25,17 +29,33 @@ __all__ = ['PAPER_BEST_OF_5', 'PAPER_TABLE6', 'REFERENCE_TABLE6', 'NOT_RECIPE', 
 # %% ../nbs/04_analysis.ipynb #f78da64e
 # ResNet-110's 6.43 is the best of 5 runs; a study built on seeds quotes the paper's mean of those runs (6.61 +/- 0.16)
 PAPER_BEST_OF_5 = {"resnet110": 6.43}  # the one net the paper ran 5 times: its best run
-PAPER_TABLE6 = {"resnet20": 8.75, "resnet32": 7.51, "resnet44": 7.17, "resnet56": 6.97, "resnet110": 6.61, "resnet1202": 7.93}
+PAPER_TABLE6 = {
+    "resnet20": 8.75,
+    "resnet32": 7.51,
+    "resnet44": 7.17,
+    "resnet56": 6.97,
+    "resnet110": 6.61,
+    "resnet1202": 7.93,
+}
 # the widely used PyTorch re-implementation (option A, 200 epochs, best epoch on the test set): not the paper
-REFERENCE_TABLE6 = {"resnet20": 8.27, "resnet32": 7.37, "resnet44": 6.90, "resnet56": 6.61, "resnet110": 6.32, "resnet1202": 6.18}
+REFERENCE_TABLE6 = {
+    "resnet20": 8.27,
+    "resnet32": 7.37,
+    "resnet44": 6.90,
+    "resnet56": 6.61,
+    "resnet110": 6.32,
+    "resnet1202": 6.18,
+}
 
 def _read_metrics(f: Path) -> pd.DataFrame:
-    "metrics.csv, every column numbers (the one reader, `read_metrics`); a `RunFileDamaged` naming the file and the line"
+    """metrics.csv, every column numbers (the one reader, `read_metrics`); a `RunFileDamaged` naming the file and
+    the line"""
     from resnet_study.runfolder import read_metrics
     return read_metrics(f)
 
 def read_run(run_dir) -> dict:
-    "config, summary (None while the run is unfinished) and metrics of a run folder; a damaged file is a `RunFileDamaged` that names it"
+    """config, summary (None while the run is unfinished) and metrics of a run folder; a damaged file is a
+    `RunFileDamaged` that names it"""
     from resnet_study.runfolder import read_config, read_summary
     d = Path(run_dir)
     config = read_config(d)
@@ -50,12 +70,23 @@ def runs_table(run_dirs) -> pd.DataFrame:
         c, s, m = r["config"]["config"], r["summary"] or {}, r["metrics"]
         last = lambda col: m[col].dropna().iloc[-1] if col in m and m[col].notna().any() else None
         b = c["budget"]
-        rows.append(dict(run=r["name"], arch=c["arch"], params=r["config"].get("n_params"), budget=b["name"],
-                         iterations=s.get("iterations", int(m["iter"].max()) if len(m) else 0), planned=b["iters"],
-                         subset=b.get("subset"), train_error=s.get("train_error", last("train_error")),
-                         test_error=s.get("test_error", last("test_error")), paper_test_error=PAPER_TABLE6.get(c["arch"]),
-                         wall_seconds=s.get("wall_seconds"), images_per_second=s.get("images_per_second"),
-                         status=s.get("status", "unfinished")))
+        rows.append(
+            dict(
+                run=r["name"],
+                arch=c["arch"],
+                params=r["config"].get("n_params"),
+                budget=b["name"],
+                iterations=s.get("iterations", int(m["iter"].max()) if len(m) else 0),
+                planned=b["iters"],
+                subset=b.get("subset"),
+                train_error=s.get("train_error", last("train_error")),
+                test_error=s.get("test_error", last("test_error")),
+                paper_test_error=PAPER_TABLE6.get(c["arch"]),
+                wall_seconds=s.get("wall_seconds"),
+                images_per_second=s.get("images_per_second"),
+                status=s.get("status", "unfinished"),
+            )
+        )
     cols = ["run", "arch", "params", "budget", "iterations", "planned", "subset", "train_error", "test_error",
             "paper_test_error", "wall_seconds", "images_per_second", "status"]
     return pd.DataFrame(rows, columns=cols).set_index("run")
@@ -69,7 +100,9 @@ def markdown_table(df: pd.DataFrame) -> str:
     "`df` as a markdown table (without pandas' optional `tabulate` dependency); an empty cell where there is no value"
     cols = [df.index.name or ""] + list(df.columns)
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(_cell(v) for v in (i, *row)) + " |" for i, row in zip(df.index, df.itertuples(index=False))]
+    lines += [
+        "| " + " | ".join(_cell(v) for v in (i, *row)) + " |" for i, row in zip(df.index, df.itertuples(index=False))
+    ]
     return "\n".join(lines)
 
 # %% ../nbs/04_analysis.ipynb #9220b703
@@ -86,22 +119,30 @@ def budget_line(run_dirs) -> str:
     iters, bs = b["iters"], cfg["bs"]
     if b.get("schedule", "steps") == "plateau":  # the ImageNet recipe: falls decided by the validation error
         falls = [it for it, _ in (runs[0]["summary"] or {}).get("lr_reductions") or []] if len(runs) == 1 else None
-        sched = (f"lr {cfg['lr']} divided by {b.get('factor', 10):g} after {b['patience']} evaluations "
-                 f"({b['eval_every']:,} iterations apart) without a lower validation error"
-                 + ("" if falls is None else f", divided at {', '.join(map(str, falls))}" if falls else ", never divided"))
+        sched = (
+            f"lr {cfg['lr']} divided by {b.get('factor', 10):g} after {b['patience']} evaluations "
+            f"({b['eval_every']:,} iterations apart) without a lower validation error"
+            + ("" if falls is None else f", divided at {', '.join(map(str, falls))}" if falls else ", never divided")
+        )
     elif b["milestones"]:
         at = ", ".join(str(milestone_iter(f, iters)) for f in b["milestones"])
         sched = f"lr {cfg['lr']} divided by {b.get('factor', 10):g} at {at}"
-    else: sched = f"lr {cfg['lr']} throughout"
-    # what the run saw; else (old runs) the standard copy's, for a 32x32 set (an image tree may be a subset such as Imagenette)
+    else:
+        sched = f"lr {cfg['lr']} throughout"
+    # what the run saw; else (old runs) the standard copy's, for a 32x32 set (an image tree may be a subset such as
+    # Imagenette)
     n_train = b.get("subset") or c.get("n_train") or (None if ds.tree else ds.n_train)
     epochs = f"{iters * bs / n_train:.1f} epochs of {n_train:,} images; " if n_train else ""
     size = f"{epochs}the paper: {recipe.iters:,}"
     data = (c.get("data") or {}).get("name") or (Path(str(cfg["data"])).name if cfg.get("data") else ds.title)
     procs = c.get("processes", 1)
     threads = c.get("threads")  # recorded since 2026-12-03: a CPU run's rate depends on it
-    where = (f"{c.get('device', '?')}" + (", bf16" if cfg.get("bf16") else "") + (f", {procs} processes" if procs > 1 else "")
-             + (f", {threads} thread{'s' * (threads > 1)} per process" if threads and c.get("device") == "cpu" else ""))
+    where = (
+        f"{c.get('device', '?')}"
+        + (", bf16" if cfg.get("bf16") else "")
+        + (f", {procs} processes" if procs > 1 else "")
+        + (f", {threads} thread{'s' * (threads > 1)} per process" if threads and c.get("device") == "cpu" else "")
+    )
     done = [r for r in runs if r["summary"] and r["summary"].get("status", "done") == "done"]
     diverged = [r["name"] for r in runs if r["summary"] and r["summary"].get("status") == "diverged"]
     wall = sum(r["summary"].get("wall_seconds") or 0 for r in done)
@@ -112,17 +153,6 @@ def budget_line(run_dirs) -> str:
             f"{wall / 60:.0f} min of wall time in all.")
 
 # %% ../nbs/04_analysis.ipynb #3b46166a
-def _depth(arch: str) -> int: return int("".join(ch for ch in arch if ch.isdigit()) or 0)
-
-def net_name(arch: str, # a name of `MODELS`
-             shortcut: str | None = None # the ResNet's shortcut option; None (or a plain net): none to name
-            ) -> str:
-    "The study's name of a net: its arch, with `-OPTION` where a ResNet's shortcut is not the paper's (`resnet20-B`)"
-    from resnet_study.models import is_cifar_arch, imagenet_shortcut
-    if arch.startswith("plain") or shortcut in (None, "none"): return arch  # old configs wrote 'A' for plain nets too
-    paper = "A" if is_cifar_arch(arch) else imagenet_shortcut(_depth(arch))
-    return arch if shortcut == paper else f"{arch}-{shortcut}"
-
 def _config(run_dir) -> dict:
     from resnet_study.runfolder import read_config
     return read_config(run_dir)["config"]
@@ -144,10 +174,13 @@ def finished_runs(folder, # a run folder, or a folder of them (searched two leve
                   iters: int | None = None, # only runs of this many iterations
                   finished: bool = True # only finished runs (with a summary.json)
                  ) -> list[Path]:
-    "The run folders under `folder`, found by their config.json whatever their names: of `nets`, in their order, then by seed"
+    """The run folders under `folder`, found by their config.json whatever their names: of `nets`, in their order,
+    then by seed"""
     folder = Path(folder)
     found = sorted({f.parent for pat in ("config.json", "*/config.json", "*/*/config.json") for f in folder.glob(pat)})
-    found = [d for d in found if (not finished or (d / "summary.json").exists()) and (iters is None or run_iters(d) == iters)]
+    found = [
+        d for d in found if (not finished or (d / "summary.json").exists()) and (iters is None or run_iters(d) == iters)
+    ]
     order = {n: i for i, n in enumerate(nets)}
     found = [d for d in found if not nets or run_group(d) in order]
     return sorted(found, key=lambda d: (order.get(run_group(d), 0), run_seed(d), d.name))
@@ -171,9 +204,10 @@ def recipe_differences(a: dict, b: dict) -> list[str]:
     return [f"{k} {fa.get(k)} vs {fb.get(k)}" for k in sorted(set(fa) | set(fb), key=str) if fa.get(k) != fb.get(k)]
 
 def final_values(run_dirs, metric: str = "test_error") -> pd.DataFrame:
-    """One row per finished run: its net (`run_group`), arch, seed and final `metric`. A seed counts once: the same folder
-    given twice is one run, and two folders of one net with the same seed and recipe are an error that names them; runs
-    of one net that differ in more than their seed (`recipe_differences`) are an error too, never seeds of one mean"""
+    """One row per finished run: its net (`run_group`), arch, seed and final `metric`. A seed counts once: the same
+    folder given twice is one run, and two folders of one net with the same seed and recipe are an error that names
+    them; runs of one net that differ in more than their seed (`recipe_differences`) are an error too, never seeds
+    of one mean"""
     rows, seen, recipes = [], {}, {}
     for d in dict.fromkeys(Path(p).resolve() for p in run_dirs):
         r = read_run(d)
@@ -201,10 +235,18 @@ def seed_stats(run_dirs, metric: str = "test_error", values: pd.DataFrame | None
     return out
 
 def errors_table(run_dirs) -> pd.DataFrame:
-    "Final training and test error (%) per net over its seeds: mean, std and number of seeds, as the walkthrough shows them"
+    """Final training and test error (%) per net over its seeds: mean, std and number of seeds, as the walkthrough
+    shows them"""
     tr, te = seed_stats(run_dirs, "train_error"), seed_stats(run_dirs, "test_error")
-    return pd.DataFrame({"train error (%)": tr["mean"], "std": tr["std"], "test error (%)": te["mean"], "std ": te["std"],
-                         "seeds": te["n"]}).round(1)
+    return pd.DataFrame(
+        {
+            "train error (%)": tr["mean"],
+            "std": tr["std"],
+            "test error (%)": te["mean"],
+            "std ": te["std"],
+            "seeds": te["n"],
+        }
+    ).round(1)
 
 def stat(s: pd.DataFrame, net: str, digits: int = 1) -> str:
     "`net`'s row of `seed_stats` as prose: '29.5 ± 0.4% (n = 3)', or 'not run'"
@@ -256,8 +298,13 @@ def verdict_line(v: dict, what: str = "") -> str:
 def run_answers(run_dirs, net: str) -> list[dict]:
     "The test answers (`read_test_predictions`) of each finished seed of `net` that kept them"
     from resnet_study.runfolder import FILES, read_test_predictions
-    return [read_test_predictions(d) for d in run_dirs
-            if run_group(d) == net and (Path(d) / "summary.json").exists() and (Path(d) / FILES["test_predictions"]).exists()]
+    return [
+        read_test_predictions(d)
+        for d in run_dirs
+        if run_group(d) == net
+        and (Path(d) / "summary.json").exists()
+        and (Path(d) / FILES["test_predictions"]).exists()
+    ]
 
 def paired_bootstrap(run_dirs, # finished runs of one budget
                      lower: str, # the net expected to test lower (`resnet56`)
@@ -270,11 +317,13 @@ def paired_bootstrap(run_dirs, # finished runs of one budget
     a, b = run_answers(run_dirs, lower), run_answers(run_dirs, higher)
     if not a or not b: return None
     digests = {x["labels_sha256"] for x in a + b}
-    if len(digests) > 1: raise ValueError(f"{lower} and {higher} were tested on different test sets (label digests differ)")
+    if len(digests) > 1:
+        raise ValueError(f"{lower} and {higher} were tested on different test sets (label digests differ)")
     wrong_a = np.stack([~x["correct"] for x in a]).astype(np.float32)  # seeds x images
     wrong_b = np.stack([~x["correct"] for x in b]).astype(np.float32)
     n, rng, diffs = wrong_a.shape[1], np.random.default_rng(seed), []
-    for start in range(0, replicates, 200):  # 200 replicates at a time: an images x replicates weight matrix stays small
+    # 200 replicates at a time: an images x replicates weight matrix stays small
+    for start in range(0, replicates, 200):
         k = min(200, replicates - start)
         w = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(k)], 1).astype(np.float32) / n
         ea = wrong_a[rng.integers(0, len(a), (k, len(a)))]  # replicates x seeds x images
@@ -288,8 +337,11 @@ def paired_bootstrap(run_dirs, # finished runs of one budget
 def paired_words(p: dict) -> str:
     "A `paired_bootstrap` result in one line"
     side = "excludes 0" if p["low"] > 0 or p["high"] < 0 else "includes 0"
-    return (f"{p['lower']} minus {p['higher']}: {p['difference']:+.2f} points, 95% interval [{p['low']:+.2f}, {p['high']:+.2f}] "
-            f"({side}; bootstrap over {p['seeds'][0]} and {p['seeds'][1]} seeds and {p['images']:,} paired test images)")
+    return (
+        f"{p['lower']} minus {p['higher']}: {p['difference']:+.2f} points, 95% interval [{p['low']:+.2f},"
+        f" {p['high']:+.2f}] ({side}; bootstrap over {p['seeds'][0]} and {p['seeds'][1]} seeds and {p['images']:,}"
+        " paired test images)"
+    )
 
 # %% ../nbs/04_analysis.ipynb #011f0684
 def depth_color(depth: int) -> str:
@@ -301,15 +353,17 @@ def depth_color(depth: int) -> str:
 def net_color(net: str, # the study's name (`resnet20-B`)
               arch: str # its architecture
              ) -> tuple:
-    "One colour per net, the same in every figure: its depth's hue (`depth_color`), darker for a plain net, paler for B or C"
+    """One colour per net, the same in every figure: its depth's hue (`depth_color`), darker for a plain net, paler
+    for B or C"""
     from matplotlib.colors import to_rgb
-    base = np.array(to_rgb(depth_color(_depth(arch))))
-    if arch.startswith("plain"): base = base * 0.6
+    base = np.array(to_rgb(depth_color(Net(arch).depth)))
+    if not Net(arch).residual: base = base * 0.6
     elif net != arch: base = base + (1 - base) * (0.35 if net.endswith("-B") else 0.6)
     return tuple(float(v) for v in base)
 
 def mean_curves(run_dirs) -> dict:
-    "Per net (`run_group`): `{'arch', 'n', 'train', 'test'}`, the last two DataFrames of mean/min/max error by iteration over seeds"
+    """Per net (`run_group`): `{'arch', 'n', 'train', 'test'}`, the last two DataFrames of mean/min/max error by
+    iteration over seeds"""
     by = {}
     for d in run_dirs:
         r = read_run(d)
@@ -327,42 +381,51 @@ def mean_curves(run_dirs) -> dict:
 
 def _panel(ax, curves: dict, nets: list, title: str, by_depth: bool = True):
     from matplotlib.lines import Line2D
-    for i, net in enumerate(sorted(nets, key=lambda n: (_depth(curves[n]["arch"]), n)) if by_depth else nets):
+    for i, net in enumerate(sorted(nets, key=lambda n: (Net(curves[n]["arch"]).depth, n)) if by_depth else nets):
         c = curves[net]
         color = net_color(net, c["arch"])
-        name = ("ResNet" if c["arch"].startswith("resnet") else "plain") + f"-{_depth(c['arch'])}"
+        name = Net(c["arch"]).title
         if net != c["arch"]: name += f" option {net.rsplit('-', 1)[1]}"
         for kind, lw in (("train", 0.9), ("test", 2.4)):
             k = c[kind]
             if not len(k): continue
-            ax.plot(k.index, k["mean"], color=color, lw=lw, marker="o" if len(k) == 1 else None,  # one evaluation: a dot
+            # one evaluation: a dot
+            ax.plot(k.index, k["mean"], color=color, lw=lw, marker="o" if len(k) == 1 else None,
                     label=f"{name} (n={c['n']})" if kind == "test" else None)
-            if c["n"] > 1: ax.fill_between(k.index, k["min"], k["max"], color=color, alpha=0.12 if kind == "test" else 0.08, lw=0)
+            if c["n"] > 1:
+                ax.fill_between(k.index, k["min"], k["max"], color=color, alpha=0.12 if kind == "test" else 0.08, lw=0)
     ax.set(xlabel="iterations", ylabel="error (%)", title=title); ax.set_ylim(0, None); ax.grid(alpha=0.3)
     handles, _ = ax.get_legend_handles_labels()
     styles = [Line2D([], [], color="0.3", lw=0.9, label="training error (thin)"),
               Line2D([], [], color="0.3", lw=2.4, label="test error (bold)")]
-    if handles: ax.legend(handles=handles + styles, fontsize=8.5, loc="best")  # where no curve runs: a fixed corner hid plain-110, flat at 90%
+    # where no curve runs: a fixed corner hid plain-110, flat at 90%
+    if handles: ax.legend(handles=handles + styles, fontsize=8.5, loc="best")
 
 def plot_nets(run_dirs, nets=None, title: str = "", ax=None):
-    "Training (thin) and test (bold) error curves of `nets` (default: every net of the runs) on one panel, one colour per net"
+    """Training (thin) and test (bold) error curves of `nets` (default: every net of the runs) on one panel, one
+    colour per net"""
     curves = mean_curves(run_dirs)
     if ax is None: _, ax = plt.subplots(figsize=(6.5, 4.2))
     _panel(ax, curves, [n for n in (nets or curves) if n in curves], title, by_depth=False)
     return ax
 
 def plot_figure6(run_dirs, title: str | None = None, panels=None, figsize=None):
-    "Figure 6's panels from run folders: plain nets, ResNets up to 110 layers, and ResNet-110 beside 1202; `panels=None`: those that show a run no other panel does"
+    """Figure 6's panels from run folders: plain nets, ResNets up to 110 layers, and ResNet-110 beside 1202;
+    `panels=None`: those that show a run no other panel does"""
     curves = {k: v for k, v in mean_curves(run_dirs).items() if k == v["arch"]}  # the paper's option only: not -B/-C
-    plain = [k for k, v in curves.items() if v["arch"].startswith("plain")]
-    res = [k for k, v in curves.items() if v["arch"].startswith("resnet") and _depth(v["arch"]) <= 110]
-    deep = [k for k, v in curves.items() if v["arch"].startswith("resnet") and _depth(v["arch"]) >= 110]
-    if not [k for k in deep if _depth(curves[k]["arch"]) > 110] and res:  # asked for without 1202: the deepest there is
-        deep = [max(res, key=lambda k: _depth(curves[k]["arch"]))]
+    plain = [k for k, v in curves.items() if not Net(v["arch"]).residual]
+    res = [k for k, v in curves.items() if Net(v["arch"]).residual and Net(v["arch"]).depth <= 110]
+    deep = [k for k, v in curves.items() if Net(v["arch"]).residual and Net(v["arch"]).depth >= 110]
+    # asked for without 1202: the deepest there is
+    if not [k for k in deep if Net(curves[k]["arch"]).depth > 110] and res:
+        deep = [max(res, key=lambda k: Net(curves[k]["arch"]).depth)]
     what = dict(plain=(plain, "plain nets"), resnet=(res, "ResNets"),
                 deep=(deep, "ResNet-110 and ResNet-1202" if len(deep) > 1 else "the deepest ResNet run"))
-    if panels is None:  # the right panel only where it adds a net (1202): without one, it would repeat the ResNet panel's
-        panels = [p for p in ("plain", "resnet") if what[p][0]] + (["deep"] if set(deep) - set(res) else []) or ["plain"]
+    # the right panel only where it adds a net (1202): without one, it would repeat the ResNet panel's
+    if panels is None:
+        panels = [p for p in ("plain", "resnet") if what[p][0]] + (["deep"] if set(deep) - set(res) else []) or [
+            "plain"
+        ]
     # sized for a notebook column: at most two panels a row, so that legends stay readable at 100%
     cols = min(2, len(panels)); rows = math.ceil(len(panels) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=figsize or (4.6 * cols, 3.9 * rows), sharey=True, squeeze=False)
@@ -372,29 +435,54 @@ def plot_figure6(run_dirs, title: str | None = None, panels=None, figsize=None):
     if title is None and runs:
         c = runs[0]["config"]["config"]
         paper = RECIPES["cifar10"].iters
-        title = f"CIFAR-10, {c['budget']['iters']:,} iterations at batch {c['bs']} (the paper: {paper:,}),\nmean and range over seeds"
+        title = (
+            f"CIFAR-10, {c['budget']['iters']:,} iterations at batch {c['bs']} (the paper: {paper:,}),\nmean and range"
+            " over seeds"
+        )
     fig.suptitle(title, fontsize=10); fig.tight_layout()
     return fig
 
 def _net_order(stats: pd.DataFrame) -> list:
     "Nets in Table 6's order: plain before residual, option A before B/C, then by depth"
-    return sorted(stats.index, key=lambda n: (not stats.loc[n, "arch"].startswith("plain"), n != stats.loc[n, "arch"],
-                                              _depth(stats.loc[n, "arch"]), n))
+    return sorted(stats.index, key=lambda n: (Net(stats.loc[n, "arch"]).residual, n != stats.loc[n, "arch"],
+                                              Net(stats.loc[n, "arch"]).depth, n))
 
 def table6(run_dirs, # finished runs, of one budget or several (one row per net and budget)
            published: dict | None = None # test errors of the published fully trained nets on our test copy, by net
           ) -> pd.DataFrame:
-    "Table 6: our final test (and training) error over seeds, per budget, beside the paper's and the re-implementation's"
+    """Table 6: our final test (and training) error over seeds, per budget, beside the paper's and the
+    re-implementation's"""
     rows = []
     for iters in sorted({run_iters(d) for d in run_dirs}):
         runs = [d for d in run_dirs if run_iters(d) == iters]
         te, tr = seed_stats(runs, "test_error"), seed_stats(runs, "train_error")
-        rows += [dict(net=n, arch=te.loc[n, "arch"], iterations=iters, test_error=te.loc[n, "mean"], test_std=te.loc[n, "std"],
-                      n=int(te.loc[n, "n"]), train_error=tr.loc[n, "mean"] if n in tr.index else None) for n in _net_order(te)]
+        rows += [
+            dict(
+                net=n,
+                arch=te.loc[n, "arch"],
+                iterations=iters,
+                test_error=te.loc[n, "mean"],
+                test_std=te.loc[n, "std"],
+                n=int(te.loc[n, "n"]),
+                train_error=tr.loc[n, "mean"] if n in tr.index else None,
+            )
+            for n in _net_order(te)
+        ]
     # the paper's and the reference's numbers belong to the option-A nets of those names, not to -B/-C
     rows = [dict(r, paper=PAPER_TABLE6.get(r["net"]), reference=REFERENCE_TABLE6.get(r["net"]),
                  published=(published or {}).get(r["net"])) for r in rows]
-    cols = ["net", "arch", "iterations", "test_error", "test_std", "n", "train_error", "paper", "reference", "published"]
+    cols = [
+        "net",
+        "arch",
+        "iterations",
+        "test_error",
+        "test_std",
+        "n",
+        "train_error",
+        "paper",
+        "reference",
+        "published",
+    ]
     t = pd.DataFrame(rows, columns=cols)
     if published is None: t = t.drop(columns="published")
     order = {n: i for i, n in enumerate(_net_order(t.drop_duplicates("net").set_index("net")))} if len(t) else {}
@@ -403,7 +491,8 @@ def table6(run_dirs, # finished runs, of one budget or several (one row per net 
 
 # %% ../nbs/04_analysis.ipynb #37834393
 def cost_table(run_dirs) -> pd.DataFrame:
-    "Per net: finished seeds, iterations, and the lowest-highest wall minutes and training images/s over its seeds (from summary.json)"
+    """Per net: finished seeds, iterations, and the lowest-highest wall minutes and training images/s over its seeds
+    (from summary.json)"""
     from resnet_study.runfolder import read_sittings
     runs = [(run_group(d), r, read_sittings(d)) for d in run_dirs
             if (r := read_run(d))["summary"] and r["summary"].get("status", "done") == "done"]
@@ -415,14 +504,24 @@ def cost_table(run_dirs) -> pd.DataFrame:
                             threads=", ".join(sorted({str(s.get("threads", "unknown")) for s in sit})) or "unknown",
                             sittings=len(sit) or float("nan"), paused=any("paused" in s for s in sit))
                        for n, r, sit in runs])
-    span = lambda s: "" if s.isna().all() else (f"{s.min():.0f}" if round(s.min()) == round(s.max()) else f"{s.min():.0f}-{s.max():.0f}")
+    span = lambda s: (
+        ""
+        if s.isna().all()
+        else (f"{s.min():.0f}" if round(s.min()) == round(s.max()) else f"{s.min():.0f}-{s.max():.0f}")
+    )
     g = df.groupby("net", sort=False)
-    out = pd.DataFrame({"arch": g["arch"].first(), "seeds": g.size(),
-                        "iterations": g["iterations"].agg(lambda s: ", ".join(f"{int(v):,}" for v in sorted(set(s.dropna())))),
-                        "wall minutes": g["minutes"].agg(span), "images/s": g["rate"].agg(span),
-                        "threads": g["threads"].agg(lambda s: ", ".join(sorted(set(s)))),
-                        "sittings": g["sittings"].agg(span).replace("", "unknown"),
-                        "paused": g["paused"].agg(lambda s: f"{int(s.sum())} of {len(s)}" if s.any() else "")})
+    out = pd.DataFrame(
+        {
+            "arch": g["arch"].first(),
+            "seeds": g.size(),
+            "iterations": g["iterations"].agg(lambda s: ", ".join(f"{int(v):,}" for v in sorted(set(s.dropna())))),
+            "wall minutes": g["minutes"].agg(span),
+            "images/s": g["rate"].agg(span),
+            "threads": g["threads"].agg(lambda s: ", ".join(sorted(set(s)))),
+            "sittings": g["sittings"].agg(span).replace("", "unknown"),
+            "paused": g["paused"].agg(lambda s: f"{int(s.sum())} of {len(s)}" if s.any() else ""),
+        }
+    )
     return out.loc[_net_order(out)].drop(columns="arch")
 
 # %% ../nbs/04_analysis.ipynb #5db47ef6
@@ -441,7 +540,10 @@ def gap_by_budget(run_dirs, # finished runs of any budgets
                              seeds=f"{len(a)}, {len(b)}"))
     return pd.DataFrame(rows, columns=["iterations", "gap", "low", "high", "seeds"]).set_index("iterations")
 
-def plot_budget_axis(run_dirs, pairs=(("plain56", "plain20"), ("resnet56", "resnet20")), metric: str = "train_error", ax=None):
+
+def plot_budget_axis(
+    run_dirs, pairs=(("plain56", "plain20"), ("resnet56", "resnet20")), metric: str = "train_error", ax=None
+):
     "The deep-minus-shallow gap of each pair against the budget (log axis), mean and the range the seeds allow"
     if ax is None: _, ax = plt.subplots(figsize=(6.5, 3.8))
     for (deep, shallow), color in zip(pairs, ("C3", "C0", "C2", "C1")):
@@ -453,7 +555,10 @@ def plot_budget_axis(run_dirs, pairs=(("plain56", "plain20"), ("resnet56", "resn
                                                fontsize=7.5, color=color)
     ax.axhline(0, color="0.4", lw=0.8)
     ax.set_xscale("log")
-    ax.set(xlabel=f"iterations (log scale; the paper: {RECIPES['cifar10'].iters:,})", ylabel=f"gap in final {metric.replace('_', ' ')} (points)")
+    ax.set(
+        xlabel=f"iterations (log scale; the paper: {RECIPES['cifar10'].iters:,})",
+        ylabel=f"gap in final {metric.replace('_', ' ')} (points)",
+    )
     ax.grid(alpha=0.3); ax.legend(fontsize=8.5)
     return ax
 
@@ -468,18 +573,27 @@ def gradient_ratios(run_dirs) -> pd.DataFrame:
         c = _config(d)
         for when, g in s.groupby("when", sort=False):
             g = g.sort_values("layer")
-            rows.append(dict(net=run_group(d), arch=c["arch"], depth=_depth(c["arch"]), residual=not c["arch"].startswith("plain"),
-                             seed=run_seed(d), iterations=run_iters(d), when=when,
-                             min_over_max=g.grad_std.min() / g.grad_std.max(),
-                             first_over_last=g.grad_std.iloc[0] / g.grad_std.iloc[-1]))
+            rows.append(
+                dict(
+                    net=run_group(d),
+                    arch=c["arch"],
+                    depth=Net(c["arch"]).depth,
+                    residual=Net(c["arch"]).residual,
+                    seed=run_seed(d),
+                    iterations=run_iters(d),
+                    when=when,
+                    min_over_max=g.grad_std.min() / g.grad_std.max(),
+                    first_over_last=g.grad_std.iloc[0] / g.grad_std.iloc[-1],
+                )
+            )
     return pd.DataFrame(rows, columns=["net", "arch", "depth", "residual", "seed", "iterations", "when", "min_over_max",
                                        "first_over_last"])
 
 def plot_gradient_ratios(run_dirs, axes=None, threshold: float = 0.01):
-    """Two views of the layer gradient std against depth, plain and ResNet, at initialisation and trained (geometric mean,
-    seeds as dots). Left, the smallest over the largest: how far apart the layers are, whichever way (C7 asks whether it
-    falls under `threshold`). Right, the first 3x3 layer's over the last's: the direction, above 1 when the gradient grows
-    on its way back toward the input, below 1 when it shrinks"""
+    """Two views of the layer gradient std against depth, plain and ResNet, at initialisation and trained (geometric
+    mean, seeds as dots). Left, the smallest over the largest: how far apart the layers are, whichever way (C7 asks
+    whether it falls under `threshold`). Right, the first 3x3 layer's over the last's: the direction, above 1 when
+    the gradient grows on its way back toward the input, below 1 when it shrinks"""
     if axes is None: _, axes = plt.subplots(1, 2, figsize=(11, 4))
     r = gradient_ratios(run_dirs)
     r = r[r.net == r.arch]  # the paper's shortcut option only
@@ -488,8 +602,13 @@ def plot_gradient_ratios(run_dirs, axes=None, threshold: float = 0.01):
         for (residual, when), g in r.groupby(["residual", "when"]):
             style = dict(color="C0" if residual else "C3", ls="-" if when == "final" else "--")
             m = g.groupby("depth")[col].apply(lambda v: math.exp(v.apply(math.log).mean()))  # geometric mean
-            ax.plot(m.index, m.values, marker="o", **style,
-                    label=f"{'ResNet' if residual else 'plain'}, {'trained' if when == 'final' else 'at initialisation'}")
+            ax.plot(
+                m.index,
+                m.values,
+                marker="o",
+                **style,
+                label=f"{'ResNet' if residual else 'plain'}, {'trained' if when == 'final' else 'at initialisation'}",
+            )
             ax.scatter(g.depth, g[col], s=10, color=style["color"], alpha=0.5)
         ax.set_yscale("log"); ax.set(xlabel="depth (layers)", ylabel=label); ax.grid(alpha=0.3, which="both")
     axes[0].axhline(threshold, color="0.3", lw=0.8, ls=":")

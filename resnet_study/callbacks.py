@@ -1,4 +1,7 @@
-"""The fastai callbacks that write a run folder as it trains: the logger of metrics.csv, the checkpointer (atomic, by iterations and by time, on a signal), the stop on a diverged loss, and bf16 autocast on a CPU.
+"""The fastai callbacks that write a run folder as it trains
+
+The fastai callbacks that write a run folder as it trains: the logger of metrics.csv, the checkpointer (atomic,
+by iterations and by time, on a signal), the stop on a diverged loss, and bf16 autocast on a CPU.
 
 Docs: https://resnet-study.github.io/resnet_study/callbacks.html.md"""
 
@@ -61,8 +64,8 @@ class RunLogger(Callback):
         self.wall0, self.t_start, self.fitting = s.get("wall_seconds", 0.0), time.perf_counter(), False
         # every row written so far, kept in each checkpoint too: a metrics.csv lost or damaged is written again from it
         self.rows = list(s.get("rows", []))
-        if self.rank: self.rows = []  # the first process writes the file
-        elif self.path.exists(): self.rows = self.path.read_text().split("\n")[1:-1]  # resumed: as at its checkpoint
+        if self.rank:self.rows = []  # the first process writes the file
+        elif self.path.exists():self.rows = self.path.read_text().split("\n")[1:-1]  # resumed: as at its checkpoint
         else: self.path.write_text(METRICS_HEADER + "\n")
 
     def state(self) -> dict:
@@ -109,8 +112,10 @@ class RunLogger(Callback):
         # far above any start, by orders of magnitude (an early spike of a tiny ImageNet test run reaches 139, lr 50
         # 3.6e19)
         if loss > DIVERGED_ABOVE * guess:
-            raise NonFiniteLoss(f"the training loss reached {loss:.3g} in the iterations up to {self.train_iter}, more than "
-                                f"{DIVERGED_ABOVE} times a uniform guess's {guess:.2f}: the run diverged")
+            raise NonFiniteLoss(
+                f"the training loss reached {loss:.3g} in the iterations up to {self.train_iter}, more than "
+                f"{DIVERGED_ABOVE} times a uniform guess's {guess:.2f}: the run diverged"
+            )
         self._write(lr=self.opt.hypers[-1]["lr"], train_loss=loss, train_error=100 * wrong / n,
                     images_per_second=n / secs)
         self._reset()

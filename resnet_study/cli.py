@@ -1,4 +1,7 @@
-"""`resnet-study`: the study's jobs from a shell.
+"""`resnet-study`: the study's jobs from a shell
+
+The command line: `train` one run (or resume it), `study` the paper's experiments, `report` a folder of runs,
+`signals` of trained nets and the rest, each a thin layer over the library with one-line errors and exit codes.
 
 Docs: https://resnet-study.github.io/resnet_study/cli.html.md"""
 
@@ -75,9 +78,11 @@ def cmd_train(args):
     from resnet_study.runs import train_run
     from fastai.distributed import teardown_distrib
     if args.resume and args.force: raise ValueError("--resume continues a run and --force replaces it; choose one")
-    if args.resume and (given := sorted({a.split("=")[0] for a in args.argv[1:] if a.startswith("--")} - set(RESUME_OPTIONS))):
-        raise ValueError(f"{', '.join(given)}: a resumed run keeps the options it started with (its config.json); beside "
-                         f"--resume give only {', '.join(RESUME_OPTIONS[1:])}, or train a new run into another folder")
+    given = sorted({a.split("=")[0] for a in args.argv[1:] if a.startswith("--")} - set(RESUME_OPTIONS))
+    if args.resume and given:
+        raise ValueError(f"{', '.join(given)}: a resumed run keeps the options it started with (its config.json); "
+                         f"beside --resume give only {', '.join(RESUME_OPTIONS[1:])}, "
+                         "or train a new run into another folder")
     cfg = None
     if not args.resume:
         cfg = train_config(args)
@@ -244,25 +249,47 @@ def _parser():
     g = sub.add_parser("signals", help="per-layer response and gradient std of CIFAR-10 runs (signals.csv)",
                        description=cmd_signals.__doc__)
     g.add_argument("runs", nargs="+", type=Path, help="run folders")
-    g.add_argument("--data", type=Path, help="CIFAR-10 (default: where the first run's checkpoint says it lies, else $RESNET_STUDY_DATA or the usual places)")
+    g.add_argument(
+        "--data",
+        type=Path,
+        help=(
+            "CIFAR-10 (default: where the first run's checkpoint says it lies, else $RESNET_STUDY_DATA or the usual"
+            " places)"
+        ),
+    )
     g.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
     g.set_defaults(func=cmd_signals)
 
     st = sub.add_parser("study", help="train the walkthrough's runs at one budget, measure their signals, report",
                         description=cmd_study.__doc__)
     st.add_argument("experiments", nargs="*", help=f"any of: {', '.join(EXPERIMENTS)} (default: all but overfitting)")
-    st.add_argument("--data", type=Path, help="CIFAR-10 (default: $RESNET_STUDY_DATA, local copies, then a download), or the --dataset's data")
-    st.add_argument("--dataset", choices=[n for n, d in DATASETS.items() if d.nets == "cifar10"],
-                    help="the study's data set (default: cifar10): cifar100 or folder32 run the same study on other 32x32 images")
-    st.add_argument("--iters", type=_ranged("iters"), default=MAIN_BUDGET,
-                    help=f"iterations per run (default: {MAIN_BUDGET:,}, a fifth of the paper's schedule, the study's main budget)")
+    st.add_argument(
+        "--data",
+        type=Path,
+        help="CIFAR-10 (default: $RESNET_STUDY_DATA, local copies, then a download), or the --dataset's data",
+    )
+    st.add_argument(
+        "--dataset",
+        choices=[n for n, d in DATASETS.items() if d.nets == "cifar10"],
+        help="the study's data set (default: cifar10): cifar100 or folder32 run the same study on other 32x32 images",
+    )
+    st.add_argument(
+        "--iters",
+        type=_ranged("iters"),
+        default=MAIN_BUDGET,
+        help=f"iterations per run (default: {MAIN_BUDGET:,}, a fifth of the paper's schedule, the study's main budget)",
+    )
     st.add_argument("--out", type=Path, default=None, help="folder of the runs (default: $RESNET_STUDY_RUNS/cpu-ITERS, "
                     "else ~/resnet_study_runs/cpu-ITERS: your own folder, never the repository's committed runs/)")
     st.add_argument("--seeds", type=_ranged("seed"), nargs="+", default=[0, 1, 2],
                     help="seeds of every run (default: 0 1 2: a verdict needs 3 per side)")
     st.add_argument("--compile", action="store_true", help="wrap each model in torch.compile")
-    st.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
-                    help="bf16 autocast (default: as train's, on a GPU and on a CPU with AVX512-BF16 or AMX; --no-bf16: float32)")
+    st.add_argument(
+        "--bf16",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="bf16 autocast (default: as train's, on a GPU and on a CPU with AVX512-BF16 or AMX; --no-bf16: float32)",
+    )
     st.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
     st.add_argument("--devices",
                     help="run the study's runs concurrently, spread over these devices, e.g. cuda:0,cuda:1 or cpu "
@@ -297,7 +324,9 @@ def main(argv: list[str] | None = None) -> int:
             from resnet_study.distributed import check_device
             check_device(args.device, "--device")
         if getattr(args, "devices", None) is not None and not args.devices.strip(" ,"):
-            raise ValueError("--devices names no device; give one or more, e.g. --devices cpu or --devices cuda:0,cuda:1")
+            raise ValueError(
+                "--devices names no device; give one or more, e.g. --devices cpu or --devices cuda:0,cuda:1"
+            )
         for d in (getattr(args, "devices", None) or "").split(","):
             if d.strip():
                 from resnet_study.distributed import check_device

@@ -1,4 +1,7 @@
-"""CIFAR-10's per-pixel mean and its pad-crop-flip augmentation done on whole batches on the training device, as fastai `DataLoaders`, and the loader base that the ImageNet folders' loader shares.
+"""CIFAR-10 as the paper feeds it: per-pixel mean, pad-crop-flip on whole batches
+
+CIFAR-10's per-pixel mean and its pad-crop-flip augmentation done on whole batches on the training device, as
+fastai `DataLoaders`, and the loader base that the ImageNet folders' loader shares.
 
 Docs: https://resnet-study.github.io/resnet_study/data.html.md"""
 
@@ -30,7 +33,8 @@ def image_stats(x: Tensor, normalize='pixel_mean', chunk=10_000) -> tuple[Tensor
     """(mean, std) on the [0,1] scale for uint8 images `x` (N,C,H,W): 'pixel_mean' -> (C,H,W) mean, std 1; 'channel' ->
     (C,1,1) each"""
     if normalize is None or normalize == 'none': return torch.zeros(1, 1, 1), torch.ones(1, 1, 1)
-    if normalize not in ('pixel_mean', 'channel'): raise ValueError(f"normalize={normalize!r}: use 'pixel_mean', 'channel' or None")
+    if normalize not in ('pixel_mean', 'channel'):
+        raise ValueError(f"normalize={normalize!r}: use 'pixel_mean', 'channel' or None")
     s, s2 = torch.zeros(x.shape[1:], dtype=torch.float64), torch.zeros(x.shape[1:], dtype=torch.float64)
     for i in range(0, len(x), chunk):
         xc = x[i:i + chunk].to(torch.float64) / 255

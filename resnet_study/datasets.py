@@ -1,4 +1,8 @@
-"""The paper's two data sets and the ones its recipes carry over to, as one table: image size, classes, training-set size, the recipe that trains on them and the loader that reads them; `--dataset` picks a row, by default the net's own.
+"""The data sets as one table: size, classes, recipe and loader of each
+
+The paper's two data sets and the ones its recipes carry over to, as one table: image size, classes,
+training-set size, the recipe that trains on them and the loader that reads them; `--dataset` picks a row, by
+default the net's own.
 
 Docs: https://resnet-study.github.io/resnet_study/datasets.html.md"""
 
@@ -36,16 +40,56 @@ class Dataset:
         "Read from an image tree as it trains (the ImageNet nets' data), rather than loaded whole as tensors"
         return self.load is None
 
-DATASETS = {d.name: d for d in [
-    Dataset("cifar10", "CIFAR-10", "cifar10", 32, 10, 50_000, "cifar10", load_cifar10,
-            "cifar-10-python.tar.gz, cifar-10-batches-py/, or a train/<class>/ + test/<class>/ folder (or .tgz) of its images"),
-    Dataset("cifar100", "CIFAR-100", "cifar10", 32, 100, 50_000, "cifar10", load_cifar100,
-            "cifar-100-python.tar.gz or cifar-100-python/"),
-    Dataset("folder32", "a 32x32 image folder", "cifar10", 32, None, None, "cifar10", load_image_folder,
-            "a folder (or .tgz) with train/<class>/*.png|jpg and test/<class>/... of 32x32 images"),
-    Dataset("imagenet", "ImageNet", "imagenet", 224, 1000, 1_281_167, "imagenet", None,
-            "a folder with train/<class>/*.JPEG and val/<class>/* (ImageNet, Imagenette)"),
-]}
+DATASETS = {
+    d.name: d
+    for d in [
+        Dataset(
+            "cifar10",
+            "CIFAR-10",
+            "cifar10",
+            32,
+            10,
+            50_000,
+            "cifar10",
+            load_cifar10,
+            "cifar-10-python.tar.gz, cifar-10-batches-py/, or a train/<class>/ + test/<class>/ folder (or .tgz) of its"
+            " images",
+        ),
+        Dataset(
+            "cifar100",
+            "CIFAR-100",
+            "cifar10",
+            32,
+            100,
+            50_000,
+            "cifar10",
+            load_cifar100,
+            "cifar-100-python.tar.gz or cifar-100-python/",
+        ),
+        Dataset(
+            "folder32",
+            "a 32x32 image folder",
+            "cifar10",
+            32,
+            None,
+            None,
+            "cifar10",
+            load_image_folder,
+            "a folder (or .tgz) with train/<class>/*.png|jpg and test/<class>/... of 32x32 images",
+        ),
+        Dataset(
+            "imagenet",
+            "ImageNet",
+            "imagenet",
+            224,
+            1000,
+            1_281_167,
+            "imagenet",
+            None,
+            "a folder with train/<class>/*.JPEG and val/<class>/* (ImageNet, Imagenette)",
+        ),
+    ]
+}
 
 # %% ../nbs/01b_datasets.ipynb #ababa289
 def get_dataset(name: str) -> Dataset:

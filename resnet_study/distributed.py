@@ -1,4 +1,7 @@
-"""Which device trains, and what one process of several needs: its rank, sums over all processes, the process group and fastai's data-parallel trainer for loaders that shard themselves.
+"""The device that trains, and what one of several processes needs
+
+Which device trains, and what one process of several needs: its rank, sums over all processes, the process group
+and fastai's data-parallel trainer for loaders that shard themselves.
 
 Docs: https://resnet-study.github.io/resnet_study/distributed.html.md"""
 

@@ -1,4 +1,6 @@
-"""Functions a student calls on an answer: `check_option_a(my_fn)`, `check_cifar_builder(my_fn)`,
+"""The checkers of the exercises: one line on what is wrong, never a traceback
+
+Functions a student calls on an answer: `check_option_a(my_fn)`, `check_cifar_builder(my_fn)`,
 `check_warmup_rule(my_fn)` and `check_answer(question, value)`. Each says what is wrong, in one line; the
 questions' answers are computed from the library, never typed.
 
@@ -28,16 +30,27 @@ class ExerciseFailed(AssertionError):
 
 def _fail(msg: str):
     # `from None`: a failure found while handling the student's own exception does not drag that traceback along
-    raise ExerciseFailed(" ".join(line.strip() for line in str(msg).splitlines())) from None  # one line, whatever it quotes
+    # one line, whatever it quotes
+    raise ExerciseFailed(" ".join(line.strip() for line in str(msg).splitlines())) from None
 
-_LIBRARY = tuple(str(p) for p in {Path(resnet_study.__file__).resolve().parent, Path(torch.__file__).resolve().parent,
-                                  *(Path(sysconfig.get_paths()[k]).resolve() for k in ("stdlib", "purelib", "platlib"))})
+_LIBRARY = tuple(
+    str(p)
+    for p in {
+        Path(resnet_study.__file__).resolve().parent,
+        Path(torch.__file__).resolve().parent,
+        *(Path(sysconfig.get_paths()[k]).resolve() for k in ("stdlib", "purelib", "platlib")),
+    }
+)
 
 def _raised(e: Exception) -> str:
-    "The student's exception `e` in one line: its type, the first line of its message and the line of their code that raised it"
+    """The student's exception `e` in one line: its type, the first line of its message and the line of their code
+    that raised it"""
     msg = (str(e).strip().splitlines() or [""])[0]
-    theirs = [f for f in traceback.extract_tb(e.__traceback__)[1:] if not str(Path(f.filename).resolve()).startswith(_LIBRARY)]
-    at = f", at `{theirs[-1].line.strip()}`" if theirs and theirs[-1].line else ""  # a cell's line, where the kernel keeps its source
+    theirs = [
+        f for f in traceback.extract_tb(e.__traceback__)[1:] if not str(Path(f.filename).resolve()).startswith(_LIBRARY)
+    ]
+    # a cell's line, where the kernel keeps its source
+    at = f", at `{theirs[-1].line.strip()}`" if theirs and theirs[-1].line else ""
     return f"raised {type(e).__name__}" + (f": {msg}" if msg else "") + at
 
 def _ok(what: str) -> str:
@@ -50,17 +63,24 @@ def check_option_a(fn) -> str:
     for ni, nf, stride in ((16, 32, 2), (32, 64, 2), (16, 16, 1), (3, 8, 1)):
         x = torch.randn(2, ni, 8, 8, generator=g)
         want = ShortcutA(ni, nf, stride)(x)
-        try: got = fn(x.clone(), nf, stride)
+        try:got = fn(x.clone(), nf, stride)
         except Exception as e: _fail(f"my_fn(x of shape {tuple(x.shape)}, nf={nf}, stride={stride}) {_raised(e)}")
         if not isinstance(got, torch.Tensor): _fail(f"my_fn should return a tensor, not {type(got).__name__}")
         if got.shape != want.shape:
-            _fail(f"for x of shape {tuple(x.shape)}, nf={nf}, stride={stride} the shape should be {tuple(want.shape)}, not {tuple(got.shape)}"
-                  + (": subsample H and W with x[:, :, ::stride, ::stride]" if got.shape[-1] != want.shape[-1]
-                     else ": pad the channels up to nf"))
+            _fail(
+                f"for x of shape {tuple(x.shape)}, nf={nf}, stride={stride} the shape should be {tuple(want.shape)},"
+                f" not {tuple(got.shape)}"
+                + (
+                    ": subsample H and W with x[:, :, ::stride, ::stride]"
+                    if got.shape[-1] != want.shape[-1]
+                    else ": pad the channels up to nf"
+                )
+            )
         if not torch.equal(got[:, :ni], want[:, :ni]):
             _fail(f"the first {ni} channels should be the input's, subsampled (ni={ni}, stride={stride}): "
                   "keep the pixels at even rows and columns, starting at 0")
-        if got[:, ni:].abs().sum() != 0: _fail(f"channels {ni}..{nf - 1} should be zeros (they are padding), not values")
+        if got[:, ni:].abs().sum() != 0:
+            _fail(f"channels {ni}..{nf - 1} should be zeros (they are padding), not values")
     return _ok("option A: subsample by the stride, zero-pad the channels")
 
 # %% ../nbs/08c_exercises.ipynb #d3f9221e
@@ -74,14 +94,18 @@ def check_cifar_builder(fn, depths=(20, 32, 56)) -> str:
         try:
             with torch.no_grad(): out = net.eval()(torch.zeros(2, 3, 32, 32))
         except Exception as e: _fail(f"my_fn({depth}) fails on a batch of 2 CIFAR images: it {_raised(e)}")
-        if not isinstance(out, torch.Tensor): _fail(f"my_fn({depth})'s net should return a tensor of scores, not {type(out).__name__}")
-        if tuple(out.shape) != (2, 10): _fail(f"my_fn({depth}) maps 2 images to shape {tuple(out.shape)}, not (2, 10): one score per class")
+        if not isinstance(out, torch.Tensor):
+            _fail(f"my_fn({depth})'s net should return a tensor of scores, not {type(out).__name__}")
+        if tuple(out.shape) != (2, 10):
+            _fail(f"my_fn({depth}) maps 2 images to shape {tuple(out.shape)}, not (2, 10): one score per class")
         blocks = [m for m in net.modules() if isinstance(m, BasicBlock)]
-        if len(blocks) != 3 * n: _fail(f"ResNet-{depth} has 3 stages of n = {n} blocks ({3 * n} in all), yours has {len(blocks)}")
+        if len(blocks) != 3 * n:
+            _fail(f"ResNet-{depth} has 3 stages of n = {n} blocks ({3 * n} in all), yours has {len(blocks)}")
         want, got = n_params(cifar_model(depth)), n_params(net)
         if got != want:
-            _fail(f"ResNet-{depth} has {want:,} parameters, yours {got:,} ({got - want:+,}): check the widths 16/32/64, "
-                  "option A shortcuts (no parameters) and that only the fully connected layer has a bias")
+            _fail(f"ResNet-{depth} has {want:,} parameters, yours {got:,} ({got - want:+,}): "
+                  "check the widths 16/32/64, option A shortcuts (no parameters) "
+                  "and that only the fully connected layer has a bias")
     return _ok(f"the 6n+2 builder matches cifar_model for depths {', '.join(map(str, depths))}")
 
 # %% ../nbs/08c_exercises.ipynb #828194c6
@@ -101,9 +125,11 @@ def check_warmup_rule(fn) -> str:
     for errors, kw in cases:
         want = warmup_rates(errors, **kw)
         try: got = list(fn(list(errors), **kw))
-        except Exception as e: _fail(f"my_fn({errors}{', ' if kw else ''}{', '.join(f'{k}={v}' for k, v in kw.items())}) {_raised(e)}")
+        except Exception as e:
+            _fail(f"my_fn({errors}{', ' if kw else ''}{', '.join(f'{k}={v}' for k, v in kw.items())}) {_raised(e)}")
         if len(got) != len(want): _fail(f"for {len(errors)} windows return {len(want)} rates, not {len(got)}")
-        if not all(isinstance(g, numbers.Real) for g in got): _fail(f"return one rate (a number) per window, not {got!r}")
+        if not all(isinstance(g, numbers.Real) for g in got):
+            _fail(f"return one rate (a number) per window, not {got!r}")
         if [round(g, 12) for g in got] != [round(w, 12) for w in want]:
             i = next(i for i, (g, w) in enumerate(zip(got, want)) if abs(g - w) > 1e-12)
             until = kw.get("until", 0.8)
@@ -111,11 +137,14 @@ def check_warmup_rule(fn) -> str:
                    "the rate rises only in the window after the first error below `until`, never in that window itself"
                    if want[i] < got[i]
                    else "once the warm-up ends it does not come back, even if the error rises again")
-            _fail(f"errors {errors}{' with ' + str(kw) if kw else ''}: window {i} should train at {want[i]}, not {got[i]} ({why})")
+            given = f"errors {errors}" + (f" with {kw}" if kw else "")
+            _fail(f"{given}: window {i} should train at {want[i]}, not {got[i]} ({why})")
     return _ok("the warm-up rule")
 
 # %% ../nbs/08c_exercises.ipynb #0f8a2078
-def _extra_params(depth: int, option: str) -> int: return n_params(cifar_model(depth, shortcut=option)) - n_params(cifar_model(depth))
+def _extra_params(depth: int, option: str) -> int:
+    return n_params(cifar_model(depth, shortcut=option)) - n_params(cifar_model(depth))
+
 
 def _count(depth: int, kind) -> int: return sum(isinstance(m, kind) for m in cifar_model(depth).modules())
 

@@ -1,4 +1,8 @@
-"""One way to write a file that matters (a data cache, a checkpoint, config.json, a results table): whole or not at all, so that a kill at any moment leaves the old file or the new one, never half of one; and one way to fingerprint a file (the data a run trained on, an archive, the published weights).
+"""Files written whole or not at all, and their fingerprints
+
+One way to write a file that matters (a data cache, a checkpoint, config.json, a results table): whole or not at
+all, so that a kill at any moment leaves the old file or the new one, never half of one; and one way to
+fingerprint a file (the data a run trained on, an archive, the published weights).
 
 Docs: https://resnet-study.github.io/resnet_study/files.html.md"""
 

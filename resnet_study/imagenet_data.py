@@ -1,4 +1,7 @@
-"""Section 3.4's ImageNet input: per-image resizing and cropping in `DataLoader` workers, then PCA lighting and mean subtraction on whole batches on the device, as fastai `DataLoaders`; 10-crop testing as a model wrapper.
+"""Section 3.4's ImageNet input: scale augmentation, PCA lighting, 10-crop testing
+
+Section 3.4's ImageNet input: per-image resizing and cropping in `DataLoader` workers, then PCA lighting and
+mean subtraction on whole batches on the device, as fastai `DataLoaders`; 10-crop testing as a model wrapper.
 
 Docs: https://resnet-study.github.io/resnet_study/imagenet_data.html.md"""
 
@@ -48,7 +51,9 @@ def lighting(x: Tensor, # a batch (B,3,H,W) in [0,1]
         if alphastd == 0: return x
         alpha = torch.randn(x.shape[0], 3, generator=generator) * alphastd
     alpha = alpha.to(x.device, x.dtype)
-    rgb = (alpha * torch.tensor(eigval, dtype=x.dtype, device=x.device)) @ torch.tensor(eigvec, dtype=x.dtype, device=x.device).T
+    rgb = (alpha * torch.tensor(eigval, dtype=x.dtype, device=x.device)) @ torch.tensor(
+        eigvec, dtype=x.dtype, device=x.device
+    ).T
     return x + rgb[:, :, None, None]
 
 # %% ../nbs/01c_imagenet_data.ipynb #fab3bf06
@@ -120,7 +125,8 @@ class ImageLoader(DeviceLoader):
 
 def _check_image_tree(root: Path, split: str):
     d = root / split
-    if not d.is_dir(): raise DataNotFoundError(f'{d}: no such folder; an ImageNet-style tree has {split}/<class>/*.JPEG')
+    if not d.is_dir():
+        raise DataNotFoundError(f'{d}: no such folder; an ImageNet-style tree has {split}/<class>/*.JPEG')
     classes = sorted(c for c in d.iterdir() if c.is_dir() and not c.name.startswith('.'))
     if not classes: raise DataError(f'{d}: no class folders; expected {split}/<class>/*.JPEG')
     for c in classes:
@@ -149,11 +155,13 @@ def imagenet_dls(path, # a folder holding `train`/<class>/* and `valid`/<class>/
     """fastai DataLoaders for an ImageNet-style tree `path/train/<class>/*`, `path/val/<class>/*` with section 3.4's
     augmentation; `valid_crop` 'center' or 'ten' (batches (B,10,3,size,size): wrap the model in `CropAverage`)"""
     root = Path(path).expanduser()
-    if not root.exists(): raise DataNotFoundError(f'{root}: no such folder. Pass the folder holding {train}/ and {valid}/.')
+    if not root.exists():
+        raise DataNotFoundError(f'{root}: no such folder. Pass the folder holding {train}/ and {valid}/.')
     ct, cv = _check_image_tree(root, train), _check_image_tree(root, valid)
     if ct != cv: raise DataError(f'{root}: {train}/ and {valid}/ have different classes: {sorted(set(ct) ^ set(cv))}')
     if valid_crop not in ('center', 'ten'): raise ValueError(f"valid_crop={valid_crop!r}: use 'center' or 'ten'")
-    if normalize not in ('pixel_mean', 'channel', None): raise ValueError(f"normalize={normalize!r}: use 'pixel_mean', 'channel' or None")
+    if normalize not in ('pixel_mean', 'channel', None):
+        raise ValueError(f"normalize={normalize!r}: use 'pixel_mean', 'channel' or None")
     mean = torch.tensor(IMAGENET_MEAN)[:, None, None] if normalize else torch.zeros(3, 1, 1)
     std = torch.tensor(IMAGENET_STD)[:, None, None] if normalize == 'channel' else torch.ones(3, 1, 1)
     if num_workers is None: num_workers = min(8, os.cpu_count() or 1)

@@ -1,4 +1,7 @@
-"""The rules that turn run files into a verdict on a claim of the paper: two nets by the seeds rule, a chain across depths, the responses and gradients of `signals.csv`, and the predictions committed before a budget's runs.
+"""The rules that turn run files into a verdict on a claim of the paper
+
+The rules that turn run files into a verdict on a claim of the paper: two nets by the seeds rule, a chain across
+depths, the responses and gradients of `signals.csv`, and the predictions committed before a budget's runs.
 
 Docs: https://resnet-study.github.io/resnet_study/judges.html.md"""
 
@@ -67,11 +70,12 @@ def spread(values, digits: int) -> str:
     return f" ± {s:.{digits if round(s, digits) or not s else digits + 1}f}"
 
 def chain(nets: list, measure: Callable | None = None, metric: str = "test_error", min_seeds: int = 3):
-    """A judge: each net of `nets` ends below the one before it (by `metric`, or `measure(runs, net)` -> one value per
-    seed). The links between nets with `min_seeds` seeds are judged by the seeds rule, with their margin (the difference,
-    the gap between the nearest seeds and, for the test error, the test set's own noise); a net with fewer seeds is named,
-    and contradicts the chain if its seeds lie on the wrong side of a judged net (all below a deeper one, or all above a
-    shallower one). One rule (`span_verdict`) makes the verdict; `judge.scope(runs)` names the links judged when not all were"""
+    """A judge: each net of `nets` ends below the one before it (by `metric`, or `measure(runs, net)` -> one value
+    per seed). The links between nets with `min_seeds` seeds are judged by the seeds rule, with their margin (the
+    difference, the gap between the nearest seeds and, for the test error, the test set's own noise); a net with
+    fewer seeds is named, and contradicts the chain if its seeds lie on the wrong side of a judged net (all below a
+    deeper one, or all above a shallower one). One rule (`span_verdict`) makes the verdict; `judge.scope(runs)`
+    names the links judged when not all were"""
     def values(runs, net):
         if measure is not None: return measure(runs, net)
         v = final_values(runs, metric); return v[v.net == net].value.tolist()
@@ -121,7 +125,10 @@ def responds_less(pairs: list, min_seeds: int = 3):
         for lo, hi in pairs:
             a, b = response_medians(runs, lo), response_medians(runs, hi)
             if not a or not b: continue
-            said = f"median response std {lo} {sum(a) / len(a):.3f} vs {hi} {sum(b) / len(b):.3f} (n = {len(a)}, {len(b)}): "
+            said = (
+                f"median response std {lo} {sum(a) / len(a):.3f} vs {hi} {sum(b) / len(b):.3f} (n = {len(a)},"
+                f" {len(b)}): "
+            )
             if min(len(a), len(b)) < min_seeds:  # as `chain` does: a pair short of seeds is named, not judged
                 text.append(said + f"fewer than {min_seeds} seeds a side, not judged"); continue
             v, why = seeds_verdict(a, b, min_seeds)
@@ -140,9 +147,10 @@ def gradient_ratio(runs, net: str, when: str = "final") -> list:
     return out
 
 def no_vanishing(nets: list, threshold: float = 0.01, min_seeds: int = 3):
-    """A judge: in no trained seed of any of `nets` does a layer's gradient std fall under `threshold` of the largest.
-    Each net with `min_seeds` seeds is a unit of `span_verdict` (held if none of its seeds falls under); a net with fewer
-    seeds that falls under contradicts; the evidence names the depths judged and those that did not run at this budget"""
+    """A judge: in no trained seed of any of `nets` does a layer's gradient std fall under `threshold` of the
+    largest. Each net with `min_seeds` seeds is a unit of `span_verdict` (held if none of its seeds falls under); a
+    net with fewer seeds that falls under contradicts; the evidence names the depths judged and those that did not
+    run at this budget"""
     def judge(runs, everything=None):
         got = {n: gradient_ratio(runs, n) for n in nets}
         init = {n: gradient_ratio(runs, n, "init") for n in nets}
@@ -155,7 +163,8 @@ def no_vanishing(nets: list, threshold: float = 0.01, min_seeds: int = 3):
         against = [n for n in thin if min(got[n]) < threshold]
         if judged: text.insert(0, f"judged: {', '.join(judged)}")
         if thin: text.append(f"{', '.join(thin)}: fewer than {min_seeds} seeds, not judged")
-        if against: text.append(f"{', '.join(against)} fall{'s' * (len(against) == 1)} below {threshold:g} with fewer seeds")
+        if against:
+            text.append(f"{', '.join(against)} fall{'s' * (len(against) == 1)} below {threshold:g} with fewer seeds")
         if missing := [n for n in nets if not got[n]]: text.append(f"{', '.join(missing)} not run at this budget")
         units = ["did not hold" if min(got[n]) < threshold else "held" for n in judged]
         return span_verdict(units, against, bool(judged or thin)), "; ".join(text) if judged or thin else "not measured"
@@ -202,7 +211,8 @@ def parse_predictions(text: str, where="PREDICTIONS.md") -> list[Prediction]:
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) != 6 or not re.fullmatch(r"C\d+[a-z]?", cells[0]): continue
         try: margin = float(cells[4])
-        except ValueError: raise ValueError(f"{f}: the margin of {cells[0]}'s prediction is not a number ({cells[4]!r})") from None
+        except ValueError:
+            raise ValueError(f"{f}: the margin of {cells[0]}'s prediction is not a number ({cells[4]!r})") from None
         out.append(Prediction(cells[0], cells[1], cells[2], cells[3], margin, cells[5]))
     return out
 
@@ -216,9 +226,12 @@ def judge_prediction(p: Prediction, runs, min_seeds: int = 3) -> tuple[str, str]
     `p.margin`"""
     v = final_values(runs, p.metric)
     lo, hi = v[v.net == p.lower].value.tolist(), v[v.net == p.higher].value.tolist()
-    if min(len(lo), len(hi)) < min_seeds: return "not judged yet", f"{len(lo)} and {len(hi)} seeds, {min_seeds} a side needed"
+    if min(len(lo), len(hi)) < min_seeds:
+        return "not judged yet", f"{len(lo)} and {len(hi)} seeds, {min_seeds} a side needed"
     gap = min(hi) - max(lo)
-    return ("met" if gap >= p.margin else "not met"), f"the nearest seeds {gap:.2f} points apart, at least {p.margin:g} predicted"
+    return (
+        "met" if gap >= p.margin else "not met"
+    ), f"the nearest seeds {gap:.2f} points apart, at least {p.margin:g} predicted"
 
 def predictions_commit(folder) -> str | None:
     "The commit that last changed `folder`'s PREDICTIONS.md; None outside a git checkout or for a file never committed"

@@ -1,6 +1,8 @@
-"""Turn a knob, see the claim: the signals of a fresh net as depth, shortcuts and BN change, and Figure 6 and
-Table 6 redrawn from the committed runs for the nets and seeds you pick. Every knob is a plain function first
-(the tests and the docs call it); the widget is a thin wrapper around it.
+"""Turn a knob, see the claim: signals, Figure 6 and Table 6 as you move them
+
+Turn a knob, see the claim: the signals of a fresh net as depth, shortcuts and BN change, and Figure 6 and Table
+6 redrawn from the committed runs for the nets and seeds you pick. Every knob is a plain function first (the
+tests and the docs call it); the widget is a thin wrapper around it.
 
 Docs: https://resnet-study.github.io/resnet_study/knobs.html.md"""
 
@@ -43,12 +45,14 @@ def _knob_id(fn, controls: dict) -> str:
 
 def knob(fn, # draws a figure from keyword arguments (and returns it)
          fixed: dict | None = None, # keyword arguments passed as they are, without a control
-         **controls): # keyword -> a control: a list (drop-down), a tuple `(lo, hi[, step])` (slider), a bool, or a widget
-    "`fn`'s figure redrawn as the `controls` move (an `ipywidgets.interactive`); without a kernel or ipywidgets, `fn` called once"
+         # keyword -> a control: a list (drop-down), a tuple `(lo, hi[, step])` (slider), a bool, or a widget
+         **controls):
+    """`fn`'s figure redrawn as the `controls` move (an `ipywidgets.interactive`); without a kernel or ipywidgets,
+    `fn` called once"""
     import functools
     fn = functools.partial(fn, **(fixed or {}))
     if not _in_kernel(): return fn(**{k: _first(c) for k, c in controls.items()})
-    try: import ipywidgets as w
+    try:import ipywidgets as w
     except ImportError: return fn(**{k: _first(c) for k, c in controls.items()})
     import matplotlib.pyplot as plt
     from IPython.display import display
@@ -61,12 +65,16 @@ def knob(fn, # draws a figure from keyword arguments (and returns it)
         plt.close("all")
         print(f"redrawn in {timings[-1]:.2f} s")
     key = _knob_id(fn, controls)
-    controls = {k: (w.Dropdown(options=c, value=c[0], description=k) if isinstance(c, list) else c) for k, c in controls.items()}
+    controls = {
+        k: (w.Dropdown(options=c, value=c[0], description=k) if isinstance(c, list) else c) for k, c in controls.items()
+    }
     ui = w.interactive(redraw, {"manual": False}, **controls)
     for c in ui.kwargs_widgets:
-        if hasattr(c, "continuous_update"): c.continuous_update = False  # redraw when the slider is let go, not on every step
+        # redraw when the slider is let go, not on every step
+        if hasattr(c, "continuous_update"): c.continuous_update = False
     if key in _SHOWN: _SHOWN.pop(key).close()  # the same knob run again: its old box goes, the id is the new one's
-    # the saved cell names the widget by this id: ipywidgets draws a random one, and every Run All would change the notebook
+    # the saved cell names the widget by this id: ipywidgets draws a random one, and every Run All would change the
+    # notebook
     box = _SHOWN[key] = w.VBox([ui], model_id=key)
     box.timings, box.results = timings, results  # seconds per redraw, and what `fn` returned
     return box
@@ -105,9 +113,18 @@ def init_signals(depth: int = 20, # weighted layers: 6n+2 (20, 56, 110, 1202, ..
     with torch.autograd.set_detect_anomaly(False): return layer_signals(model.train(), xb, yb)
 
 # %% ../nbs/08a_knobs.ipynb #3934cd19
-def plot_init_signals(depth: int = 56, residual: bool = True, bn: bool = True, zero_gamma: bool = False, bs: int = 16, seed: int = 0,
-                      compare: bool = True, figsize=(10, 3.4)):
-    "Forward std and backward gradient std of each 3x3 layer at initialisation; `compare` adds the other kind of net (plain/residual) dashed"
+def plot_init_signals(
+    depth: int = 56,
+    residual: bool = True,
+    bn: bool = True,
+    zero_gamma: bool = False,
+    bs: int = 16,
+    seed: int = 0,
+    compare: bool = True,
+    figsize=(10, 3.4),
+):
+    """Forward std and backward gradient std of each 3x3 layer at initialisation; `compare` adds the other kind of
+    net (plain/residual) dashed"""
     import matplotlib.pyplot as plt
     fig, (fwd, bwd) = plt.subplots(1, 2, figsize=figsize)
     kinds = [residual] + ([not residual] if compare else [])
@@ -117,13 +134,24 @@ def plot_init_signals(depth: int = 56, residual: bool = True, bn: bool = True, z
         style = dict(color="C3" if r else "C0", ls="-" if r == residual else "--", lw=1.4 if r == residual else 1)
         for ax, col in ((fwd, "response_std"), (bwd, "grad_std")):
             v = s[col].where(np.isfinite(s[col]) & (s[col] > 0))
-            # layers at 0 (zero-γ) or not finite are left out, and the rest joined, so that every other layer still draws a line
-            ax.plot(v.dropna().index, v.dropna(), label=label + ("" if v.notna().all() else f" ({v.isna().sum()} layers 0 or not finite)"), **style)
+            # layers at 0 (zero-γ) or not finite are left out, and the rest joined, so that every other layer still
+            # draws a line
+            ax.plot(
+                v.dropna().index,
+                v.dropna(),
+                label=label + ("" if v.notna().all() else f" ({v.isna().sum()} layers 0 or not finite)"),
+                **style,
+            )
     for ax, what in ((fwd, "forward: std of each layer's response"), (bwd, "backward: std of the loss gradient there")):
-        ax.set(yscale="log", xlabel="3x3 layer (input to output)", title=what); ax.grid(alpha=0.3); ax.legend(fontsize=8)
+        ax.set(yscale="log", xlabel="3x3 layer (input to output)", title=what)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
         lo, hi = ax.get_ylim()
-        if hi / lo < 100: ax.set_ylim(min(lo, (lo * hi) ** 0.5 / 10), max(hi, (lo * hi) ** 0.5 * 10))  # two decades at least: noise stays noise
-    knobs = f"BN {'on' if bn else 'off'}" + (", last BN scale 0" + ("" if bn else " (no BN: nothing to zero)") if zero_gamma else "")
+        # two decades at least: noise stays noise
+        if hi / lo < 100: ax.set_ylim(min(lo, (lo * hi) ** 0.5 / 10), max(hi, (lo * hi) ** 0.5 * 10))
+    knobs = f"BN {'on' if bn else 'off'}" + (
+        ", last BN scale 0" + ("" if bn else " (no BN: nothing to zero)") if zero_gamma else ""
+    )
     fig.suptitle(f"At initialisation, one batch of {bs} random images: {knobs}", fontsize=10); fig.tight_layout()
     return fig
 
@@ -132,9 +160,16 @@ import numpy as np
 
 # %% ../nbs/08a_knobs.ipynb #c58a2ef2
 def signal_summary(depth: int = 56, bs: int = 32, seed: int = 0, settings=None) -> "pd.DataFrame":
-    "Per setting `(residual, bn, zero_gamma)`: min and max response std and the gradient std at the first layer over the last's"
+    """Per setting `(residual, bn, zero_gamma)`: min and max response std and the gradient std at the first layer
+    over the last's"""
     import pandas as pd
-    settings = settings or [(False, True, False), (True, True, False), (True, True, True), (False, False, False), (True, False, False)]
+    settings = settings or [
+        (False, True, False),
+        (True, True, False),
+        (True, True, True),
+        (False, False, False),
+        (True, False, False),
+    ]
     rows = []
     for r, bn, z in settings:
         s = init_signals(depth, r, bn, z, bs, seed)
@@ -162,7 +197,8 @@ def study_budgets(root="../runs") -> list[str]:
     runs = runs[runs.budget.str.startswith("cpu-")]  # the study's budgets, not the one-off measurements beside them
     main = main_budget(list(runs.path))
     order = runs.groupby("budget").iters.max().sort_values(ascending=False).index.tolist()
-    return sorted(order, key=lambda b: b != f"cpu-{main}")  # a stable sort: the main budget first, the rest as they were
+    # a stable sort: the main budget first, the rest as they were
+    return sorted(order, key=lambda b: b != f"cpu-{main}")
 
 def explore_runs(budget: str | None = None, # a folder under `root`; `None`: the study's main budget
 
@@ -176,7 +212,11 @@ def explore_runs(budget: str | None = None, # a folder under `root`; `None`: the
     budget = budget or next(iter(study_budgets(root)), "cpu-")
     runs = committed_runs(root)
     runs = runs[runs.budget == budget]
-    if not len(runs): raise ValueError(f"no finished runs in {Path(root) / budget}; the budgets here: {', '.join(sorted(committed_runs(root).budget.unique()))}")
+    if not len(runs):
+        raise ValueError(
+            f"no finished runs in {Path(root) / budget}; the budgets here:"
+            f" {', '.join(sorted(committed_runs(root).budget.unique()))}"
+        )
     if nets is not None: runs = runs[runs.net.isin(list(nets))]
     if seeds is not None: runs = runs[runs.seed.isin(list(seeds))]
     dirs = list(runs.path) + [Path(e) for e in ([extra] if isinstance(extra, (str, Path)) else extra)]
@@ -184,10 +224,17 @@ def explore_runs(budget: str | None = None, # a folder under `root`; `None`: the
     return plot_figure6(dirs, figsize=figsize), table6(dirs).round(2)
 
 # %% ../nbs/08a_knobs.ipynb #f1958b80
-def explore(budget: str | None = None, nets: str = "plain20 plain56 resnet20 resnet56", seeds: str = "0 1 2", extra: str = "",
-            root="../runs"):
-    "`explore_runs` with its choices as text (space-separated), as a widget's text boxes give them; shows the table under the figure"
+def explore(
+    budget: str | None = None,
+    nets: str = "plain20 plain56 resnet20 resnet56",
+    seeds: str = "0 1 2",
+    extra: str = "",
+    root="../runs",
+):
+    """`explore_runs` with its choices as text (space-separated), as a widget's text boxes give them; shows the
+    table under the figure"""
     from IPython.display import display
     fig, tab = explore_runs(budget, nets.split() or None, [int(s) for s in seeds.split()] or None, extra.split(), root)
-    display(fig); display(tab.astype(object).where(tab.notna(), "-"))  # "-" where a net has no value, as the tables write it
+    # "-" where a net has no value, as the tables write it
+    display(fig); display(tab.astype(object).where(tab.notna(), "-"))
     import matplotlib.pyplot as plt; plt.close(fig)

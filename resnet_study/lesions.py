@@ -1,4 +1,6 @@
-"""Remove blocks from a trained ResNet and watch its test error (Veit et al. 2016); build a deeper net that is
+"""Lesions of trained ResNets, and a deeper net exactly as good as a shallower one
+
+Remove blocks from a trained ResNet and watch its test error (Veit et al. 2016); build a deeper net that is
 exactly as good as a shallower one by adding identity layers (section 1 of the paper), and see that a ResNet
 whose last BN scales start at zero starts as such a net.
 
@@ -25,7 +27,9 @@ class Lesioned(nn.Module):
         super().__init__()
         self.downsample = block.downsample if block.residual else None
         if not block.residual and (block.conv1.stride[0] != 1 or block.conv1.in_channels != block.bn2.num_features):
-            raise ValueError("a plain block that changes the shape has no shortcut to keep: remove only blocks that keep it")
+            raise ValueError(
+                "a plain block that changes the shape has no shortcut to keep: remove only blocks that keep it"
+            )
     def forward(self, x): return x if self.downsample is None else torch.relu(self.downsample(x))
 
 def _resnet(model: nn.Module) -> ResNet:
@@ -40,7 +44,9 @@ def remove_blocks(model: nn.Module, blocks) -> nn.Module:
     "A copy of `model` with each named block (`block_names`) replaced by what is left without its F(x) (`Lesioned`)"
     blocks = [blocks] if isinstance(blocks, str) else list(blocks)
     if bad := [b for b in blocks if b not in block_names(model)]:
-        raise ValueError(f"no block {', '.join(bad)}: this net has {block_names(model)[0]} ... {block_names(model)[-1]}")
+        raise ValueError(
+            f"no block {', '.join(bad)}: this net has {block_names(model)[0]} ... {block_names(model)[-1]}"
+        )
     out = copy.deepcopy(model)
     net = _resnet(out)
     for b in blocks:
@@ -125,7 +131,12 @@ def identity_block(channels: int, residual: bool = False) -> BasicBlock:
     blk = BasicBlock(channels, channels, residual=residual)
     for conv in (blk.conv1, blk.conv2): nn.init.dirac_(conv.weight)
     for bn in (blk.bn1, blk.bn2):
-        nn.init.ones_(bn.weight); nn.init.zeros_(bn.bias); bn.running_mean.zero_(); bn.eps = 2.0 ** -20; bn.running_var.fill_(1 - bn.eps)  # var + eps = 1 exactly in float32
+        # var + eps = 1 exactly in float32
+        nn.init.ones_(bn.weight)
+        nn.init.zeros_(bn.bias)
+        bn.running_mean.zero_()
+        bn.eps = 2.0**-20
+        bn.running_var.fill_(1 - bn.eps)
     if residual: nn.init.zeros_(blk.bn2.weight)
     return blk
 
@@ -135,7 +146,8 @@ def deepen(model: nn.Module, depth: int) -> nn.Module:
     out = copy.deepcopy(model)
     net = _resnet(out)
     have = 2 + sum(2 * len(s) for s in net.stages)
-    if depth < have or (depth - have) % 6: raise ValueError(f"the net has {have} layers: it deepens to {have} + 6k layers, not {depth}")
+    if depth < have or (depth - have) % 6:
+        raise ValueError(f"the net has {have} layers: it deepens to {have} + 6k layers, not {depth}")
     for stage in net.stages:
         ch = stage[-1].conv2.out_channels
         for _ in range((depth - have) // 6): stage.append(identity_block(ch, residual=net.residual))

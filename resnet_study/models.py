@@ -1,4 +1,7 @@
-"""The networks of the paper: plain and residual blocks, shortcut options A/B/C, the CIFAR-10 6n+2 nets and the ImageNet nets 18-152 (sections 3.3 and 4.2, Tables 1 and 6).
+"""Plain and residual nets: blocks, shortcut options A/B/C, CIFAR-10 6n+2, ImageNet 18-152
+
+The networks of the paper: plain and residual blocks, shortcut options A/B/C, the CIFAR-10 6n+2 nets and the
+ImageNet nets 18-152 (sections 3.3 and 4.2, Tables 1 and 6).
 
 Docs: https://resnet-study.github.io/resnet_study/models.html.md"""
 
@@ -7,6 +10,7 @@ Docs: https://resnet-study.github.io/resnet_study/models.html.md"""
 # %% ../nbs/00_models.ipynb #8d1a76c0
 from __future__ import annotations
 import contextlib
+from dataclasses import dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -20,8 +24,8 @@ __all__ = ['SHORTCUT_OPTIONS', 'SHORTCUTS', 'IMAGENET_BLOCKS', 'CIFAR_DEPTHS', '
            'plain20', 'plain32', 'plain44', 'plain56', 'plain110', 'resnet18', 'resnet34', 'resnet50', 'resnet101',
            'resnet152', 'plain18', 'plain34', 'PAPER_PARAMS', 'PAPER_MACS', 'conv3x3', 'conv1x1', 'ShortcutA',
            'shortcut', 'Block', 'BasicBlock', 'Bottleneck', 'init_weights', 'make_stage', 'ResNet', 'cifar_model',
-           'imagenet_shortcut', 'imagenet_model', 'is_cifar_arch', 'get_model_builder', 'get_model', 'n_params',
-           'count_macs', 'model_table', 'activation_memory']
+           'imagenet_shortcut', 'imagenet_model', 'is_cifar_arch', 'get_model_builder', 'get_model', 'net_name', 'Net',
+           'n_params', 'count_macs', 'model_table', 'activation_memory']
 
 # %% ../nbs/00_models.ipynb #bfe8ee0d
 def conv3x3(ni: int, nf: int, stride: int = 1) -> nn.Conv2d:
@@ -48,7 +52,10 @@ class ShortcutA(nn.Module):
     def extra_repr(self): return f"{self.ni}, {self.nf}, stride={self.stride}"
 
 # %% ../nbs/00_models.ipynb #4e45f7e8
-def _projection(ni: int, nf: int, stride: int) -> nn.Sequential: return nn.Sequential(conv1x1(ni, nf, stride), nn.BatchNorm2d(nf))
+def _projection(ni: int, nf: int, stride: int) -> nn.Sequential:
+    return nn.Sequential(conv1x1(ni, nf, stride), nn.BatchNorm2d(nf))
+
+
 def _reshapes(ni: int, nf: int, stride: int) -> bool: return stride != 1 or ni != nf
 
 SHORTCUT_OPTIONS = {  # option: (ni, nf, stride) -> the shortcut branch, `None` for the identity
@@ -341,6 +348,50 @@ def get_model_builder(name: str):
 def get_model(name: str, **kwargs) -> ResNet:
     "Build the named model, e.g. `get_model('resnet56')` or `get_model('resnet20', shortcut='B')`."
     return get_model_builder(name)(**kwargs)
+
+# %% ../nbs/00_models.ipynb #57389b2d
+def net_name(arch: str, # a name of `MODELS`
+             shortcut: str | None = None # the ResNet's shortcut option; None (or a plain net): none to name
+            ) -> str:
+    "The study's name of a net: its arch, with `-OPTION` where a ResNet's shortcut is not the paper's (`resnet20-B`)"
+    net = get_model_builder(arch)
+    if not net.residual or shortcut in (None, "none"): return arch  # old configs wrote 'A' for plain nets
+    return arch if shortcut == net.shortcut else f"{arch}-{shortcut}"
+
+@dataclass(frozen=True)
+class Net:
+    "One net by name: an architecture (`MODELS`, or any 6n+2 CIFAR depth) and, for a ResNet, its shortcut option"
+    arch: str  # e.g. resnet56 or plain20
+    shortcut: str | None = None  # A, B or C; None: the paper's option (a plain net has none)
+    def __post_init__(self):
+        try: get_model_builder(self.arch)
+        except ValueError:
+            raise ValueError(f"unknown net {self.arch!r}; choose one of {', '.join(MODELS)}, "
+                             "or any CIFAR depth 6n+2 such as resnet8") from None
+        if not self.residual and self.shortcut is not None:
+            raise ValueError(f"{self.arch} is a plain net: it has no shortcut (got {self.shortcut!r}); "
+                             "use a resnet for options")
+        if self.shortcut is not None: _check_option(self.shortcut)  # the options table: a new option is one entry
+
+    @classmethod
+    def parse(cls, name: str) -> Net:
+        "The net a name stands for: `resnet20-B` -> `Net('resnet20', 'B')`"
+        arch, _, option = name.partition("-")
+        return cls(arch, option or None)
+
+    @property
+    def name(self) -> str: return net_name(self.arch, self.shortcut)
+    @property
+    def depth(self) -> int: return get_model_builder(self.arch).depth
+    @property
+    def residual(self) -> bool: return get_model_builder(self.arch).residual
+    @property
+    def cifar(self) -> bool: return get_model_builder(self.arch).dataset == "cifar10"
+    @property
+    def title(self) -> str:
+        t = f"{'ResNet' if self.residual else 'plain'}-{self.depth}"
+        return t if self.name == self.arch else f"{t} (option {self.shortcut})"
+
 
 # %% ../nbs/00_models.ipynb #19b5553d
 def n_params(model: nn.Module) -> int:

@@ -1,4 +1,6 @@
-"""Figure 2 (the plain block beside the residual block), the bottleneck block and the CIFAR-10 6n+2 layout with
+"""Figure 2, the bottleneck block and the 6n+2 layout, drawn from the models
+
+Figure 2 (the plain block beside the residual block), the bottleneck block and the CIFAR-10 6n+2 layout with
 where each shortcut option pads or projects: drawn with matplotlib from the model objects themselves, so a
 changed model changes its picture.
 
@@ -52,7 +54,8 @@ def layer_label(m: nn.Module) -> str:
         return f"{k}x{k} conv, {m.out_channels}" + (f", /{m.stride[0]}" if m.stride[0] > 1 else "")
     if isinstance(m, nn.BatchNorm2d): return "BN"
     if isinstance(m, nn.ReLU): return "ReLU"
-    if isinstance(m, ShortcutA): return f"A: subsample /{m.stride}, zero-pad {m.ni}->{m.nf}" if m.stride > 1 else f"A: zero-pad {m.ni}->{m.nf}"
+    if isinstance(m, ShortcutA):
+        return f"A: subsample /{m.stride}, zero-pad {m.ni}->{m.nf}" if m.stride > 1 else f"A: zero-pad {m.ni}->{m.nf}"
     return type(m).__name__
 
 def boxes(layers: list) -> list[str]:
@@ -99,7 +102,8 @@ def draw_block(block: Block, ax=None, title: str | None = None):
         _arrow(ax, prev, (0, y + (0.2 if relu else 0.28))); prev = (0, y - (0.2 if relu else 0.28)); y -= 0.85
     if short is not None:
         from matplotlib.patches import Circle
-        ax.add_patch(Circle((0, y), 0.2, fc="white", ec="0.2", lw=0.9)); ax.text(0, y, "+", ha="center", va="center", fontsize=11)
+        ax.add_patch(Circle((0, y), 0.2, fc="white", ec="0.2", lw=0.9))
+        ax.text(0, y, "+", ha="center", va="center", fontsize=11)
         _arrow(ax, prev, (0, y + 0.2))
         ax.plot([0.1, right, right], [0.25, 0.25, y], color="C3", lw=1.2)  # the shortcut: out of x, down the right side
         _arrow(ax, (right, y), (0.2, y), color="C3", lw=1.2)

@@ -1,4 +1,7 @@
-"""He et al. (2016b), "Identity Mappings in Deep Residual Networks": BN and ReLU before each convolution, nothing after the addition.
+"""The pre-activation block of He et al. (2016b)
+
+He et al. (2016b), "Identity Mappings in Deep Residual Networks": BN and ReLU before each convolution, nothing
+after the addition.
 
 Docs: https://resnet-study.github.io/resnet_study/preact.html.md"""
 
@@ -38,8 +41,10 @@ def preact_cifar_model(depth: int, # 6n+2
                        shortcut: str = "A", # shortcut option
                       ) -> ResNet:
     "The CIFAR-10 net of `depth` layers built of `PreActBlock`s (He et al. 2016b)"
-    if not isinstance(depth, int) or depth < 8 or (depth - 2) % 6: raise ValueError(f"CIFAR nets have depth 6n+2 (20, 56, 110, ...), not {depth!r}")
+    if not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
+        raise ValueError(f"CIFAR nets have depth 6n+2 (20, 56, 110, ...), not {depth!r}")
     net = ResNet(PreActBlock, [(depth - 2) // 6] * 3, [16, 32, 64], num_classes=num_classes, shortcut=shortcut)
     net.bn1, net.relu = nn.Identity(), nn.Identity()  # the stem is the convolution alone: the first block normalises
-    net.avgpool = nn.Sequential(nn.BatchNorm2d(64), nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d(1))  # the last block's sum, normalised
+    # the last block's sum, normalised
+    net.avgpool = nn.Sequential(nn.BatchNorm2d(64), nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d(1))
     return net

@@ -1,4 +1,7 @@
-"""The paper's training recipes as one table of data, how long a run trains (a budget: the paper's schedule or a fraction of it, named so a reader sees which), and the range every number of a run must lie in.
+"""The paper's training recipes as one table, budgets, and the range of every number
+
+The paper's training recipes as one table of data, how long a run trains (a budget: the paper's schedule or a
+fraction of it, named so a reader sees which), and the range every number of a run must lie in.
 
 Docs: https://resnet-study.github.io/resnet_study/recipes.html.md"""
 

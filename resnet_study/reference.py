@@ -1,4 +1,7 @@
-"""Fully trained CIFAR-10 ResNet-20/32/44/56 of the widely used re-implementation, mapped exactly into our option-A nets: a yardstick of what these architectures reach when trained to the end.
+"""The published CIFAR-10 ResNet-20/32/44/56 weights, mapped into our option-A nets
+
+Fully trained CIFAR-10 ResNet-20/32/44/56 of the widely used re-implementation, mapped exactly into our option-A
+nets: a yardstick of what these architectures reach when trained to the end.
 
 Docs: https://resnet-study.github.io/resnet_study/reference_weights.html.md"""
 
@@ -24,7 +27,8 @@ __all__ = ['REFERENCE_REPO', 'REFERENCE_DEPTHS', 'REFERENCE_NETS', 'HOW_TO_GET',
 # %% ../nbs/06_reference_weights.ipynb #fa3ed834
 REFERENCE_REPO = "https://github.com/akamaster/pytorch_resnet_cifar10"
 REFERENCE_DEPTHS = (20, 32, 44, 56)
-# depth: (file name in pretrained_models/, first 16 hex digits of its sha256, the README's test error % on official CIFAR-10)
+# depth: (file name in pretrained_models/, first 16 hex digits of its sha256, the README's test error % on official
+# CIFAR-10)
 REFERENCE_NETS = {20: ("resnet20-12fca82f.th", "12fca82f0bebc413", 8.27),
                   32: ("resnet32-d509ac18.th", "d509ac1820d7f253", 7.37),
                   44: ("resnet44-014dd654.th", "014dd6541728a1c7", 6.90),
@@ -57,7 +61,11 @@ def reference_file(depth: int, weights=None) -> Path:
                          "Our own nets of any 6n+2 depth come from `cifar_model`.")
     p = weights_dir(weights)
     if p.is_file(): return p
-    src = "" if weights is not None else " (RESNET_STUDY_WEIGHTS)" if os.environ.get("RESNET_STUDY_WEIGHTS") else " (the default place)"
+    src = (
+        ""
+        if weights is not None
+        else " (RESNET_STUDY_WEIGHTS)" if os.environ.get("RESNET_STUDY_WEIGHTS") else " (the default place)"
+    )
     if not p.is_dir(): raise WeightsNotFoundError(f"{p}{src}: no such folder or file. " + HOW_TO_GET)
     f = p / REFERENCE_NETS[depth][0]
     if not f.is_file(): raise WeightsNotFoundError(f"{f}: no such file{src}. " + HOW_TO_GET)
@@ -71,8 +79,9 @@ def read_reference(depth: int, weights=None, check_hash: bool = True) -> dict:
     if check_hash:
         want, got = REFERENCE_NETS[depth][1], file_digest(f)[:16]
         if got != want:
-            raise WeightsError(f"{f}: its sha256 starts {got}, the published ResNet-{depth}'s starts {want}; the file is "
-                               "damaged (a truncated download?) or another checkpoint. Fetch it again, or pass "
+            raise WeightsError(f"{f}: its sha256 starts {got}, the published ResNet-{depth}'s starts {want}; "
+                               "the file is damaged (a truncated download?) or another checkpoint. "
+                               "Fetch it again, or pass "
                                "check_hash=False to load your own checkpoint of the same architecture. " + HOW_TO_GET)
     try: ckpt = torch.load(f, map_location="cpu", weights_only=True)
     except Exception as e:
@@ -91,7 +100,10 @@ def stage_permutations(widths=(16, 32, 64)) -> list[torch.Tensor]:
     perms = [torch.arange(widths[0])]
     for ni, nf in zip(widths, widths[1:]):
         pad = nf // 4
-        if ni + 2 * pad != nf: raise ValueError(f"their option A pads nf//4 channels on each side, which needs nf = 2 ni; got {ni} -> {nf}")
+        if ni + 2 * pad != nf:
+            raise ValueError(
+                f"their option A pads nf//4 channels on each side, which needs nf = 2 ni; got {ni} -> {nf}"
+            )
         perms.append(torch.cat([pad + perms[-1], torch.arange(pad), torch.arange(pad + ni, nf)]))
     return perms
 
@@ -120,14 +132,17 @@ def map_reference_state_dict(sd: dict, depth: int | None = None) -> dict:
     missing = [k for k in target if k not in sd and not k.endswith("num_batches_tracked")]
     unknown = [k for k in sd if k not in target]
     if missing or unknown:
-        raise WeightsError(f"state dict does not fit ResNet-{6 * n + 2}: missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
-                           f"unknown {unknown[:5]}{'...' if len(unknown) > 5 else ''}")
+        raise WeightsError(
+            f"state dict does not fit ResNet-{6 * n + 2}: missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
+            f"unknown {unknown[:5]}{'...' if len(unknown) > 5 else ''}"
+        )
     out = {}
     for k, t in target.items():
         if k.endswith("num_batches_tracked"):
             out[k] = sd.get(k, torch.zeros_like(t)).clone(); continue
         v = sd[k]
-        if v.shape != t.shape: raise WeightsError(f"{k}: shape {tuple(v.shape)}, ResNet-{6 * n + 2} needs {tuple(t.shape)}")
+        if v.shape != t.shape:
+            raise WeightsError(f"{k}: shape {tuple(v.shape)}, ResNet-{6 * n + 2} needs {tuple(t.shape)}")
         s_in, s_out = _stage_in_out(k, len(perms))
         if s_out is not None: v = v[perms[s_out]]
         if s_in is not None and v.dim() > 1: v = v[:, perms[s_in]]
@@ -147,8 +162,9 @@ class ReferenceNet(nn.Module):
         "uint8 images (or floats on [0, 1]) -> the input `net` was trained on."
         if x.dtype == torch.uint8: x = x.float().div(255)
         elif x.numel() and (x.min() < -1e-3 or x.max() > 1 + 1e-3):
-            raise ValueError(f"float input on [{x.min().item():.2f}, {x.max().item():.2f}]: ReferenceNet takes uint8 images "
-                             "or floats on [0, 1]; turn a batch of our loaders back into images with `dl.decode(xb)` first")
+            raise ValueError(f"float input on [{x.min().item():.2f}, {x.max().item():.2f}]: ReferenceNet takes "
+                             "uint8 images or floats on [0, 1]; "
+                             "turn a batch of our loaders back into images with `dl.decode(xb)` first")
         return (x.float().to(self.mean.device) - self.mean) / self.std
 
     def forward(self, x): return self.net(self.normalize(x))
@@ -194,6 +210,8 @@ def read_references(out_dir) -> tuple["pd.DataFrame", "pd.DataFrame"]:
     out = Path(out_dir)
     fs = [out / "test_errors.csv", out / "responses.csv"]
     if not all(f.exists() for f in fs):
-        raise FileNotFoundError(f"{out}: needs test_errors.csv and responses.csv; write them with "
-                                "`measure_references(data, out_dir)` (it needs the published weights, see `load_reference`)")
+        raise FileNotFoundError(
+            f"{out}: needs test_errors.csv and responses.csv; write them with "
+            "`measure_references(data, out_dir)` (it needs the published weights, see `load_reference`)"
+        )
     return tuple(pd.read_csv(f) for f in fs)

@@ -1,4 +1,7 @@
-"""Every claim judged at every budget, Table 6 over seeds, the cost of each net and Figure 6 from a folder of runs, and the front page's verdicts from the committed study.
+"""Every claim judged at every budget, Table 6, cost and Figure 6 from a folder of runs
+
+Every claim judged at every budget, Table 6 over seeds, the cost of each net and Figure 6 from a folder of runs,
+and the front page's verdicts from the committed study.
 
 Docs: https://resnet-study.github.io/resnet_study/report.html.md"""
 
@@ -10,10 +13,24 @@ import re, sys
 from pathlib import Path
 import pandas as pd
 import matplotlib.pyplot as plt
-from .analysis import (run_group, run_iters, read_run, seed_stats, markdown_table, table6, runs_table, cost_table, budget_line,
-                                   plot_figure6, paired_bootstrap, paired_words, at)
+from resnet_study.analysis import (
+    run_group,
+    run_iters,
+    read_run,
+    seed_stats,
+    markdown_table,
+    table6,
+    runs_table,
+    cost_table,
+    budget_line,
+    plot_figure6,
+    paired_bootstrap,
+    paired_words,
+    at,
+)
 from .judges import PAPER_ITERS, worded, predicted
-from .study import CLAIMS, Net
+from .models import Net
+from .study import CLAIMS
 
 # %% auto #0
 __all__ = ['CORE_NETS', 'MAIN_BUDGET', 'FRONT_PAGE_CLAIMS', 'INDEX', 'main_budget', 'published_answers', 'claims_table', 'report',
@@ -36,7 +53,9 @@ def published_answers(folder) -> dict:
     err = pd.read_csv(folder / "test_errors.csv").set_index("net")["test_error"]
     resp = pd.read_csv(folder / "responses.csv").groupby("net", sort=False).response_std
     means, medians = resp.mean(), resp.median()
-    order = lambda s: " > ".join(f"{v:.3g}" for v in s) if (s.diff().dropna() < 0).all() else ", ".join(f"{v:.3g}" for v in s)
+    order = lambda s: (
+        " > ".join(f"{v:.3g}" for v in s) if (s.diff().dropna() < 0).all() else ", ".join(f"{v:.3g}" for v in s)
+    )
     return {"C4": f"test error {order(err)}% ({', '.join(err.index)})",
             "C6b": f"median response std {order(medians)}; mean {order(means)}"}
 
@@ -44,8 +63,9 @@ def claims_table(runs, # finished run folders of one budget or several
                  claims: dict | None = None, # `CLAIMS` by default
                  published: dict | None = None # `published_answers(...)`
                 ) -> pd.DataFrame:
-    """Every claim's verdict at every budget that ran (one column each; a budget above the main one, where the core nets
-    lack their 3 seeds, is marked incomplete), the main budget's evidence and any larger budget's, and the published nets' answer"""
+    """Every claim's verdict at every budget that ran (one column each; a budget above the main one, where the core
+    nets lack their 3 seeds, is marked incomplete), the main budget's evidence and any larger budget's, and the
+    published nets' answer"""
     claims = CLAIMS if claims is None else claims
     runs = [Path(d) for d in runs if (Path(d) / "summary.json").exists()]
     budgets = sorted({run_iters(d) for d in runs})
@@ -59,11 +79,16 @@ def claims_table(runs, # finished run folders of one budget or several
             scope = c.judge.scope(at(runs, it)) if hasattr(c.judge, "scope") and v != "not run" else ""
             paired = [paired_words(p) for lo, hi in c.paired if (p := paired_bootstrap(at(runs, it), lo, hi))]
             if paired: text += "; paired over test images and seeds: " + "; ".join(paired)
-            row[f"at {it:,} iterations{' (incomplete)' * (it > main)}"] = worded(v, it) + (f" ({scope} only)" if scope else "")
-            # the main budget's evidence (else the largest below it), then what each larger, incomplete budget shows so far
-            if v != "not run": evidence = ({} if it <= main else evidence) | {it: f"at {it:,}{' (incomplete)' * (it > main)}: {text}"}
+            row[f"at {it:,} iterations{' (incomplete)' * (it > main)}"] = worded(v, it) + (
+                f" ({scope} only)" if scope else ""
+            )
+            # the main budget's evidence (else the largest below it), then what each larger, incomplete budget shows so
+            # far
+            if v != "not run":
+                evidence = ({} if it <= main else evidence) | {it: f"at {it:,}{' (incomplete)' * (it > main)}: {text}"}
         for it in budgets:  # beside the verdict, what was predicted for it before the runs, where it was
-            if c.id in (said := predictions.setdefault(it, predicted(runs, it))): row[f"predicted at {it:,} iterations"] = said[c.id]
+            if c.id in (said := predictions.setdefault(it, predicted(runs, it))):
+                row[f"predicted at {it:,} iterations"] = said[c.id]
         row["evidence"] = "; ".join(evidence.values()) or "not run"
         if published: row["published nets (fully trained)"] = published.get(c.id, "")
         rows.append(row)
@@ -82,10 +107,14 @@ def report(run_dirs, # run folders (anything else given is skipped with a note)
     readable = []
     for d in map(Path, run_dirs):
         if not (d / "config.json").exists():
-            if d.exists(): print(f"{d}: not a run folder ({'no config.json' if d.is_dir() else 'a file'}), skipped", file=sys.stderr)
-            else: warn(f"{d}: no such run folder")
+            if d.exists():
+                print(
+                    f"{d}: not a run folder ({'no config.json' if d.is_dir() else 'a file'}), skipped", file=sys.stderr
+                )
+            else:
+                warn(f"{d}: no such run folder")
             continue
-        try: read_run(d); readable.append(d)
+        try:read_run(d); readable.append(d)
         except RunFileDamaged as e: warn(f"{e}; {d.name} is left out of the report")
     if run_dirs and not readable: raise RunFileDamaged("nothing to report: no run folder given could be read")
     run_dirs = sorted(readable, key=lambda p: (run_group(p), p.name))  # the same rows in the same order every time
@@ -101,13 +130,16 @@ def report(run_dirs, # run folders (anything else given is skipped with a note)
         (out / "claims.md").write_text(claims_markdown(finished, published) + "\n")
         fig = plot_figure6(run_dirs); fig.savefig(out / "figure6.png", dpi=110, bbox_inches="tight"); plt.close(fig)
         if beside:
-            fig = plot_beside(finished, beside); fig.savefig(out / "beside.png", dpi=110, bbox_inches="tight"); plt.close(fig)
+            fig = plot_beside(finished, beside)
+            fig.savefig(out / "beside.png", dpi=110, bbox_inches="tight")
+            plt.close(fig)
     return md
 
 def plot_beside(runs, # the reader's finished runs
                 others # runs of another budget, such as the committed study's
                ):
-    "The nets of `runs` (left) beside the same nets in `others` (right); one panel where `others` has none of them but `runs`"
+    """The nets of `runs` (left) beside the same nets in `others` (right); one panel where `others` has none of them
+    but `runs`"""
     from resnet_study.analysis import plot_nets
     nets = list(dict.fromkeys(run_group(d) for d in runs))
     mine = {Path(d).resolve() for d in runs}
@@ -118,7 +150,9 @@ def plot_beside(runs, # the reader's finished runs
     for ax, rs in zip(axes.flat, sides):
         iters = sorted({run_iters(d) for d in rs})
         seeds = max((sum(run_group(d) == n for d in rs) for n in nets), default=0)
-        plot_nets(rs, nets, title=f"{', '.join(f'{i:,}' for i in iters) or 'no'} iterations, up to {seeds} seed(s)", ax=ax)
+        plot_nets(
+            rs, nets, title=f"{', '.join(f'{i:,}' for i in iters) or 'no'} iterations, up to {seeds} seed(s)", ax=ax
+        )
     fig.suptitle("your runs (left) beside the committed study's (right)" if len(sides) == 2 else
                  "your runs (the committed study has no other run of these nets)", fontsize=10)
     fig.tight_layout()
@@ -128,9 +162,11 @@ def claims_markdown(runs, published=None) -> str:
     "The claims table as markdown; where no net has 3 seeds, one line saying what the runs cannot establish, and why"
     s = seed_stats(runs, "test_error") if runs else pd.DataFrame(columns=["n"])
     if not len(s) or s.n.max() < 3:
-        return (f"No verdicts: a verdict needs 3 seeds of each net it compares, and these runs have "
-                f"{', '.join(f'{n} {int(k)}' for n, k in s.n.items()) or 'none finished'}. "
-                "Their curves are in figure6.png; the committed study's verdicts are on the front page and the Study page.")
+        return (
+            f"No verdicts: a verdict needs 3 seeds of each net it compares, and these runs have "
+            f"{', '.join(f'{n} {int(k)}' for n, k in s.n.items()) or 'none finished'}. "
+            "Their curves are in figure6.png; the committed study's verdicts are on the front page and the Study page."
+        )
     return markdown_table(claims_table(runs, published=published))
 
 # %% ../nbs/07b_report.ipynb #eea25981
@@ -177,7 +213,9 @@ def refresh_readme(root=".", # the repository
     the names of what was stale (a block's name, or README.md)"""
     from fastcore.nbio import read_nb, write_nb
     if not committed_runs(root):
-        raise ValueError(f"{Path(root).resolve()} has no finished runs under runs/cpu-*: give --root the repository's folder")
+        raise ValueError(
+            f"{Path(root).resolve()} has no finished runs under runs/cpu-*: give --root the repository's folder"
+        )
     index = Path(root, INDEX)
     nb, stale = read_nb(index), []
     for name, block in front_page_blocks(root).items():

@@ -1,4 +1,8 @@
-"""What a run folder holds and the one place that writes and reads its files: their names, the JSON files, the lock that keeps a second process out, the record of every sitting, and the final weights and test predictions a finished run leaves.
+"""The run folder's files: the one place that writes and reads them
+
+What a run folder holds and the one place that writes and reads its files: their names, the JSON files, the lock
+that keeps a second process out, the record of every sitting, and the final weights and test predictions a
+finished run leaves.
 
 Docs: https://resnet-study.github.io/resnet_study/runfolder.html.md"""
 
@@ -120,7 +124,8 @@ def read_metrics(path) -> pd.DataFrame:
     for i, line in enumerate(lines[1:], 2):
         if not line: continue
         f = line.split(",")
-        if len(f) != len(cols): raise RunFileDamaged(f"{path} is damaged: line {i} has {len(f)} values, not {len(cols)}")
+        if len(f) != len(cols):
+            raise RunFileDamaged(f"{path} is damaged: line {i} has {len(f)} values, not {len(cols)}")
         try: rows.append([float(v) if v else math.nan for v in f])
         except ValueError:
             c, v = next((c, v) for c, v in zip(cols, f) if v and not _is_number(v))
@@ -230,9 +235,10 @@ def _write_sittings(run_dir, rows: list):
     with atomic_write(Path(run_dir) / SITTINGS) as tmp: tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 class Sitting:
-    """One sitting of a run, from the process's start to its end: a line of sittings.jsonl written when training begins
-    (when, from which iteration, on what: threads, processor, precision, warm-up rule) and completed when it ends (how,
-    at which iteration, wall and CPU seconds: CPU time well under wall time times threads means a pause or shared cores)"""
+    """One sitting of a run, from the process's start to its end: a line of sittings.jsonl written when training
+    begins (when, from which iteration, on what: threads, processor, precision, warm-up rule) and completed when it
+    ends (how, at which iteration, wall and CPU seconds: CPU time well under wall time times threads means a pause
+    or shared cores)"""
     def __init__(self, out, cfg, learn, device, start: int):  # cfg: the run's `TrainConfig`
         self.out, self.learn, self.t0, self.c0 = Path(out), learn, time.perf_counter(), time.process_time()
         rows = read_sittings(out)
@@ -277,21 +283,26 @@ def write_final(run_dir, # the run folder
 def read_weights(run_dir) -> dict:
     "The final weights a finished run left (`write_final`)"
     f = Path(run_dir) / FILES["weights"]
-    if not f.exists(): raise FileNotFoundError(f"{f}: no final weights (the run is unfinished, or finished before runs kept them)")
-    try: return torch.load(f, map_location="cpu", weights_only=True)
-    except Exception as e: raise RunFileDamaged(f"{f} is damaged: {first_line(e)}") from None
+    if not f.exists():
+        raise FileNotFoundError(f"{f}: no final weights (the run is unfinished, or finished before runs kept them)")
+    try:
+        return torch.load(f, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise RunFileDamaged(f"{f} is damaged: {first_line(e)}") from None
 
 def read_test_predictions(run_dir) -> dict:
     """What a finished run answered on the test set (`write_final`): `predicted` (the class of each image, in order),
     `correct` (whether it was right) and `labels_sha256` (the digest of the labels it was scored against)"""
     f = Path(run_dir) / FILES["test_predictions"]
-    if not f.exists(): raise FileNotFoundError(f"{f}: no test predictions (the run is unfinished, or finished before runs kept them)")
+    if not f.exists():
+        raise FileNotFoundError(f"{f}: no test predictions (the run is unfinished, or finished before runs kept them)")
     try:
         with np.load(f) as z:
             p = z["predicted"].astype(np.int64)
             return dict(predicted=p, correct=np.unpackbits(z["correct"], count=len(p)).astype(bool),
                         labels_sha256=str(z["labels_sha256"]))
-    except Exception as e: raise RunFileDamaged(f"{f} is damaged: {first_line(e)}") from None
+    except Exception as e:
+        raise RunFileDamaged(f"{f} is damaged: {first_line(e)}") from None
 
 # %% ../nbs/02f_runfolder.ipynb #e719ff63
 def fake_run(root, name, arch, train, test, iters=100, seed=0, shortcut=None, responses=None, grads=None):

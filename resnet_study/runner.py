@@ -1,4 +1,7 @@
-"""What `resnet-study study` does: the study's runs, one after another or several at a time, each resumed where it stopped, then their signals and the report.
+"""What `resnet-study study` does: the study's runs, resumed, then signals and report
+
+What `resnet-study study` does: the study's runs, one after another or several at a time, each resumed where it
+stopped, then their signals and the report.
 
 Docs: https://resnet-study.github.io/resnet_study/runner.html.md"""
 
@@ -19,8 +22,9 @@ def _without(argv: list, *options: str) -> list:
     return [a for i, a in enumerate(argv) if i not in drop and a.split("=", 1)[0] not in options]
 
 def _study_workers(args, runs) -> int:
-    """Run `study` as len(devices) x per-device worker processes over the same run list: each takes the next run no one
-    holds (the run folders' locks share them out), so runs go N at a time; a progress line for the whole study as runs end"""
+    """Run `study` as len(devices) x per-device worker processes over the same run list: each takes the next run no
+    one holds (the run folders' locks share them out), so runs go N at a time; a progress line for the whole study
+    as runs end"""
     import subprocess, threading, time
     devices = [d.strip() for d in args.devices.split(",") if d.strip()]
     slots = [d for d in devices for _ in range(args.per_device)]
@@ -28,8 +32,8 @@ def _study_workers(args, runs) -> int:
     # each worker is this very command, less the fan-out, so every other option reaches it as the user gave it
     base = [sys.executable, "-m", "resnet_study.cli", *_without(args.argv, "--devices", "--per-device"), "--no-report"]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    print(f"study: {len(runs)} runs, {len(slots)} at a time on {', '.join(devices)} ({threads} thread{'s' if threads > 1 else ''} each)",
-          flush=True)
+    each = f"{threads} thread{'s' if threads > 1 else ''} each"
+    print(f"study: {len(runs)} runs, {len(slots)} at a time on {', '.join(devices)} ({each})", flush=True)
     procs = [subprocess.Popen(base + ["--device", dev], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True)
              for dev in slots]
@@ -93,7 +97,8 @@ def run_study(args # the parsed `resnet-study study` command line (see the Comma
     dataset = args.dataset or "cifar10"  # the parser offers only the CIFAR nets' data sets
     out, data, changed, rc = Path(args.out), None, False, 0
     if args.devices is not None:
-        if args.device is not None: raise ValueError("--device is for one process; with --devices the runs are spread over the list")
+        if args.device is not None:
+            raise ValueError("--device is for one process; with --devices the runs are spread over the list")
         rc, changed = _study_workers(args, runs), True
         runs = []  # the workers trained and measured them
     def get_data():  # read only when a run needs it: a finished study reads no data and writes nothing
@@ -138,8 +143,8 @@ def run_study(args # the parsed `resnet-study study` command line (see the Comma
                     print(f"resnet-study study: {name}: {e}", file=sys.stderr)
                     rc = 2
                     continue
-                print(f"   {name}: train error {s['train_error']:.2f}%, test error {s['test_error']:.2f}%, {s['wall_seconds']:.0f} s",
-                      flush=True)
+                print(f"   {name}: train error {s['train_error']:.2f}%, test error {s['test_error']:.2f}%, "
+                      f"{s['wall_seconds']:.0f} s", flush=True)
             if not (d / "signals.csv").exists(): run_signals(d, data=get_data(), device=args.device)
             changed = True
     if args.no_report: return rc

@@ -1,4 +1,7 @@
-"""Run folders that survive a kill or damage: one process at a time, resumed from the newest usable checkpoint; `train_run`, what `resnet-study train` calls, on one GPU or several, and `evaluate_run`, the paper's test.
+"""Run folders that survive a kill: `train_run`, resume, several GPUs, `evaluate_run`
+
+Run folders that survive a kill or damage: one process at a time, resumed from the newest usable checkpoint;
+`train_run`, what `resnet-study train` calls, on one GPU or several, and `evaluate_run`, the paper's test.
 
 Docs: https://resnet-study.github.io/resnet_study/runs.html.md"""
 
@@ -20,9 +23,26 @@ from .imagenet_data import CropAverage
 from .datasets import get_dataset
 from .distributed import check_device, init_distributed, on_gpu, pick_device, unwrap_model, world
 from .callbacks import NonFiniteLoss, RunStopped
-from .runfolder import (CHECKPOINTS, CHECKPOINT_KEYS, METRICS_HEADER, CheckpointDamaged, RunFileDamaged, RunLock,
-    Sitting, checkpoint_data_path, first_line, load_checkpoint, metrics_end, read_config, read_json, set_aside,
-    truncate_metrics, versions, write_final, write_json)
+from resnet_study.runfolder import (
+    CHECKPOINTS,
+    CHECKPOINT_KEYS,
+    METRICS_HEADER,
+    CheckpointDamaged,
+    RunFileDamaged,
+    RunLock,
+    Sitting,
+    checkpoint_data_path,
+    first_line,
+    load_checkpoint,
+    metrics_end,
+    read_config,
+    read_json,
+    set_aside,
+    truncate_metrics,
+    versions,
+    write_final,
+    write_json,
+)
 from .train import TrainConfig, check_full_batch, fit_budget, make_learner, run_dls
 
 # %% auto #0
@@ -82,9 +102,10 @@ def find_checkpoint(run_dir, # the run folder
                     # also require every row written before the checkpoint in metrics.csv (to resume)
                     metrics: bool = False
                    ) -> tuple[dict | None, Path | None, list]:
-    """The newest usable checkpoint of `run_dir` (`CHECKPOINTS`): (checkpoint, its path, [(path, problem) of each newer one
-    that is not usable]); (None, None, []) if none was written. Usable: it loads as a checkpoint of this program, of `cfg`'s net
-    (if given) within its budget, and with `metrics` every row written before it is in metrics.csv"""
+    """The newest usable checkpoint of `run_dir` (`CHECKPOINTS`): (checkpoint, its path, [(path, problem) of each
+    newer one that is not usable]); (None, None, []) if none was written. Usable: it loads as a checkpoint of this
+    program, of `cfg`'s net (if given) within its budget, and with `metrics` every row written before it is in
+    metrics.csv"""
     run_dir = Path(run_dir)
     damaged = None  # metrics.csv's damage: only a checkpoint that keeps a copy of its rows can be resumed from
     try: end = metrics_end(run_dir / "metrics.csv") if metrics else None
@@ -159,7 +180,8 @@ def check_same_data(out, # the run folder being resumed
     """Refuse to resume the run in `out` on other data than it started on (a run written before records were kept: no
     check)"""
     was = read_json(Path(out) / "config.json").get("data")
-    if not isinstance(was, dict) or not was.get("sha256") or not now.get("sha256") or was["sha256"] == now["sha256"]: return
+    if not isinstance(was, dict) or not was.get("sha256") or not now.get("sha256") or was["sha256"] == now["sha256"]:
+        return
     raise ValueError(f"{out} started on {was.get('name')} (sha256 {was['sha256'][:12]}...) and the data given now, "
                      f"{now['name']}, is other data (sha256 {now['sha256'][:12]}...): another copy or format (the JPEG "
                      "copy and the official pickles differ) or a damaged one. Resume with the data it started on "
@@ -225,29 +247,35 @@ def _prepare_dir(out: Path, force: bool):
 
 def _check_processes(cfg: TrainConfig, n: int, device):
     "Several processes: what would fail later, said before anything is started or written"
-    if cfg.bs % n: raise ValueError(f"a batch of {cfg.bs} does not split evenly over {n} processes; use a --bs divisible by {n}")
+    if cfg.bs % n:
+        raise ValueError(f"a batch of {cfg.bs} does not split evenly over {n} processes; use a --bs divisible by {n}")
     if cfg.sync_bn and not on_gpu(device):
-        raise ValueError("--sync-bn needs GPUs (PyTorch's SyncBatchNorm runs on CUDA only); without it BN is per process")
+        raise ValueError(
+            "--sync-bn needs GPUs (PyTorch's SyncBatchNorm runs on CUDA only); without it BN is per process"
+        )
 
 def _restart_hint(out: Path) -> str:
     "How to train the run in `out` again from the start: its own command with --force, when config.json has it"
-    try: argv = read_json(out / "config.json").get("command") or []
+    try:argv = read_json(out / "config.json").get("command") or []
     except (OSError, ValueError): argv = []
     if len(argv) > 1 and argv[1] == "study":
         return f"to train it again from the start, move {out} away and run the same `resnet-study study` again"
     if len(argv) > 1 and argv[1] == "train" and all(isinstance(a, str) for a in argv):
         args = [a for a in argv[1:] if a != "--force"]
         if "--out" in args[:-1]: args[args.index("--out") + 1] = str(out)  # recorded by name only: this folder
-        return f"to train it again from the start, run: resnet-study {shlex.join(args)} --force (it replaces the folder)"
+        return (
+            f"to train it again from the start, run: resnet-study {shlex.join(args)} --force (it replaces the folder)"
+        )
     return "to train it again from the start, use --force (it replaces the folder)"
 
 def _resume_checkpoint(out: Path, cfg: TrainConfig, device) -> tuple:
     """`find_checkpoint`'s (checkpoint, its path, the newer unusable ones) of `out` to resume from; none usable: an
     error that says how to restart"""
-    try: found = find_checkpoint(out, cfg, device, metrics=True)
+    try:found = find_checkpoint(out, cfg, device, metrics=True)
     except RunFileDamaged as e: raise RunFileDamaged(f"{e}; repair it, or {_restart_hint(out)}") from None
     ckpt, _, passed = found
-    if ckpt is None and passed: raise CheckpointDamaged(f"{_no_usable(out, passed)}. Nothing was changed; {_restart_hint(out)}")
+    if ckpt is None and passed:
+        raise CheckpointDamaged(f"{_no_usable(out, passed)}. Nothing was changed; {_restart_hint(out)}")
     if ckpt is None:  # stopped before its first checkpoint: nothing of its training kept, maybe not its data
         raise FileNotFoundError(f"{out} holds no checkpoint to resume from: the run stopped before its first one. "
                                 f"Nothing was changed; {_restart_hint(out)}")
@@ -262,8 +290,11 @@ def _take_checkpoint(out: Path, found: tuple, rank: int, data: dict) -> tuple[di
     for p, problem in passed:
         if rank == 0:
             kept = set_aside(p)
-            print(f"warning: {p} {problem}; kept as {kept.name}, resuming from {used.name} (iteration {ckpt['iteration']})",
-                  file=sys.stderr)
+            print(
+                f"warning: {p} {problem}; kept as {kept.name}, resuming from {used.name} (iteration"
+                f" {ckpt['iteration']})",
+                file=sys.stderr,
+            )
     return ckpt, used
 
 def train_run(cfg: TrainConfig | None, # the run (with `resume`: None, or a config whose `data` replaces the saved one)
@@ -385,7 +416,8 @@ def run_config(run_dir) -> TrainConfig:
     f, saved = Path(run_dir) / "config.json", read_config(run_dir)
     try: cfg = TrainConfig.from_dict(saved["config"])
     except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise RunFileDamaged(f"{f} is damaged: " + (f"no {e} entry" if isinstance(e, KeyError) else first_line(e))) from None
+        why = f"no {e} entry" if isinstance(e, KeyError) else first_line(e)
+        raise RunFileDamaged(f"{f} is damaged: {why}") from None
     if cfg.data is None: cfg.data = checkpoint_data_path(run_dir)  # where this machine's checkpoints say the data lies
     return cfg
 
@@ -424,7 +456,8 @@ def evaluate_run(run_dir, # a run folder with config.json and a checkpoint
     (default) or 'center'"""
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").exists(): raise FileNotFoundError(f"{run_dir}: not a run folder (no config.json)")
-    if not any((run_dir / name).exists() for name in CHECKPOINTS): raise FileNotFoundError(f"{run_dir}: no checkpoint.pth to evaluate")
+    if not any((run_dir / name).exists() for name in CHECKPOINTS):
+        raise FileNotFoundError(f"{run_dir}: no checkpoint.pth to evaluate")
     cfg = run_config(run_dir)
     imagenet = get_dataset(cfg.dataset).tree  # an image tree, tested on crops
     if crop is not None and not imagenet:

@@ -1,4 +1,7 @@
-"""The learning rate as the paper sets it, iteration by iteration: the CIFAR steps, the ImageNet plateau rule and the ResNet-110 warm-up, each a fastai callback behind one interface, so that a new schedule is one function.
+"""The learning rate as the paper sets it: CIFAR steps, ImageNet plateaus, warm-up
+
+The learning rate as the paper sets it, iteration by iteration: the CIFAR steps, the ImageNet plateau rule and
+the ResNet-110 warm-up, each a fastai callback behind one interface, so that a new schedule is one function.
 
 Docs: https://resnet-study.github.io/resnet_study/schedules.html.md"""
 
@@ -57,7 +60,8 @@ class WarmUp(Callback):
                  verbose: bool = True, # say when it ends
                  window: int = 391 # iterations the error is counted over: the last epoch of CIFAR-10 at batch 128
                 ):
-        if window < 1 or every < 1: raise ValueError(f"WarmUp: window={window} and every={every} must be at least 1 iteration")
+        if window < 1 or every < 1:
+            raise ValueError(f"WarmUp: window={window} and every={every} must be at least 1 iteration")
         self.lr, self.until, self.every, self.verbose, self.window = lr, until, every, verbose, window
         self.done_at, self.history = None, []
         # (mistakes, images) per recent iteration; how many it holds
@@ -78,8 +82,11 @@ class WarmUp(Callback):
         self.history.append((self.train_iter, err))
         if err < self.until:
             self.done_at = self.train_iter
-            if self.verbose: print(f"warm-up: training error over the last {self.window} iterations {err:.1%} < {self.until:.0%} "
-                                   f"at iteration {self.train_iter}; back to the scheduled learning rate")
+            if self.verbose:
+                print(
+                    f"warm-up: training error over the last {self.window} iterations {err:.1%} < {self.until:.0%} "
+                    f"at iteration {self.train_iter}; back to the scheduled learning rate"
+                )
 
     def state(self):
         return dict(done_at=self.done_at, history=self.history, recent=[[int(w), int(n)] for w, n in self._recent])

@@ -1,4 +1,7 @@
-"""Forward responses and backward gradients of every 3x3 layer: the measurements behind the paper's argument against vanishing gradients (section 4.1) and its Figure 7.
+"""Forward responses and backward gradients of every 3x3 layer (Figure 7)
+
+Forward responses and backward gradients of every 3x3 layer: the measurements behind the paper's argument
+against vanishing gradients (section 4.1) and its Figure 7.
 
 Docs: https://resnet-study.github.io/resnet_study/signals.html.md"""
 
@@ -84,7 +87,8 @@ def plot_responses(signals: dict, title: str = "", figsize=(8, 6)):
         style = "--" if name.startswith("plain") else "-"
         top.plot(df.index, df.response_std, style, label=name)
         bottom.plot(range(1, len(df) + 1), sorted(df.response_std, reverse=True), style, label=name)
-    top.set(xlabel="layer index (original)", ylabel="std"); bottom.set(xlabel="layer index (sorted by magnitude)", ylabel="std")
+    top.set(xlabel="layer index (original)", ylabel="std")
+    bottom.set(xlabel="layer index (sorted by magnitude)", ylabel="std")
     top.legend(); fig.suptitle(title); fig.tight_layout()
     return fig
 
@@ -123,7 +127,8 @@ def run_signals(
     from resnet_study.runs import run_config, run_model
     from resnet_study.train import pick_device
     cfg = run_config(run_dir)
-    if get_dataset(cfg.dataset).tree: raise ValueError(f"{run_dir}: signals are measured for the CIFAR nets' runs, not {cfg.arch}")
+    if get_dataset(cfg.dataset).tree:
+        raise ValueError(f"{run_dir}: signals are measured for the CIFAR nets' runs, not {cfg.arch}")
     device = torch.device(device) if device is not None else pick_device()
     data = data if data is not None else load_data(cfg.dataset, cfg.data)
     dls = cifar10_dls(data, bs=n_batch, val_bs=1000, device=device, seed=cfg.seed, subset=cfg.budget.subset,

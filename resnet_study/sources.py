@@ -1,4 +1,8 @@
-"""Where CIFAR-10 comes from and how it becomes tensors: the official pickles, folders and archives of images, which source a path means, the MD5 check of the official archive, and the cache that makes every load after the first a single `torch.load`.
+"""CIFAR-10's formats, checked, decoded once and cached as one tensor per split
+
+Where CIFAR-10 comes from and how it becomes tensors: the official pickles, folders and archives of images,
+which source a path means, the MD5 check of the official archive, and the cache that makes every load after the
+first a single `torch.load`.
 
 Docs: https://resnet-study.github.io/resnet_study/sources.html.md"""
 
@@ -32,9 +36,11 @@ class DataError(ValueError):
 class DataNotFoundError(FileNotFoundError):
     "No data where the loader looked; the message says where it looked and how to point at a copy."
 
-HOW_TO_POINT = ("Point the loader at a local copy: `--data PATH` on the command line or the environment variable "
-                "RESNET_STUDY_DATA=PATH, where PATH is cifar-10-python.tar.gz, its extracted cifar-10-batches-py/ folder, "
-                "a fastai-style folder (train/<class>/*.png|jpg, test/<class>/...) or a .tgz of one.")
+HOW_TO_POINT = (
+    "Point the loader at a local copy: `--data PATH` on the command line or the environment variable "
+    "RESNET_STUDY_DATA=PATH, where PATH is cifar-10-python.tar.gz, its extracted cifar-10-batches-py/ folder, "
+    "a fastai-style folder (train/<class>/*.png|jpg, test/<class>/...) or a .tgz of one."
+)
 
 # %% ../nbs/01a_sources.ipynb #f330b59d
 @dataclass
@@ -172,8 +178,11 @@ def _from_images(files: dict, dirs: dict, labels_txt, where) -> ImageData:
                                                 f'Expected train/<class>/*.png|jpg and test/<class>/*.png|jpg. '
                                                 + HOW_TO_POINT)
         for c in sorted(dirs[split]):
-            if not files[split].get(c): raise DataError(f'{where}/{split}/{c}: class folder has no images '
-                                                        f'({", ".join(IMAGE_EXTS)}). Add its images or remove the folder.')
+            if not files[split].get(c):
+                raise DataError(
+                    f'{where}/{split}/{c}: class folder has no images '
+                    f'({", ".join(IMAGE_EXTS)}). Add its images or remove the folder.'
+                )
     folders = set(dirs['train'])
     if set(dirs['test']) != folders:
         raise DataError(f'{where}: train/ and test/ have different class folders: '
@@ -184,7 +193,8 @@ def _from_images(files: dict, dirs: dict, labels_txt, where) -> ImageData:
             raise DataError(f'{labels_txt[0]}: lists {classes} but the class folders are {sorted(folders)} '
                             f'(only in labels.txt: {sorted(set(classes) - folders)}, only folders: '
                             f'{sorted(folders - set(classes))}). Fix labels.txt or the folders.')
-    else: classes = sorted(folders)
+    else:
+        classes = sorted(folders)
     res = {}
     for split in ('train', 'test'):
         items, ys = [], []
@@ -268,7 +278,11 @@ def find_source(path, # what the user named: an archive, a folder of one, or a f
     if len(found) == 1: return found[0]
     archives = sorted(f for f in p.iterdir() if f.is_file() and _is_archive(f))
     if len(found) == 0 and len(archives) == 1: return 'archive', archives[0]
-    what = f'several candidates {[str(k[1]) for k in found] or [str(a) for a in archives]}' if (found or archives) else 'no images'
+    what = (
+        f'several candidates {[str(k[1]) for k in found] or [str(a) for a in archives]}'
+        if (found or archives)
+        else 'no images'
+    )
     raise DataError(f'{p}: {what}; expected cifar-10-python.tar.gz, cifar-10-batches-py/, cifar-100-python(.tar.gz), '
                     'train/<class>/*.png|jpg + test/<class>/..., or one .tgz of them. ' + HOW_TO_POINT)
 
@@ -285,7 +299,10 @@ def decode_source(kind: str, p: Path, check_md5=None) -> ImageData:
     "Decode a CIFAR source found by `find_source` (slow path; `load_cifar10` caches the result)"
     if kind == 'archive': _check_md5(p, check_md5); return _read_archive(p)
     if kind == 'batches':
-        return _from_batches({f.name: f.read_bytes() for f in p.iterdir() if f.name in CIFAR10_BATCHES + CIFAR100_FILES and f.is_file()}, p)
+        return _from_batches(
+            {f.name: f.read_bytes() for f in p.iterdir() if f.name in CIFAR10_BATCHES + CIFAR100_FILES and f.is_file()},
+            p,
+        )
     return _read_folder(p)
 
 # %% ../nbs/01a_sources.ipynb #3d93d5a4
@@ -422,6 +439,9 @@ def load_image_folder(path=None,
                       cache_dir=None # where the cache goes (default: $RESNET_STUDY_CACHE, beside the data, or ~/.cache)
                      ) -> ImageData:
     "Any 32x32 image folder as uint8 tensors, one class per folder, decoded once and cached"
-    if path is None: raise DataNotFoundError('a folder of 32x32 images has no default place: give --data PATH, a folder '
-                                             '(or .tgz) with train/<class>/*.png|jpg and test/<class>/...')
+    if path is None:
+        raise DataNotFoundError(
+            'a folder of 32x32 images has no default place: give --data PATH, a folder '
+            '(or .tgz) with train/<class>/*.png|jpg and test/<class>/...'
+        )
     return _load(Path(path).expanduser(), 'cifar10', check_md5, cache, cache_dir)

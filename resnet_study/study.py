@@ -1,4 +1,8 @@
-"""The study as data: its nets, the paper's claims with the judge of each, and the experiments that train the nets.
+"""The study as data: its nets, the paper's claims with their judges, the experiments
+
+The study as data: the nets it trains (read from the models' own lists of depths and shortcut options), the
+paper's claims with the judge of each, and the experiments that train the nets. Adding a depth or an option is
+one entry in `models`.
 
 Docs: https://resnet-study.github.io/resnet_study/study.html.md"""
 
@@ -10,43 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 from . import models
-from .analysis import net_name
+from .models import Net
 from .runfolder import fake_run
 from .judges import lower_than, chain, responds_less, response_medians, no_vanishing, with_budget_axis
 
 # %% auto #0
-__all__ = ['OPTIONS', 'CLAIMS', 'EXPERIMENTS', 'Net', 'Claim', 'make_claims', 'paper_world', 'Experiment', 'make_experiments',
+__all__ = ['OPTIONS', 'CLAIMS', 'EXPERIMENTS', 'Claim', 'make_claims', 'paper_world', 'Experiment', 'make_experiments',
            'run_name', 'study_runs']
-
-# %% ../nbs/07_study.ipynb #0ed80b12
-@dataclass(frozen=True)
-class Net:
-    "One net of the study: an architecture of `MODELS` and, for a ResNet, its shortcut option"
-    arch: str  # e.g. resnet56 or plain20
-    shortcut: str | None = None  # A, B or C; None: the paper's option (a plain net has none)
-    def __post_init__(self):
-        if self.arch not in models.MODELS:
-            raise ValueError(f"unknown net {self.arch!r}; choose one of {', '.join(models.MODELS)}")
-        if self.arch.startswith("plain") and self.shortcut is not None:
-            raise ValueError(f"{self.arch} is a plain net: it has no shortcut (got {self.shortcut!r}); use a resnet for options")
-        options = models.SHORTCUT_OPTIONS  # the table itself: a new option is one entry there
-        if self.shortcut is not None and self.shortcut not in options:
-            raise ValueError(f"unknown shortcut option {self.shortcut!r}; choose one of {', '.join(options)}")
-    @property
-    def name(self) -> str: return net_name(self.arch, self.shortcut)
-    @property
-    def depth(self) -> int: return int("".join(ch for ch in self.arch if ch.isdigit()))
-    @property
-    def residual(self) -> bool: return not self.arch.startswith("plain")
-    @property
-    def title(self) -> str:
-        t = f"{'ResNet' if self.residual else 'plain'}-{self.depth}"
-        return t if self.name == self.arch else f"{t} (option {self.shortcut})"
-    @classmethod
-    def parse(cls, name: str) -> "Net":
-        "The net a study name stands for: `resnet20-B` -> `Net('resnet20', 'B')`"
-        arch, _, option = name.partition("-")
-        return cls(arch, option or None)
 
 # %% ../nbs/07_study.ipynb #e1358e12
 @dataclass(frozen=True)
@@ -130,7 +104,7 @@ def paper_world(root, reverse=False, iters=100):
         for s in range(3):
             runs.append(fake_run(root, f"{net}-s{s}", n.arch, tr + 0.1 * s, e + 0.1 * s, iters, s, n.shortcut,
                                   responses=None if r is None else [r + 0.01 * s, r + 9, r - 0.01],  # one outlier layer
-                                  grads=[0.002 if reverse else 0.5, 1.0, 0.8] if n.arch.startswith("plain") else None))
+                                  grads=[0.002 if reverse else 0.5, 1.0, 0.8] if not n.residual else None))
     return runs
 
 # %% ../nbs/07_study.ipynb #576b692d

@@ -1,4 +1,7 @@
-"""Small generated data for tests and demos: CIFAR-10 tensors, the official archive format, fastai-style image folders and ImageNet-layout trees, each written in one place.
+"""Small generated data for tests and demos, each kind written in one place
+
+Small generated data for tests and demos: CIFAR-10 tensors, the official archive format, fastai-style image
+folders and ImageNet-layout trees, each written in one place.
 
 Docs: https://resnet-study.github.io/resnet_study/testing.html.md"""
 

@@ -1,4 +1,8 @@
-"""The paper's recipes as fastai learners: SGD with L2 weight decay, a train loader that counts iterations, the run's configuration and `make_learner`, which puts together the recipe, the schedule, the warm-up, the logging and checkpointing callbacks and several GPUs.
+"""The paper's recipes as fastai learners: `TrainConfig` and `make_learner`
+
+The paper's recipes as fastai learners: SGD with L2 weight decay, a train loader that counts iterations, the
+run's configuration and `make_learner`, which puts together the recipe, the schedule, the warm-up, the logging
+and checkpointing callbacks and several GPUs.
 
 Docs: https://resnet-study.github.io/resnet_study/training.html.md"""
 
@@ -201,7 +205,8 @@ def make_learner(cfg: TrainConfig, # the net, the recipe and the budget
     learn.data_path = str(Path(cfg.data).expanduser().resolve()) if cfg.data else None  # kept in checkpoints only
     if run_dir is not None:  # `learn.run_logger` and `learn.checkpointer`
         logger = RunLogger(Path(run_dir) / "metrics.csv", b.log_every, dls.train.n, ckpt["logger"] if ckpt else None)
-        # and by the clock, so a stop costs minutes of a long run; several processes must decide alike: by iterations only
+        # and by the clock, so a stop costs minutes of a long run; several processes must decide alike: by iterations
+        # only
         learn.add_cbs([logger, Checkpointer(run_dir, b.ckpt_every, ckpt_seconds if n_procs == 1 else None)])
     # channels-last pays on CPUs too (oneDNN's convolutions: ResNet-20's step about 20% faster on this machine)
     if cfg.channels_last is not False: learn.to_channelslast(use_amp=False)

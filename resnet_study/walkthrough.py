@@ -1,4 +1,7 @@
-"""One import for every walkthrough chapter: the committed runs, the opt-in training switch, and the sentences that state verdicts.
+"""What every walkthrough chapter imports: the committed runs and the training switch
+
+One import for every walkthrough chapter: the committed runs, the opt-in training switch, and the sentences that
+state verdicts.
 
 Docs: https://resnet-study.github.io/resnet_study/walkthrough.html.md"""
 
@@ -11,10 +14,29 @@ from pathlib import Path
 import pandas as pd
 import matplotlib.pyplot as plt
 from IPython.display import Markdown
-from .analysis import (budget_line, plot_figure6, errors_table, table6, cost_table, finished_runs, read_run, run_group,
-                                   run_iters, seed_stats, mean_curves, gap_by_budget, plot_budget_axis, gradient_ratios,
-                                   plot_gradient_ratios, markdown_table, compare, verdict_line, at)
-from .study import CLAIMS, EXPERIMENTS, Net
+from resnet_study.analysis import (
+    budget_line,
+    plot_figure6,
+    errors_table,
+    table6,
+    cost_table,
+    finished_runs,
+    read_run,
+    run_group,
+    run_iters,
+    seed_stats,
+    mean_curves,
+    gap_by_budget,
+    plot_budget_axis,
+    gradient_ratios,
+    plot_gradient_ratios,
+    markdown_table,
+    compare,
+    verdict_line,
+    at,
+)
+from .models import Net
+from .study import CLAIMS, EXPERIMENTS
 from .judges import PAPER_ITERS, worded, response_medians, response_means
 from .report import MAIN_BUDGET, committed_runs, main_budget, published_answers, claims_table
 
@@ -99,8 +121,10 @@ def comparisons_markdown(runs, # the finished runs of one budget
     lines = []
     for lower, higher, what, metric in rows:
         v = compare(runs, lower, higher, metric)
-        lines.append(f"- {what}: **{worded(v['verdict'], iters)}** at {iters:,} iterations. {v['lower']} {v['lower_stat']} "
-                     f"against {v['higher']} {v['higher_stat']} {metric.replace('_', ' ')} ({v['why']}).")
+        lines.append(
+            f"- {what}: **{worded(v['verdict'], iters)}** at {iters:,} iterations. {v['lower']} {v['lower_stat']} "
+            f"against {v['higher']} {v['higher_stat']} {metric.replace('_', ' ')} ({v['why']})."
+        )
     return Markdown("\n".join(lines))
 
 def _span(values, digits: int = 1) -> str:
@@ -130,18 +154,23 @@ def plain110_sentence(runs) -> str:
     warm = ("its warm-up at 0.01 never ended" if all(e is None for e in ended) else
             f"its warm-up at 0.01 ended at iteration {', '.join('never' if e is None else str(e) for e in ended)}")
     iters = next(run_iters(d) for d in runs if run_group(d) == "plain110")
-    return (f"At {iters:,} iterations plain-110 ({len(s)} seed{'s' * (len(s) > 1)}) ends at {_span([x['test_error'] for x in s])}% test and "
-            f"{_span([x['train_error'] for x in s])}% training error (guessing scores 90% on ten classes; the paper's plain-110 "
-            f"stays above 60% after the full schedule); {warm}"
-            + (f" (its warm-up rule {rule})." if (rule := warmup_rules(runs, "plain110")) else "."))
+    return (
+        f"At {iters:,} iterations plain-110 ({len(s)} seed{'s' * (len(s) > 1)}) ends at"
+        f" {_span([x['test_error'] for x in s])}% test and {_span([x['train_error'] for x in s])}% training error"
+        f" (guessing scores 90% on ten classes; the paper's plain-110 stays above 60% after the full schedule); {warm}"
+        + (f" (its warm-up rule {rule})." if (rule := warmup_rules(runs, "plain110")) else ".")
+    )
 
 def _gap_sign(x, deep: str, shallow: str, name: str, net: str) -> str:
     """The sign of a gap at its largest budget, judged only with 3 seeds a side and every seed pairing on one side of
     zero"""
     last, at_ = x.iloc[-1], f"At {x.index[-1]:,} iterations"
     n = [int(k) for k in last.seeds.split(", ")]
-    if min(n) < 3: return (f" {at_} the {name} gap ({last.gap:+.1f}) rests on {n[0]} seed{'s' * (n[0] > 1)} of {deep} and "
-                           f"{n[1]} of {shallow}: its sign is not judged before 3 a side.")
+    if min(n) < 3:
+        return (
+            f" {at_} the {name} gap ({last.gap:+.1f}) rests on {n[0]} seed{'s' * (n[0] > 1)} of {deep} and "
+            f"{n[1]} of {shallow}: its sign is not judged before 3 a side."
+        )
     if last.high < 0: return f" {at_} the {name} gap is negative in every seed: the deeper {net} trains better."
     if last.low > 0: return f" {at_} the {name} gap is positive in every seed: the deeper {net} trains worse."
     return f" {at_} the {name} gap's seeds straddle zero: whether the deeper {net} trains better is not established."
@@ -154,7 +183,9 @@ def budget_axis_reading(everything, deep=("plain56", "resnet56"), shallow=("plai
     fmt = lambda x: ", ".join(f"{v.gap:+.1f} at {it:,} (n = {v.seeds})" for it, v in x.iterrows())
 
     # from the smallest budget to the largest; a gap that turns on the way says so (the numbers above show where)
-    steady = lambda x: "" if (x.gap.diff().dropna() > 0).all() or (x.gap.diff().dropna() < 0).all() else " (not at every step)"
+    steady = lambda x: (
+        "" if (x.gap.diff().dropna() > 0).all() or (x.gap.diff().dropna() < 0).all() else " (not at every step)"
+    )
     span = lambda x: f"from {x.index[0]:,} to {x.index[-1]:,} iterations"
     text = (f"{span(p).capitalize()} the plain gap moves {fmt(p)} points and the ResNet gap {fmt(r)}. "
             if p.index.equals(r.index) else
@@ -164,20 +195,34 @@ def budget_axis_reading(everything, deep=("plain56", "resnet56"), shallow=("plai
     full = lambda x: x[[min(int(k) for k in s.split(", ")) >= 3 for s in x.seeds]]
     pf, rf = full(p), full(r)
     thin = sorted(set(p.index) - set(pf.index) | set(r.index) - set(rf.index))
-    if thin: text += f"The budgets with fewer than 3 seeds a side ({', '.join(f'{i:,}' for i in thin)}) are shown, not read. "
+    if thin:
+        text += (
+            f"The budgets with fewer than 3 seeds a side ({', '.join(f'{i:,}' for i in thin)}) are shown, not read. "
+        )
     if len(pf) < 2 or len(rf) < 2:
-        return text + ("Fewer than two budgets have 3 seeds a side of both pairs: how the gaps move with training is not "
-                       "read yet." + _gap_sign(p, deep[0], shallow[0], "plain", "plain net")
-                       + _gap_sign(r, deep[1], shallow[1], "ResNet", "ResNet"))
-    move = lambda x: (f"{'grows' if x.gap.iloc[-1] > x.gap.iloc[0] else 'shrinks'}{steady(x)} from {x.gap.iloc[0]:+.1f} at "
-                      f"{x.index[0]:,} to {x.gap.iloc[-1]:+.1f} at {x.index[-1]:,}")
+        return text + (
+            "Fewer than two budgets have 3 seeds a side of both pairs: how the gaps move with training is not "
+            "read yet."
+            + _gap_sign(p, deep[0], shallow[0], "plain", "plain net")
+            + _gap_sign(r, deep[1], shallow[1], "ResNet", "ResNet")
+        )
+    move = lambda x: (
+        f"{'grows' if x.gap.iloc[-1] > x.gap.iloc[0] else 'shrinks'}{steady(x)} from {x.gap.iloc[0]:+.1f} at "
+        f"{x.index[0]:,} to {x.gap.iloc[-1]:+.1f} at {x.index[-1]:,}"
+    )
     text += f"Between the budgets with 3 seeds a side, the plain gap {move(pf)} and the ResNet gap {move(rf)}. "
-    text += ("Degradation is a plain gap that stays open, positive in every seed, as training goes on, while the ResNet "
-             "gap closes; a slower start of the deeper nets would close both.")
-    text += _gap_sign(p, deep[0], shallow[0], "plain", "plain net") + _gap_sign(r, deep[1], shallow[1], "ResNet", "ResNet")
+    text += (
+        "Degradation is a plain gap that stays open, positive in every seed, as training goes on, while the ResNet "
+        "gap closes; a slower start of the deeper nets would close both."
+    )
+    text += _gap_sign(p, deep[0], shallow[0], "plain", "plain net") + _gap_sign(
+        r, deep[1], shallow[1], "ResNet", "ResNet"
+    )
     if pf.gap.iloc[-1] < pf.gap.iloc[0] and rf.gap.iloc[-1] < rf.gap.iloc[0]:
-        text += (" Both gaps shrink: these budgets cannot tell whether the plain gap closes with more training too. "
-                 f"The paper's schedule ({PAPER_ITERS:,} iterations) can: degradation if the plain gap is still open there.")
+        text += (
+            " Both gaps shrink: these budgets cannot tell whether the plain gap closes with more training too. "
+            f"The paper's schedule ({PAPER_ITERS:,} iterations) can: degradation if the plain gap is still open there."
+        )
     elif pf.gap.iloc[-1] > pf.gap.iloc[0] and rf.gap.iloc[-1] < rf.gap.iloc[0]:
         text += " The plain gap grows while the ResNet gap shrinks: the pattern of degradation, not of a slower start."
     return text
@@ -200,15 +245,17 @@ def gradient_reading(runs) -> str:
     t = gradient_table(runs)
     if not len(t): return "No signals measured."
     col = lambda kind, when: f"{kind} ({'trained' if when == 'final' else 'at init'})"
-    plain = [n for n in t.index if n.startswith("plain")]
-    res = [n for n in t.index if not n.startswith("plain")]
+    plain = [n for n in t.index if not Net.parse(n).residual]
+    res = [n for n in t.index if Net.parse(n).residual]
     fmt = lambda nets, c: ", ".join(f"{t.loc[n, c]:.2g} ({n})" for n in nets if pd.notna(t.loc[n, c]))
     mm, fl = col("min/max", "init"), col("first/last", "init")
     falls = all(a > b for a, b in zip(t.loc[plain, mm], t.loc[plain, mm][1:]))
-    text = (f"At initialisation the smallest over the largest layer gradient std of the plain nets is {fmt(plain, mm)}"
-            f"{': it falls with every step in depth' if falls else ''}, and the first layer's gradient std is "
-            f"{fmt(plain, fl)} times the last layer's: the gradient grows on its way back toward the input, the more the deeper "
-            f"the plain net. With shortcuts the same ratios are {fmt(res, mm)} and {fmt(res, fl)}. ")
+    text = (
+        "At initialisation the smallest over the largest layer gradient std of the plain nets is"
+        f" {fmt(plain, mm)}{': it falls with every step in depth' if falls else ''}, and the first layer's gradient std"
+        f" is {fmt(plain, fl)} times the last layer's: the gradient grows on its way back toward the input, the more"
+        f" the deeper the plain net. With shortcuts the same ratios are {fmt(res, mm)} and {fmt(res, fl)}. "
+    )
     tr = col("min/max", "final")
     under = [n for n in plain if t.loc[n, tr] < 0.01]
     measured = ", ".join(plain)
@@ -226,12 +273,16 @@ def resnet1202_cost(step: dict, # benchmarks/results/step_time.json
     s = pd.DataFrame(step["rows"]).set_index("arch")
     ratio = s.loc["resnet1202", "vs_resnet20"]
     r20 = [read_run(d)["summary"]["images_per_second"] for d in runs if run_group(d) == "resnet20"]
-    text = (f"`benchmarks/step_time.py` timed training steps at batch 128 on {step['device']} ({step['threads']} thread per "
-            f"process, the machine shared with the study's runs): a ResNet-1202 step costs {ratio:.1f} times a ResNet-20 step, "
-            f"and its process peaked at {s.loc['resnet1202', 'peak_GiB']:.1f} GiB.")
+    text = (
+        f"`benchmarks/step_time.py` timed training steps at batch 128 on {step['device']} ({step['threads']} thread per"
+        f" process, the machine shared with the study's runs): a ResNet-1202 step costs {ratio:.1f} times a ResNet-20"
+        f" step, and its process peaked at {s.loc['resnet1202', 'peak_GiB']:.1f} GiB."
+    )
     if r20:
         per_iter = ratio * 128 / (sum(r20) / len(r20))
-        text += (f" Our ResNet-20 runs trained at {sum(r20) / len(r20):.0f} images/s (mean over {len(r20)} runs), so one "
-                 f"ResNet-1202 step would take about {per_iter:.1f} s here, the paper's {PAPER_ITERS:,} iterations about "
-                 f"{PAPER_ITERS * per_iter / 86400:.1f} days, and {iters:,} iterations {iters * per_iter / 3600:.1f} hours.")
+        text += (
+            f" Our ResNet-20 runs trained at {sum(r20) / len(r20):.0f} images/s (mean over {len(r20)} runs), so one "
+            f"ResNet-1202 step would take about {per_iter:.1f} s here, the paper's {PAPER_ITERS:,} iterations about "
+            f"{PAPER_ITERS * per_iter / 86400:.1f} days, and {iters:,} iterations {iters * per_iter / 3600:.1f} hours."
+        )
     return text
