@@ -7,7 +7,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
-from notebooks import LEFT_OUT, LIBRARY, WALKTHROUGH, merge_streams, run_as_jupyter
+import nbformat
+from notebooks import LEFT_OUT, LIBRARY, WALKTHROUGH, merge_streams, run_as_jupyter, save_as_jupyter
 
 READER_OPENS = ["08a_knobs", "08b_lesions", "08c_exercises"]  # the chapters send a reader to these
 NOTEBOOKS = WALKTHROUGH + READER_OPENS + [pytest.param(n, marks=pytest.mark.library) for n in LIBRARY if n not in READER_OPENS]
@@ -19,6 +20,13 @@ def test_run_all_leaves_the_notebook_as_committed(name, tmp_path):
     run_as_jupyter(src, dest, timeout=600)  # each cell within 10 minutes; off, the chapters' training switch trains nothing
     assert filecmp.cmp(src, dest, shallow=False), (
         f"Run All and save changes {src.name}: refresh its outputs with `python tools/notebooks.py {src.relative_to(ROOT)}`")
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "nbs").glob("*.ipynb")))
+def test_a_save_without_a_change_leaves_the_notebook_as_committed(name, tmp_path):
+    "Opening any notebook in JupyterLab and saving it (nbdev's hook on, as pyproject.toml sets it) changes no byte"
+    src = ROOT / "nbs" / f"{name}.ipynb"
+    save_as_jupyter(nbformat.read(src, as_version=4), src, tmp_path / src.name)
+    assert filecmp.cmp(src, tmp_path / src.name, shallow=False), f"a save in JupyterLab changes {src.name}: nbdev-clean it"
 
 def test_every_notebook_is_run_or_said_why_not():
     "A new notebook joins WALKTHROUGH or LIBRARY, or tools/notebooks.py's LEFT_OUT with the reason"

@@ -28,8 +28,8 @@ MOVES = {
         [("remove", "layer2.0"), ("remove", "layer1.1 layer2.1 layer3.1"), ("depth", 56), ("remove", "layer2.3")],
     ],
     # the chapters have no knobs: after Run All, each figure is shot as JupyterLab shows it (is it readable at 100%?)
-    **{f"{n}.ipynb": [] for n in ("10_degradation", "11_residual_block", "12_shortcuts", "13_depth", "14_layer_responses",
-                                  "16_statistics")},
+    **{f"{n}.ipynb": [] for n in ("10_degradation", "11_residual_block", "12_shortcuts", "13_depth", "13a_warm_up",
+                                  "14_layer_responses", "16_statistics", "01_data", "02_training")},
 }
 
 def free_port() -> int:

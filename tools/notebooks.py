@@ -21,14 +21,13 @@ ROOT = Path(__file__).resolve().parents[1]
 # every chapter: its saved outputs are the same on every Run All
 WALKTHROUGH = ["index", "10_degradation", "11_residual_block", "12_shortcuts", "13_depth", "13a_warm_up",
                "14_layer_responses", "15_imagenet_recipe", "16_statistics", "17_after", "18_solutions"]
-# the library's notebooks whose saved outputs are the same on every Run All: all but these, with why
-LEFT_OUT = {"01_data": "it times the data pipeline, and fastai's table of a training shows seconds",
-            "02_training": "fastai's tables of its trainings show seconds, and its slow cell trains 100 iterations",
-            "06_reference_weights": "it tests the published nets on the whole test set: minutes"}
-LIBRARY = ["00_models", "00a_files", "00b_preact", "01a_sources", "01b_datasets", "01c_imagenet_data", "02a_runs",
-           "02b_recipes", "02c_distributed", "02d_schedules", "02e_callbacks", "02f_runfolder", "03_cli",
-           "04_analysis", "05_signals", "07_judges", "07_study", "07a_walkthrough", "07b_report", "07c_runner",
-           "08_pictures", "08a_knobs", "08b_lesions", "08c_exercises", "09_testing", "09a_performance"]
+# the library's notebooks whose saved outputs are not the same on every Run All, with why: none at present
+LEFT_OUT: dict[str, str] = {}
+LIBRARY = ["00_models", "00a_files", "00b_preact", "01_data", "01a_sources", "01b_datasets", "01c_imagenet_data",
+           "02_training", "02a_runs", "02b_recipes", "02c_distributed", "02d_schedules", "02e_callbacks",
+           "02f_runfolder", "03_cli", "04_analysis", "05_signals", "06_reference_weights", "07_judges", "07_study",
+           "07a_walkthrough", "07b_report", "07c_runner", "08_pictures", "08a_knobs", "08b_lesions", "08c_exercises",
+           "09_testing", "09a_performance"]
 
 def _overwrite(text: str) -> str:
     "What JupyterLab shows of a stream's text: a backspace removes the character before it, a carriage return rewrites its line"
@@ -91,16 +90,18 @@ def run_as_jupyter(path, dest=None, timeout: int = 600, quiet: float = 300) -> f
         except Stalled:
             if attempt == 2: raise
             print(f"{path.name}: Run All went quiet for {quiet} s (no cell finished, no output); started again", file=sys.stderr)
-    nb = ran
     took = time.perf_counter() - start
+    save_as_jupyter(ran, path, dest)
+    return took
+
+def save_as_jupyter(nb, path, dest=None):
+    "Save the notebook `nb`, opened from `path`, to `dest` (default: `path`) as JupyterLab with nbdev's save hook does"
     nb.metadata.pop("widgets", None)  # JupyterLab saves no widget state unless asked to (the widgets extension's `saveState`)
     for cell in nb.cells:  # the kernel sends a stream in pieces as it flushes; JupyterLab's output area joins them
         if cell.get("outputs"): cell.outputs = merge_streams(cell.outputs)
-    dest = Path(dest or path)
     model = dict(type="notebook", content=nb)
     clean_jupyter(path=str(path), model=model)  # the pre-save hook `nbdev-install-hooks` installs, with this project's settings
-    nbformat.write(model["content"], dest)
-    return took
+    nbformat.write(model["content"], Path(dest or path))
 
 if __name__ == "__main__":
     for p in sys.argv[1:] or [ROOT / "nbs" / f"{n}.ipynb" for n in WALKTHROUGH + LIBRARY]:
