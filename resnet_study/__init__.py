@@ -15,7 +15,7 @@ Modules:
 - `resnet_study.knobs`: Turn a knob, see the claim: signals, Figure 6 and Table 6 as you move them
 - `resnet_study.lesions`: Lesions of trained ResNets, and a deeper net exactly as good as a shallower one
 - `resnet_study.models`: Plain and residual nets: blocks, shortcut options A/B/C, CIFAR-10 6n+2, ImageNet 18-152
-- `resnet_study.pictures`: Figure 2, the bottleneck block and the 6n+2 layout, drawn from the models
+- `resnet_study.pictures`: Figures 2, 3 and 5, the pre-activation block and the 6n+2 layout, drawn from the models
 - `resnet_study.preact`: The pre-activation block of He et al. (2016b)
 - `resnet_study.recipes`: The paper's training recipes as one table, budgets, and the range of every number
 - `resnet_study.reference`: The published CIFAR-10 ResNet-20/32/44/56 weights, mapped into our option-A nets

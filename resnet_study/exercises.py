@@ -1,8 +1,8 @@
 """The checkers of the exercises: one line on what is wrong, never a traceback
 
 Functions a student calls on an answer: `check_option_a(my_fn)`, `check_cifar_builder(my_fn)`,
-`check_warmup_rule(my_fn)` and `check_answer(question, value)`. Each says what is wrong, in one line; the
-questions' answers are computed from the library, never typed.
+`check_warmup_rule(my_fn)` and `check_answer(question, value)`. Each prints one line, what is wrong and a hint, and
+never raises into the notebook; the questions' answers are computed from the library, never typed.
 
 Docs: https://resnet-study.github.io/resnet_study/exercises.html.md"""
 
@@ -10,28 +10,48 @@ Docs: https://resnet-study.github.io/resnet_study/exercises.html.md"""
 
 # %% ../nbs/08c_exercises.ipynb #b3fc8db7
 from __future__ import annotations
-import numbers, sysconfig, traceback
+import copy, functools, itertools, math, numbers, os, sysconfig, traceback, warnings
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
+from typing import Callable
 import torch
 import torch.nn as nn
 import resnet_study
-from .models import ShortcutA, BasicBlock, cifar_model, n_params
+from .models import BasicBlock, Bottleneck, cifar_model, count_macs, model_table, n_params
 
 # %% auto #0
-__all__ = ['QUESTIONS', 'ExerciseFailed', 'check_option_a', 'check_cifar_builder', 'warmup_rates', 'check_warmup_rule',
-           'check_answer']
+__all__ = ['OPTION_A_CASES', 'QUESTIONS', 'ExerciseFailed', 'Verdict', 'check_option_a', 'check_cifar_builder', 'warmup_rates',
+           'check_warmup_rule', 'Question', 'check_answer']
 
 # %% ../nbs/08c_exercises.ipynb #38ec699d
 class ExerciseFailed(AssertionError):
-    "An answer that is not right yet; the message says how, in one line"
+    "An answer that is not right yet, in one line; a check raises it inside and prints the line instead"
     def _render_traceback_(self) -> list[str]:
-        "What IPython (JupyterLab) shows in place of a traceback: the one line, not the library's frames"
+        "What IPython shows in place of a traceback, should one ever be raised into a notebook: the one line"
         return [f"{type(self).__name__}: {self}"]
 
-def _fail(msg: str):
+class _NotChecked(ExerciseFailed):
+    "What the check needs (the published weights, the data) is missing: no verdict on the answer"
+
+class Verdict(str):
+    """What a check found: equal to 'correct', 'wrong' or 'not checked', true only when correct; `line` is the one line
+    the check printed"""
+    def __new__(cls,
+                result: str,  # 'correct', 'wrong' or 'not checked'
+                line: str):  # the line the check printed
+        v = super().__new__(cls, result)
+        v.line = line
+        return v
+    def __bool__(self) -> bool: return str.__eq__(self, "correct")
+    def _ipython_display_(self): pass  # the check printed its line: a cell that ends with a check shows it once
+
+def _one_line(text) -> str: return " ".join(line.strip() for line in str(text).splitlines() if line.strip())
+
+def _fail(what: str, hint: str):
+    "Stop the check: the answer is wrong in `what`; `hint` says where to look"
     # `from None`: a failure found while handling the student's own exception does not drag that traceback along
-    # one line, whatever it quotes
-    raise ExerciseFailed(" ".join(line.strip() for line in str(msg).splitlines())) from None
+    raise ExerciseFailed(_one_line(f"{what}; hint: {hint}")) from None
 
 _LIBRARY = tuple(
     str(p)
@@ -53,63 +73,246 @@ def _raised(e: Exception) -> str:
     at = f", at `{theirs[-1].line.strip()}`" if theirs and theirs[-1].line else ""
     return f"raised {type(e).__name__}" + (f": {msg}" if msg else "") + at
 
-def _ok(what: str) -> str:
-    print(f"correct: {what}"); return "correct"
+def _checker(check):
+    "`check` as a student calls it: it prints one line and returns a `Verdict`; no exception reaches the notebook"
+    @functools.wraps(check)
+    def run(*args, **kwargs) -> Verdict:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a library's warning about the student's code would be a second line
+                said = check(*args, **kwargs)
+            result, line = "correct", f"correct: {said}"
+        except _NotChecked as e: result, line = "not checked", f"not checked: {e}"
+        except ExerciseFailed as e: result, line = "wrong", f"wrong: {e}"
+        except Exception as e:  # an answer of a kind the check did not foresee: still one line
+            result, line = "wrong", _one_line(f"wrong: checking this answer {_raised(e)}; hint: the exercise says "
+                                              "what to pass: a function with its arguments, or a number")
+        print(line)
+        return Verdict(result, line)
+    return run
 
 # %% ../nbs/08c_exercises.ipynb #62d9f009
-def check_option_a(fn) -> str:
-    "Check `fn(x, nf, stride)` against `ShortcutA` on a few shapes"
+# (ni, nf, H, W), with stride 2: where the dimension doubles, as where stages 2 and 3 start
+OPTION_A_CASES = ((16, 32, 8, 8), (32, 64, 8, 6), (8, 16, 5, 7))
+
+def _option_a_difference(
+    got,  # what the shortcut returned
+    x: torch.Tensor,  # its input, (B, ni, H, W)
+    nf: int,  # the channels it should output
+    stride: int,  # the stride it subsamples by
+    name: str,  # how the message names the shortcut
+) -> tuple[str, str] | None:  # (what differs, a hint), or None: option A
+    """How `got` differs from option A's shortcut of `x`: the input subsampled by the stride, its channels unchanged and
+    in order, every other channel zeros, wherever they sit"""
+    sub = x[:, :, ::stride, ::stride]
+    ni, want = x.shape[1], (x.shape[0], nf, *sub.shape[2:])
+    if not isinstance(got, torch.Tensor): return f"{name} returns a {type(got).__name__}", "return a tensor"
+    if tuple(got.shape) != want:
+        hint = (f"subsample H and W by the stride: x[:, :, ::{stride}, ::{stride}]" if tuple(got.shape[2:]) != want[2:]
+                else f"pad the channels with zeros up to nf = {nf}" if got.shape[1:2] != want[1:2]
+                else "keep the batch dimension as it is")
+        return f"{name} has shape {tuple(got.shape)}, not {want}", hint
+    flat = lambda t: t.detach().float().transpose(0, 1).reshape(t.shape[1], -1)
+    g, s = flat(got), flat(sub)
+    same = (g[:, None] == s[None]).all(-1)  # same[c, i]: output channel c is input channel i, subsampled
+    zero = (g == 0).all(-1)
+    if other := [c for c in range(nf) if not zero[c] and not same[c].any()]:
+        c = other[0]
+        shifted = [flat(x[:, :, a::stride, b::stride]) for a in range(stride) for b in range(stride) if a or b]
+        off = any(t.shape[1] == g.shape[1] and (g[c] == t).all(-1).any() for t in shifted)
+        return (f"{name}'s channel {c} is " + ("the input subsampled at other pixels" if off
+                                               else "neither an input channel, subsampled, nor zeros"),
+                f"keep the pixels at even rows and columns, starting at 0: x[:, :, ::{stride}, ::{stride}]" if off else
+                "option A passes the input through unchanged (no scaling, mixing or pooling), the new channels zeros")
+    if dup := [i for i in range(ni) if same[:, i].sum() > 1]:
+        at = same[:, dup[0]].nonzero().flatten().tolist()
+        return (f"{name} repeats input channel {dup[0]} (in its channels {', '.join(map(str, at))})",
+                "each input channel passes once; the new channels are zeros, not copies")
+    if missing := [i for i in range(ni) if not same[:, i].any()]:
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        return f"{name} loses input channel {missing[0]}{more}", f"keep all {ni} input channels, add {nf - ni} zeros"
+    kept = [int(same[c].nonzero()[0]) for c in range(nf) if same[c].any()]
+    if kept != sorted(kept):
+        return (f"{name} reorders the input's channels (they come out as {kept[:6]}...)",
+                "keep them in order: only where the zero channels go is free")
+    return None
+
+@_checker
+def check_option_a(fn) -> str:  # fn(x, nf, stride): the shortcut's output for a batch `x`
+    "Check `fn(x, nf, stride)` as option A's shortcut where the dimension increases: stride 2, twice the channels"
     g = torch.Generator().manual_seed(0)
-    for ni, nf, stride in ((16, 32, 2), (32, 64, 2), (16, 16, 1), (3, 8, 1)):
-        x = torch.randn(2, ni, 8, 8, generator=g)
-        want = ShortcutA(ni, nf, stride)(x)
-        try:got = fn(x.clone(), nf, stride)
-        except Exception as e: _fail(f"my_fn(x of shape {tuple(x.shape)}, nf={nf}, stride={stride}) {_raised(e)}")
-        if not isinstance(got, torch.Tensor): _fail(f"my_fn should return a tensor, not {type(got).__name__}")
-        if got.shape != want.shape:
-            _fail(
-                f"for x of shape {tuple(x.shape)}, nf={nf}, stride={stride} the shape should be {tuple(want.shape)},"
-                f" not {tuple(got.shape)}"
-                + (
-                    ": subsample H and W with x[:, :, ::stride, ::stride]"
-                    if got.shape[-1] != want.shape[-1]
-                    else ": pad the channels up to nf"
-                )
-            )
-        if not torch.equal(got[:, :ni], want[:, :ni]):
-            _fail(f"the first {ni} channels should be the input's, subsampled (ni={ni}, stride={stride}): "
-                  "keep the pixels at even rows and columns, starting at 0")
-        if got[:, ni:].abs().sum() != 0:
-            _fail(f"channels {ni}..{nf - 1} should be zeros (they are padding), not values")
-    return _ok("option A: subsample by the stride, zero-pad the channels")
+    for ni, nf, h, w in OPTION_A_CASES:
+        x = torch.randn(2, ni, h, w, generator=g)
+        call = f"my_fn(x of shape {tuple(x.shape)}, nf={nf}, stride=2)"
+        try: got = fn(x.clone(), nf, 2)
+        except Exception as e: _fail(f"{call} {_raised(e)}", "call it yourself on such an x to see the whole error")
+        if diff := _option_a_difference(got, x, nf, 2, call): _fail(*diff)
+    return "option A: the input subsampled by the stride, unchanged, and the new channels zeros"
 
 # %% ../nbs/08c_exercises.ipynb #d3f9221e
-def check_cifar_builder(fn, depths=(20, 32, 56)) -> str:
-    "Check `fn(depth)` against `cifar_model(depth)`: output shape, number of blocks per stage and of parameters"
+_WIDTHS = (16, 32, 64)  # the three stages' filters (section 4.2)
+_LAYERS = (nn.Conv2d, nn.BatchNorm2d, nn.Linear)
+_POOLS = (nn.MaxPool2d, nn.AvgPool2d, nn.LPPool2d, nn.AdaptiveMaxPool2d, nn.AdaptiveAvgPool2d, nn.FractionalMaxPool2d)
+
+def _trace(net: nn.Module, x: torch.Tensor, kinds) -> tuple:
+    "`net(x)`, and (module, input, output) of every call of a module of `kinds` in it, in the order they finish"
+    calls = []
+    hooks = [m.register_forward_hook(lambda mod, inp, out: calls.append((mod, inp[0] if inp else None, out)))
+             for m in net.modules() if isinstance(m, kinds)]
+    try: return net(x), calls
+    finally:
+        for h in hooks: h.remove()
+
+def _where(k: int, n: int) -> str: return f"stage {k // n + 1}, block {k % n + 1}"
+
+def _check_blocks(name: str, depth: int, net: nn.Module, calls: list):
+    "The structure: n residual blocks a stage, their widths, strides, option A's shortcuts, no pooling before the end"
+    n = (depth - 2) // 6
+    blocks = [m for m, _, _ in calls if isinstance(m, BasicBlock)]
+    if not blocks:
+        _fail(f"{name}'s net runs no BasicBlock",
+              "build each block with BasicBlock(ni, nf, stride) from resnet_study.models")
+    if pools := [type(m).__name__ for k, (m, _, _) in enumerate(calls) if isinstance(m, _POOLS)
+                 and any(isinstance(b, BasicBlock) for b, _, _ in calls[k + 1:])]:
+        _fail(f"{name}'s net pools ({pools[0]}) before its last block",
+              "the CIFAR nets subsample only by stride 2 in the first block of stages 2 and 3; the one pooling is the "
+              "global average pool after the last block")
+    if len({id(b) for b in blocks}) != len(blocks):
+        _fail(f"{name}'s net runs one BasicBlock object at several places",
+              "build a new BasicBlock for each place: [BasicBlock(...)] * n repeats one block and its weights")
+    if len(blocks) != 3 * n:
+        _fail(f"ResNet-{depth} has 3 stages of n = {n} blocks ({3 * n} in all), {name}'s net runs {len(blocks)}",
+              f"depth = 6n + 2, so n = (depth - 2) // 6 = {n} blocks a stage")
+    if plain := [k for k, b in enumerate(blocks) if not b.residual]:
+        _fail(f"{_where(plain[0], n)} has no shortcut (residual=False)"
+              + (f", and so have {len(plain) - 1} more blocks" if len(plain) > 1 else ""),
+              "a ResNet adds each block's input back: keep BasicBlock's residual=True (the default); without shortcuts "
+              "it is the plain net")
+    for k, b in enumerate(blocks):
+        s, first = k // n, k % n == 0
+        ni, nf = _WIDTHS[s - 1] if first and s else _WIDTHS[s], _WIDTHS[s]
+        if (b.conv1.in_channels, b.conv2.out_channels) != (ni, nf):
+            _fail(f"{_where(k, n)} maps {b.conv1.in_channels} to {b.conv2.out_channels} channels, ResNet-{depth}'s "
+                  f"{ni} to {nf}",
+                  "the stages have 16, 32 and 64 filters; the first block of stages 2 and 3 doubles them")
+    for k, b in enumerate(blocks):
+        s, stride, want = k // n, b.conv1.stride[0], 2 if k // n and k % n == 0 else 1
+        if stride != want and want == 2:
+            _fail(f"{_where(k, n)} has stride {stride}, so the map keeps its size where stage {s + 1} starts",
+                  "the first block of stages 2 and 3 halves the map (32, 16, then 8 pixels): give it stride=2")
+        if stride != want:
+            _fail(f"{_where(k, n)} has stride {stride}, but only the first block of stages 2 and 3 subsamples",
+                  "every other block has stride 1: the stride goes where the channels double")
+    for k, b in enumerate(blocks):
+        ni, nf = b.conv1.in_channels, b.conv2.out_channels
+        if ni == nf and b.downsample is not None:
+            _fail(f"{_where(k, n)}'s shortcut is a {type(b.downsample).__name__}, not the identity",
+                  "where the shape stays, option A's shortcut is the identity: keep BasicBlock's option='A' (default)")
+        if ni == nf: continue
+        if extra := n_params(b.downsample):
+            _fail(f"{_where(k, n)}'s shortcut is a projection with {extra:,} parameters (option B or C)",
+                  "the CIFAR nets use option A, zero-padding without parameters: keep BasicBlock's option='A'")
+        x = torch.randn(2, ni, 8, 8, generator=torch.Generator().manual_seed(k))
+        with torch.no_grad():
+            if diff := _option_a_difference(b.downsample(x), x, nf, 2, f"{_where(k, n)}'s shortcut"): _fail(*diff)
+
+def _layer(m: nn.Module) -> str:
+    "A layer as the messages name it: its kind and what changes what it computes"
+    if isinstance(m, nn.Conv2d):
+        return (f"Conv2d({m.in_channels}, {m.out_channels}, kernel_size={m.kernel_size[0]}, stride={m.stride[0]}, "
+                f"padding={m.padding[0]}, bias={m.bias is not None})")
+    if isinstance(m, nn.BatchNorm2d): return f"BatchNorm2d({m.num_features})"
+    return f"Linear({m.in_features}, {m.out_features}, bias={m.bias is not None})"
+
+_FLOAT = 1000 * torch.finfo(torch.float32).eps  # the same layers summed in another order differ in the last bits
+
+def _close(a, b) -> bool:
+    "Equal to float precision, relative to the size of `b`"
+    return (isinstance(a, torch.Tensor) and a.shape == b.shape
+            and bool(torch.allclose(a.float(), b, rtol=_FLOAT, atol=_FLOAT * max(1.0, b.abs().max().item()))))
+
+def _check_computes(name: str, depth: int, net: nn.Module):
+    "Behaviour: with `cifar_model(depth)`'s weights copied in, the same outputs, in eval and in training mode"
+    n = (depth - 2) // 6
+    g = torch.Generator().manual_seed(depth)
+    ref = cifar_model(depth)
+    with torch.no_grad():
+        for m in ref.modules():  # BN away from the identity it starts as, so that a misplaced layer shows
+            if isinstance(m, nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5, generator=g); m.bias.normal_(0, 0.2, generator=g)
+                m.running_mean.normal_(0, 0.2, generator=g); m.running_var.uniform_(0.5, 1.5, generator=g)
+    theirs = copy.deepcopy(net)
+    x = torch.randn(4, 3, 32, 32, generator=g)
+    with torch.no_grad():
+        ref_layers = [m for m, _, _ in _trace(ref.eval(), x, _LAYERS)[1]]
+        their_layers = [m for m, _, _ in _trace(theirs.eval(), x, _LAYERS)[1]]
+        for k, (r, t) in enumerate(zip(ref_layers, their_layers)):
+            if type(t) is not type(r) or _layer(t) != _layer(r):
+                _fail(f"layer {k + 1} that {name}'s net runs is {_layer(t)}, where ResNet-{depth}'s is {_layer(r)}",
+                      "in order: the 3x3 convolution with 16 filters (stride 1, padding 1, no bias: BN follows) and "
+                      "its BN, the blocks, then the fully connected layer")
+        if len(their_layers) != len(ref_layers):
+            _fail(f"{name}'s net runs {len(their_layers)} convolution, BN and linear layers, ResNet-{depth} "
+                  f"{len(ref_layers)}", "the stem's convolution and BN, two of each a block, one fully connected layer")
+        for r, t in zip(ref_layers, their_layers): t.load_state_dict(r.state_dict())
+        for mode in ("evaluation", "training"):
+            ref.train(mode == "training"); theirs.train(mode == "training")
+            want, ref_blocks = _trace(ref, x, BasicBlock)
+            got, their_blocks = _trace(theirs, x, BasicBlock)
+            if _close(got, want): continue
+            said = f"with cifar_model({depth})'s weights copied in, {name}'s net computes other numbers ({mode} mode)"
+            only = (" (only in training mode: a dropout, or another layer that trains differently?)"
+                    * (mode == "training"))
+            for k, ((_, ri, ro), (_, ti, to)) in enumerate(zip(ref_blocks, their_blocks)):
+                if not _close(ti, ri) and k == 0:
+                    _fail(f"{said} before the first block",
+                          "the stem is the 3x3 convolution, its BN and a ReLU, and the first block follows it directly"
+                          + only)
+                if not _close(ti, ri):
+                    _fail(f"{said} between {_where(k - 1, n)} and {_where(k, n)}",
+                          "each block feeds the next directly: nothing (no pooling, activation or layer) between"
+                          + only)
+                if not _close(to, ro): _fail(f"{said} in {_where(k, n)}", "build the blocks with BasicBlock" + only)
+            _fail(f"{said} after the last block", "the head is global average pooling, a flatten and the fully "
+                  "connected layer, and nothing after it (the loss takes the scores)" + only)
+    if n_params(net) != n_params(ref):
+        _fail(f"{name}'s net has {n_params(net):,} parameters, ResNet-{depth} {n_params(ref):,} "
+              f"({n_params(net) - n_params(ref):+,}), though it computes the same",
+              "it holds parameters that its forward pass never uses: build only the layers it runs")
+
+@_checker
+def check_cifar_builder(
+    fn,  # fn(depth): the CIFAR-10 ResNet of `depth` layers, an nn.Module
+    depths=(20, 32, 56),  # the depths it is checked at
+) -> str:
+    """Check `fn(depth)` against `cifar_model(depth)`: its structure (blocks, widths, strides, option A's shortcuts),
+    then what it computes with `cifar_model`'s weights copied in"""
     for depth in depths:
-        n = (depth - 2) // 6
+        name = f"my_fn({depth})"
         try: net = fn(depth)
-        except Exception as e: _fail(f"my_fn({depth}) {_raised(e)}")
-        if not isinstance(net, nn.Module): _fail(f"my_fn({depth}) should return an nn.Module, not {type(net).__name__}")
+        except Exception as e: _fail(f"{name} {_raised(e)}", "call it yourself to see the whole error")
+        if not isinstance(net, nn.Module):
+            _fail(f"{name} returns a {type(net).__name__}, not an nn.Module", "return the net you built")
+        x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
         try:
-            with torch.no_grad(): out = net.eval()(torch.zeros(2, 3, 32, 32))
-        except Exception as e: _fail(f"my_fn({depth}) fails on a batch of 2 CIFAR images: it {_raised(e)}")
-        if not isinstance(out, torch.Tensor):
-            _fail(f"my_fn({depth})'s net should return a tensor of scores, not {type(out).__name__}")
-        if tuple(out.shape) != (2, 10):
-            _fail(f"my_fn({depth}) maps 2 images to shape {tuple(out.shape)}, not (2, 10): one score per class")
-        blocks = [m for m in net.modules() if isinstance(m, BasicBlock)]
-        if len(blocks) != 3 * n:
-            _fail(f"ResNet-{depth} has 3 stages of n = {n} blocks ({3 * n} in all), yours has {len(blocks)}")
-        want, got = n_params(cifar_model(depth)), n_params(net)
-        if got != want:
-            _fail(f"ResNet-{depth} has {want:,} parameters, yours {got:,} ({got - want:+,}): "
-                  "check the widths 16/32/64, option A shortcuts (no parameters) "
-                  "and that only the fully connected layer has a bias")
-    return _ok(f"the 6n+2 builder matches cifar_model for depths {', '.join(map(str, depths))}")
+            with torch.no_grad(): out, calls = _trace(net.eval(), x, (BasicBlock, *_POOLS))
+        except Exception as e:
+            _fail(f"{name}'s net fails on a batch of 2 CIFAR images: it {_raised(e)}",
+                  "run it yourself on torch.zeros(2, 3, 32, 32) to see the whole error")
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, 10):
+            _fail(f"{name}'s net maps 2 images to {tuple(out.shape) if isinstance(out, torch.Tensor) else type(out)}, "
+                  "not to a tensor of shape (2, 10)", "end with one score per class: nn.Linear(64, 10)")
+        _check_blocks(name, depth, net, calls)
+        _check_computes(name, depth, net)
+    return f"the 6n+2 builder builds and computes ResNet-{', '.join(map(str, depths))} as cifar_model does"
 
 # %% ../nbs/08c_exercises.ipynb #828194c6
-def warmup_rates(errors, lr: float = 0.1, warm_lr: float = 0.01, until: float = 0.8) -> list[float]:
+def warmup_rates(
+    errors,  # the training error (a fraction) of each window of iterations, in order
+    lr: float = 0.1,  # the rate after the warm-up
+    warm_lr: float = 0.01,  # the rate of the warm-up
+    until: float = 0.8,  # the warm-up ends after the first window whose error is below it
+) -> list[float]:
     """The rate each window trains at under the paper's warm-up: `warm_lr` until a window ends with an error below
     `until`, then `lr`"""
     rates, warm = [], True
@@ -118,18 +321,20 @@ def warmup_rates(errors, lr: float = 0.1, warm_lr: float = 0.01, until: float = 
         if e < until: warm = False
     return rates
 
-def check_warmup_rule(fn) -> str:
+@_checker
+def check_warmup_rule(fn) -> str:  # fn(errors, lr, warm_lr, until): the rate of each window
     "Check `fn(errors, lr, warm_lr, until)` against `warmup_rates` on a few error histories"
     cases = [([0.9, 0.85, 0.79, 0.7], {}), ([0.9, 0.8, 0.75], {}), ([0.5, 0.9, 0.9], {}), ([0.95] * 4, {}),
              ([0.9, 0.6, 0.95], dict(lr=0.2, warm_lr=0.02, until=0.7)), ([], {})]
     for errors, kw in cases:
         want = warmup_rates(errors, **kw)
+        call = f"my_fn({errors}{', ' if kw else ''}{', '.join(f'{k}={v}' for k, v in kw.items())})"
         try: got = list(fn(list(errors), **kw))
-        except Exception as e:
-            _fail(f"my_fn({errors}{', ' if kw else ''}{', '.join(f'{k}={v}' for k, v in kw.items())}) {_raised(e)}")
-        if len(got) != len(want): _fail(f"for {len(errors)} windows return {len(want)} rates, not {len(got)}")
+        except Exception as e: _fail(f"{call} {_raised(e)}", "call it yourself with these errors to see the error")
+        if len(got) != len(want):
+            _fail(f"{call} returns {len(got)} rates for {len(errors)} windows", "return one rate per window")
         if not all(isinstance(g, numbers.Real) for g in got):
-            _fail(f"return one rate (a number) per window, not {got!r}")
+            _fail(f"{call} returns {got!r}", "return one rate (a number) per window")
         if [round(g, 12) for g in got] != [round(w, 12) for w in want]:
             i = next(i for i, (g, w) in enumerate(zip(got, want)) if abs(g - w) > 1e-12)
             until = kw.get("until", 0.8)
@@ -137,42 +342,241 @@ def check_warmup_rule(fn) -> str:
                    "the rate rises only in the window after the first error below `until`, never in that window itself"
                    if want[i] < got[i]
                    else "once the warm-up ends it does not come back, even if the error rises again")
-            given = f"errors {errors}" + (f" with {kw}" if kw else "")
-            _fail(f"{given}: window {i} should train at {want[i]}, not {got[i]} ({why})")
-    return _ok("the warm-up rule")
+            _fail(f"{call}: window {i} should train at {want[i]}, not {got[i]}", why)
+    return "the warm-up rule"
 
 # %% ../nbs/08c_exercises.ipynb #0f8a2078
-def _extra_params(depth: int, option: str) -> int:
-    return n_params(cifar_model(depth, shortcut=option)) - n_params(cifar_model(depth))
+@dataclass(frozen=True)
+class Question:
+    "A question whose answer (a number, or a name) the library computes when an answer is checked"
+    text: str  # the question, as the exercise asks it, ending with '?'
+    answer: Callable  # computes the answer from the library: a number, or a str
+    decimals: int | None = None  # a measured number: to this many decimal places; None: exactly (a count, a name)
+    hint: str = ""  # where to look when an answer is wrong
+    weights: int | None = None  # the depth of the published net that computing the answer loads, if any
+    data: bool = False  # whether computing the answer reads CIFAR-10 ($RESNET_STUDY_DATA)
 
+    @property
+    def asked(self) -> str:
+        "The question with the precision it asks for"
+        if self.decimals is None: return self.text
+        return f"{self.text.rstrip('?')}, to {self.decimals} decimal place{'s' * (self.decimals != 1)}?"
 
-def _count(depth: int, kind) -> int: return sum(isinstance(m, kind) for m in cifar_model(depth).modules())
+def _rounded(x: float, decimals: int) -> Decimal:
+    "`x` to `decimals` places as written in decimal, halves up (round() works on the binary float: 2.675 -> 2.67)"
+    return Decimal(repr(float(x))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
 
-QUESTIONS = {  # name: (question, how the answer is computed, relative tolerance)
-    "params_resnet32": ("How many parameters does ResNet-32 (option A) have?", lambda: n_params(cifar_model(32)), 0),
-    "extra_params_b_resnet32": ("How many parameters does option B add to ResNet-32 (over option A)?",
-                                lambda: _extra_params(32, "B"), 0),
-    "extra_params_c_resnet32": ("How many parameters does option C add to ResNet-32 (over option A)?",
-                                lambda: _extra_params(32, "C"), 0),
-    "plain_vs_res_params_56": ("How many more parameters does ResNet-56 (option A) have than plain-56?",
-                               lambda: n_params(cifar_model(56)) - n_params(cifar_model(56, residual=False)), 0),
-    "blocks_resnet1202": ("How many residual blocks does ResNet-1202 have?", lambda: _count(1202, BasicBlock), 0),
-    "n_resnet110": ("What is n for ResNet-110 (depth = 6n + 2)?", lambda: (110 - 2) // 6, 0),
-    "params_ratio_1202_110": ("ResNet-1202 has how many times the parameters of ResNet-110 (to 2 digits)?",
-                              lambda: n_params(cifar_model(1202)) / n_params(cifar_model(110)), 0.01),
-    "p_three_vs_three": ("A one-sided permutation test of 3 seeds against 3, where every seed of one side is above "
-                         "every seed of the other: what is the p-value?", lambda: 1 / 20, 0),
+def _params_ratio(a: Callable, b: Callable) -> float:
+    "The parameters of the net `a()` builds over those of `b()`'s, both built on the meta device (no weights drawn)"
+    with torch.device("meta"): return n_params(a()) / n_params(b())
+
+def _mean_response(depth: int, **kw) -> float:
+    "The mean response std over the 3x3 layers of a net at initialisation (`init_signals`)"
+    from resnet_study.knobs import init_signals
+    return float(init_signals(depth, **kw).response_std.mean())
+
+def _macs_ratio(a: str, b: str) -> float:
+    "The multiply-adds of the named net `a` over `b`'s (`model_table`)"
+    macs = model_table([a, b]).macs
+    return float(macs[a] / macs[b])
+
+def _grad_ratio(depth: int, **kw) -> float:
+    "The first 3x3 layer's gradient std over the last's, at initialisation (`init_signals`)"
+    from resnet_study.knobs import init_signals
+    s = init_signals(depth, **kw)
+    return float(s.grad_std.iloc[0] / s.grad_std.iloc[-1])
+
+def _lesion_cost(depth: int, remove: str, n_test: int) -> float:
+    "Points of test error that removing the blocks `remove` costs the published net (`lesion`, its test images)"
+    from resnet_study.lesions import lesion
+    return lesion(depth, remove, n_test) - lesion(depth, "", n_test)
+
+def _costliest_block(depth: int, n_test: int) -> str:
+    "The block whose removal costs the published net the most test error on the first `n_test` of `test_subset`"
+    from resnet_study.datasets import load_data
+    from resnet_study.lesions import lesion_errors, test_subset
+    from resnet_study.reference import load_reference
+    x, y = test_subset(load_data("cifar10", os.environ["RESNET_STUDY_DATA"]), n_test)
+    return lesion_errors(load_reference(depth), x, y).error.idxmax()
+
+def _repository(path: str) -> Path:
+    "A committed file of the repository, seen from the package's repository or from the chapters' folder (nbs/)"
+    for root in (Path(resnet_study.__file__).resolve().parents[1], Path("..")):
+        if (root / path).exists(): return root / path
+    raise _NotChecked(f"the answer is read from {path} of the repository, not found here; hint: run it from the "
+                      "repository's nbs/ folder, where the chapters run")
+
+def _f_response_ratio(deep: int, shallow: int) -> float:
+    "The mean response std of the published nets' `bn2` layers (each block's F(x)), ResNet-`deep` over ResNet-`shallow`"
+    from resnet_study.reference import read_references
+    _, r = read_references(_repository("runs/reference-weights"))
+    f = r[r.name.str.endswith(".bn2")].groupby("net").response_std.mean()
+    return float(f[f"resnet{deep}"] / f[f"resnet{shallow}"])
+
+def _macs_percent(depth: int, option: str) -> float:
+    "How many percent option `option` raises ResNet-`depth`'s multiply-adds over option A"
+    a, o = count_macs(lambda: cifar_model(depth)), count_macs(lambda: cifar_model(depth, shortcut=option))
+    return 100 * (o - a) / a
+
+def _splits(values: list, sizes: list):
+    "Every way to deal `values` into groups of `sizes`"
+    if not sizes: yield []; return
+    for first in itertools.combinations(values, sizes[0]):
+        rest = [v for v in values if v not in first]
+        for more in _splits(rest, sizes[1:]): yield [first, *more]
+
+def _chance_some_pair(nets: int, seeds: int) -> float:
+    """The chance that, with `seeds` runs of each of `nets` nets that do not differ, some pair comes out with every seed
+    of one below every seed of the other, either way"""
+    apart = lambda a, b: max(a) < min(b) or max(b) < min(a)
+    splits = list(_splits(list(range(nets * seeds)), [seeds] * nets))
+    return sum(any(apart(a, b) for a, b in itertools.combinations(s, 2)) for s in splits) / len(splits)
+
+def _out_channels(block: nn.Module, ni: int) -> int:
+    "The channels `block` outputs from `ni`"
+    with torch.no_grad(): return block(torch.zeros(1, ni, 4, 4)).shape[1]
+
+def _expected_best(k: int, mean: float, std: float) -> float:
+    "The mean of the lowest of `k` normal draws of `mean` and `std`: mean - std E[max of k standard normals]"
+    z = torch.linspace(-12, 12, 240_001, dtype=torch.float64)
+    density = k * torch.exp(-z * z / 2) / math.sqrt(2 * math.pi) * torch.special.ndtr(z) ** (k - 1)
+    return mean - std * float(torch.trapezoid(z * density, z))
+
+def _seeds_needed(comparisons: int, level: float) -> int:
+    """The fewest seeds a side with which, if nothing differs, `comparisons` one-sided tests by the seeds rule give at
+    least one verdict with a chance below `level`"""
+    n = 1
+    while 1 - (1 - 1 / math.comb(2 * n, n)) ** comparisons >= level: n += 1
+    return n
+
+QUESTIONS = {
+    "params_ratio_plain56_plain20": Question(
+        "How many times plain-20's parameters has plain-56?",
+        lambda: _params_ratio(lambda: cifar_model(56, residual=False), lambda: cifar_model(20, residual=False)),
+        2, "count each net's parameters with n_params (resnet_study.models) and divide"),
+    "grad_ratio_resnet56": Question(
+        "At initialisation, the gradient std at ResNet-56's first 3x3 layer is how many times that at its last?",
+        lambda: _grad_ratio(56), 1,
+        "init_signals(56) (resnet_study.knobs): grad_std of its first row over that of its last"),
+    "lesion_cost_resnet20": Question(
+        "How many points of test error does removing block layer2.1 cost the published ResNet-20, on the 500 test "
+        "images `lesion` uses?", lambda: _lesion_cost(20, "layer2.1", 500), 1,
+        "lesion(20, 'layer2.1') minus lesion(20, '') (resnet_study.lesions)", weights=20, data=True),
+    "extra_params_b_resnet32": Question(
+        "How many parameters does option B add to ResNet-32 (over option A)?",
+        lambda: n_params(cifar_model(32, shortcut="B")) - n_params(cifar_model(32)), None,
+        "count with n_params (resnet_study.models): cifar_model(32, shortcut='B') against cifar_model(32)"),
+    "extra_params_c_resnet32": Question(
+        "How many parameters does option C add to ResNet-32 (over option A)?",
+        lambda: n_params(cifar_model(32, shortcut="C")) - n_params(cifar_model(32)), None,
+        "count with n_params (resnet_study.models): cifar_model(32, shortcut='C') against cifar_model(32)"),
+    "macs_percent_c_resnet32": Question(
+        "By how many percent does option C raise ResNet-32's multiply-adds over option A?",
+        lambda: _macs_percent(32, "C"), 1,
+        "count_macs(lambda: cifar_model(32, shortcut='C')) against count_macs(lambda: cifar_model(32)), in percent"),
+    "chance_verdict_three_options": Question(
+        "If options A, B and C did not differ at all, what is the chance that with three seeds each some pair of them "
+        "comes out with every seed of one below every seed of the other, either way?",
+        lambda: _chance_some_pair(3, 3), 2,
+        "deal the ranks 0..8 into three nets of three in every way (1,680 ways) and count those with such a pair"),
+    "params_ratio_1202_110": Question(
+        "How many times ResNet-110's parameters has ResNet-1202?",
+        lambda: _params_ratio(lambda: cifar_model(1202), lambda: cifar_model(110)), 2,
+        "n_params of each (build ResNet-1202 under `with torch.device('meta'):`, it is quicker) and divide"),
+    "costliest_block_resnet56": Question(
+        "Which block's removal costs the published ResNet-56 the most test error, on the first 100 test images of "
+        "`test_subset`?", lambda: _costliest_block(56, 100), None,
+        "lesion_errors (resnet_study.lesions) of load_reference(56), on test_subset(data, 100); the block with the "
+        "largest error, named as block_names names it ('layer1.0')", weights=56, data=True),
+    "zero_gamma_response_resnet56": Question(
+        "At initialisation with zero-γ, what is the mean response std over ResNet-56's 3x3 layers?",
+        lambda: _mean_response(56, zero_gamma=True), 2,
+        "init_signals(56, zero_gamma=True).response_std.mean() (resnet_study.knobs)"),
+    "f_response_ratio_56_20": Question(
+        "In the published nets, the mean response std of the layers that end a residual function (each block's bn2, "
+        "whose response is F(x)): how many times ResNet-20's is ResNet-56's?", lambda: _f_response_ratio(56, 20), 2,
+        "read_references('../runs/reference-weights'): the rows whose name ends with '.bn2', their mean per net, "
+        "then divide"),
+    "bottleneck_macs_vs_basic64": Question(
+        "How many times the multiply-adds of the 64-d basic block (BasicBlock(64, 64)) does the bottleneck block "
+        "Bottleneck(256, 64) need, on a map of the same size?",
+        lambda: count_macs(lambda: Bottleneck(256, 64), (1, 256, 56, 56))
+        / count_macs(lambda: BasicBlock(64, 64), (1, 64, 56, 56)), 2,
+        "count_macs(lambda: Bottleneck(256, 64), (1, 256, 56, 56)) over count_macs(lambda: BasicBlock(64, 64), "
+        "(1, 64, 56, 56))"),
+    "bottleneck_width_vs_basic64": Question(
+        "How many times the 64-d basic block's output channels does the bottleneck block Bottleneck(256, 64) output?",
+        lambda: _out_channels(Bottleneck(256, 64), 256) // _out_channels(BasicBlock(64, 64), 64), None,
+        "run each block on a batch and compare the channels of what comes out"),
+    "macs_ratio_resnet50_resnet34": Question(
+        "How many times ResNet-34's multiply-adds does ResNet-50 need?",
+        lambda: _macs_ratio("resnet50", "resnet34"), 2,
+        "model_table(['resnet34', 'resnet50']).macs (resnet_study.models)"),
+    "p_four_vs_four": Question(
+        "With four seeds a side and no difference between the nets, what is the chance that every seed of one comes "
+        "out below every seed of the other, one-sided?", lambda: 1 / math.comb(8, 4), 4,
+        "count the splits of 8 ranks into two groups of 4, as p_all_below does"),
+    "best_of_10_resnet110": Question(
+        "If ResNet-110's runs scatter normally around the paper's 6.61% with std 0.16, what test error (%) does the "
+        "best of 10 runs have on average?", lambda: _expected_best(10, 6.61, 0.16), 2,
+        "6.61 plus 0.16 times the mean of the smallest of 10 standard normal draws (expected_min)"),
+    "seeds_for_16_comparisons": Question(
+        "If no net differed at all, how many seeds a side would 16 one-sided comparisons by the seeds rule need for "
+        "the chance of at least one verdict to fall below 5%?", lambda: _seeds_needed(16, 0.05), None,
+        "p_all_below(n, n) for n = 3, 4, ... and 1 - (1 - p) ** 16"),
 }
 
-def check_answer(name: str, value) -> str:
-    "Check `value` against question `name` of `QUESTIONS`"
-    if name not in QUESTIONS: _fail(f"no question {name!r}; the questions: {', '.join(QUESTIONS)}")
-    question, answer, rel = QUESTIONS[name]
-    want = answer()
-    if isinstance(value, torch.Tensor) and value.numel() == 1: value = value.item()  # a number computed with torch
-    if not isinstance(value, numbers.Real) or isinstance(value, bool): _fail(f"{question} Give a number, not {value!r}")
-    if abs(value - want) > rel * abs(want) + 1e-12:
-        hint = "too high" if value > want else "too low"
-        _fail(f"{question} {value} is {hint}"
-              + (" (count with `n_params` from resnet_study.models)" if "params" in name else ""))
-    return _ok(question)
+def _needs(q: Question):
+    "Say in one line what computing `q`'s answer needs and is missing: the published weights, the data"
+    if q.weights is not None:
+        from resnet_study.reference import WeightsNotFoundError, reference_file
+        try: reference_file(q.weights)
+        except WeightsNotFoundError:
+            raise _NotChecked(f"this question measures the published ResNet-{q.weights}; hint: set "
+                              "RESNET_STUDY_WEIGHTS to the folder of the published weights (the Reference weights "
+                              "chapter says where to get them)") from None
+    data = os.environ.get("RESNET_STUDY_DATA")
+    if q.data and not (data and Path(data).expanduser().exists()):
+        raise _NotChecked("this question measures CIFAR-10 test images; hint: set RESNET_STUDY_DATA to the CIFAR-10 "
+                          "data (a folder or an archive, as the Data chapter reads it)")
+
+@functools.lru_cache(maxsize=None)
+def _answer(name: str):
+    "The answer to question `name`, computed once: checking several answers to a question computes it once"
+    return QUESTIONS[name].answer()
+
+def _shown(value) -> str:
+    r = _one_line(repr(value))
+    return r if len(r) <= 60 else r[:57] + "..."
+
+@_checker
+def check_answer(
+    name: str,  # a key of `QUESTIONS`
+    value,  # the answer: a number (a Python, numpy or torch scalar), or a name where the question asks for one
+) -> str:
+    "Check `value` against question `name` of `QUESTIONS`: a number to the precision the question asks for, or a name"
+    if name not in QUESTIONS: _fail(f"there is no question {name!r}", f"the questions are {', '.join(QUESTIONS)}")
+    q = QUESTIONS[name]
+    _needs(q)
+    want = _answer(name)
+    if isinstance(want, str):
+        if not isinstance(value, str): _fail(f"{q.asked} It asks for a name, not {_shown(value)}", q.hint)
+        if value.strip() != want: _fail(f"{q.asked} Not {value.strip()!r}", q.hint)
+        return f"{q.asked} {want}"
+    if not isinstance(value, (numbers.Real, str)) and hasattr(value, "item"):
+        try: value = value.item()  # a number computed with torch, numpy or pandas
+        except (TypeError, ValueError, RuntimeError): pass
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        _fail(f"{q.asked} It asks for a number, not {_shown(value)}",
+              f"give the number itself, as in check_answer({name!r}, 12.34)")
+    if not math.isfinite(value): _fail(f"{q.asked} {value} is not a number it can be", q.hint)
+    if q.decimals is None:
+        if value != want: _fail(f"{q.asked} {_shown(value)} is too {'high' if value > want else 'low'}", q.hint)
+        return f"{q.asked} {want}"
+    try: got = _rounded(value, q.decimals)
+    except InvalidOperation: got = None  # too many digits to round: far off
+    right = _rounded(want, q.decimals)
+    if got != right:
+        rounds = f"rounds to {got}," if got is not None and str(got) != _shown(value) else "is"
+        _fail(f"{q.asked} {_shown(value)} {rounds} too {'high' if value > want else 'low'}", q.hint)
+    return f"{q.asked} {right}"

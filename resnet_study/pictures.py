@@ -1,8 +1,10 @@
-"""Figure 2, the bottleneck block and the 6n+2 layout, drawn from the models
+"""Figures 2, 3 and 5, the pre-activation block and the 6n+2 layout, drawn from the models
 
-Figure 2 (the plain block beside the residual block), the bottleneck block and the CIFAR-10 6n+2 layout with
-where each shortcut option pads or projects: drawn with matplotlib from the model objects themselves, so a
-changed model changes its picture.
+Figure 2 (the plain block beside the residual block), Figure 3 (the 34-layer plain and residual nets), Figure 5 (the
+basic block beside the bottleneck block, with their costs), the pre-activation block beside the original one and the
+CIFAR-10 6n+2 layout with where each shortcut option pads or projects: drawn with matplotlib from the model objects
+themselves, so a changed model changes its picture. Every drawing is sized from its labels and drawn at 110 dots per
+inch, no wider than a notebook.
 
 Docs: https://resnet-study.github.io/resnet_study/pictures.html.md"""
 
@@ -10,13 +12,18 @@ Docs: https://resnet-study.github.io/resnet_study/pictures.html.md"""
 
 # %% ../nbs/08_pictures.ipynb #6c39938e
 from __future__ import annotations
+import math
 import torch
 import torch.nn as nn
-from .models import Block, ShortcutA, ResNet
+from .models import Block, ShortcutA, ResNet, BasicBlock, Bottleneck, count_macs, imagenet_model, n_params
+from .preact import PreActBlock
 
 # %% auto #0
-__all__ = ['SHORTCUT_STYLE', 'STAGE_COLORS', 'block_parts', 'layer_label', 'boxes', 'shortcut_label', 'draw_block',
-           'draw_figure2', 'shortcut_kind', 'network_layout', 'draw_network', 'draw_shortcut_options']
+__all__ = ['DPI', 'NOTEBOOK_WIDTH', 'FONT', 'SMALL', 'PAD', 'MARGIN', 'COLORS', 'BLOCK_ROW', 'SHORTCUT_STYLE', 'STAGE_COLORS',
+           'SLOT', 'NET_ROW', 'block_parts', 'layer_label', 'boxes', 'shortcut_label', 'block_steps', 'text_width',
+           'text_height', 'light_png', 'show_light_pngs', 'draw_block', 'draw_blocks', 'draw_figure2',
+           'draw_preactivation', 'block_cost', 'draw_figure5', 'shortcut_kind', 'network_layout', 'input_size',
+           'net_depth', 'draw_network', 'draw_shortcut_options', 'stage_groups', 'draw_figure3']
 
 # %% ../nbs/08_pictures.ipynb #e34832e3
 def _calls(fn, module: nn.Module, x) -> list[nn.Module]:
@@ -54,16 +61,21 @@ def layer_label(m: nn.Module) -> str:
         return f"{k}x{k} conv, {m.out_channels}" + (f", /{m.stride[0]}" if m.stride[0] > 1 else "")
     if isinstance(m, nn.BatchNorm2d): return "BN"
     if isinstance(m, nn.ReLU): return "ReLU"
+    if isinstance(m, nn.MaxPool2d): return f"{m.kernel_size}x{m.kernel_size} max pool, /{m.stride}"
+    if isinstance(m, nn.AdaptiveAvgPool2d): return "avg pool"
+    if isinstance(m, nn.Linear): return f"fc {m.out_features}"
     if isinstance(m, ShortcutA):
         return f"A: subsample /{m.stride}, zero-pad {m.ni}->{m.nf}" if m.stride > 1 else f"A: zero-pad {m.ni}->{m.nf}"
     return type(m).__name__
 
-def boxes(layers: list) -> list[str]:
-    "Labels of `layers`, a convolution and the BN right after it merged into one box"
+def boxes(layers: list,  # modules, in the order they are called
+          merge_bn: bool = True,  # a convolution and the BN right after it as one box, "3x3 conv, 64 + BN"
+         ) -> list[str]:
+    "Labels of `layers`, one a box"
     out = []
     for m in layers:
         label = layer_label(m)
-        if label == "BN" and out and "conv" in out[-1] and not out[-1].endswith("BN"): out[-1] += " + BN"
+        if merge_bn and label == "BN" and out and "conv" in out[-1] and not out[-1].endswith("BN"): out[-1] += " + BN"
         else: out.append(label)
     return out
 
@@ -74,64 +86,215 @@ def shortcut_label(block: Block) -> str | None:
     if isinstance(block.downsample, ShortcutA): return layer_label(block.downsample)
     return "projection: " + " + ".join(boxes(block_parts(block)[1]))
 
+def block_steps(block: Block,  # the block to read
+                merge_bn: bool = False,  # a convolution and the BN right after it as one step
+               ) -> list[str]:
+    "What `block` does to x, in order: the labels of F(x)'s layers, '+' where the shortcut is added, what follows"
+    f, _, after = block_parts(block)
+    return boxes(f, merge_bn) + (["+"] if block.residual else []) + boxes(after, merge_bn)
+
+# %% ../nbs/08_pictures.ipynb #bcafea56
+DPI = 110  # dots per inch of every drawing
+NOTEBOOK_WIDTH = 8  # inches: no drawing is wider, so a notebook shows it at full size
+FONT, SMALL = 9, 8  # points: a label's size, a note's
+PAD = 0.07  # inches between a label and the edge of its box
+MARGIN = 0.05  # inches around a drawing
+
+def text_width(text: str,  # one line or several
+               fontsize: float = FONT,  # points
+              ) -> float:
+    "Width in inches of the widest line of `text`, as matplotlib's Agg renderer lays it out"
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.font_manager import FontProperties
+    renderer, font = RendererAgg(1, 1, 72), FontProperties(size=fontsize)  # at 72 dots per inch a dot is a point
+    return max(renderer.get_text_width_height_descent(line, font, ismath=False)[0] for line in text.split("\n")) / 72
+
+def text_height(text: str,  # one line or several
+                fontsize: float = FONT,  # points
+               ) -> float:
+    "Height in inches of the lines of `text` at matplotlib's line spacing (1.2)"
+    return (text.count("\n") + 1) * 1.2 * fontsize / 72
+
+def light_png(fig,  # a matplotlib figure
+              colors: int = 256,  # at most this many colours
+             ) -> str:
+    """`fig` as a notebook shows it (cropped to what is drawn, at the figure's dpi) as a PNG of at most `colors`
+    colours, base64-encoded: a drawing's flat colours and smoothed edges look the same in a third of the bytes"""
+    import base64, io
+    from PIL import Image
+    drawn, light = io.BytesIO(), io.BytesIO()
+    fig.savefig(drawn, format="png", dpi=fig.dpi, bbox_inches="tight")
+    Image.open(drawn).convert("RGB").quantize(colors).save(light, format="png", optimize=True)
+    return base64.b64encode(light.getvalue()).decode("ascii")
+
+def show_light_pngs(colors: int = 256):  # at most this many colours an image
+    "Show this notebook's matplotlib figures as `light_png` draws them: IPython's PNG formatter for a `Figure`"
+    from IPython import get_ipython
+    from matplotlib.figure import Figure
+    shell = get_ipython()
+    if shell is None: return  # not in a notebook: nothing is shown
+    shell.display_formatter.formatters["image/png"].for_type(Figure, lambda fig: light_png(fig, colors))
+
 # %% ../nbs/08_pictures.ipynb #1c49d4e8
-def _box(ax, x, y, text, w=2.6, h=0.55, color="#dde8f5", gid=None):
+def _new_axes(fig=None):
+    "An axes whose coordinates `_arrange` later makes inches; in a new figure at DPI unless `fig` is given"
+    import matplotlib.pyplot as plt
+    fig = fig or plt.figure(dpi=DPI)
+    return fig.add_axes((0, 0, 1, 1))
+
+def _limits(ax, extent):
+    "Show `extent`, (left, right, bottom, top), in `ax` with equal scales and no axes"
+    x0, x1, y0, y1 = extent
+    ax.set_xlim(x0 - MARGIN, x1 + MARGIN); ax.set_ylim(y0 - MARGIN, y1 + MARGIN)
+    ax.set_aspect("equal"); ax.axis("off")
+
+def _arrange(fig, rows: list, notes: str | None = None, gap: float = 0.3):
+    """Size `fig` to its drawings, one inch an inch: `rows` of `(axes, extent)` pairs, left to right and top to bottom,
+    then `notes` under them"""
+    size = lambda e: (e[1] - e[0] + 2 * MARGIN, e[3] - e[2] + 2 * MARGIN)
+    widths = [sum(size(e)[0] for _, e in row) + gap * (len(row) - 1) for row in rows]
+    heights = [max(size(e)[1] for _, e in row) for row in rows]
+    notes_height = text_height(notes, SMALL) + 2 * MARGIN if notes else 0
+    width = max(widths + ([text_width(notes, SMALL) + 2 * MARGIN] if notes else []))
+    height = sum(heights) + gap * (len(rows) - 1) + notes_height
+    width, height = (math.ceil(v * fig.dpi) / fig.dpi for v in (width, height))  # whole pixels
+    fig.set_size_inches(width, height)
+    top = height
+    for row, row_height in zip(rows, heights):
+        left = 0
+        for ax, extent in row:
+            w, h = size(extent)
+            ax.set_position((left / width, (top - h) / height, w / width, h / height))
+            _limits(ax, extent)
+            left += w + gap
+        top -= row_height + gap
+    if notes: fig.text(MARGIN / width, (notes_height - MARGIN) / height, notes, fontsize=SMALL, ha="left", va="top")
+    return fig
+
+def _box_height(text, fontsize=FONT): return text_height(text, fontsize) + 1.6 * PAD
+
+def _box(ax, x, y, text, w=None, color="#dde8f5", gid="layer", fontsize=FONT):
+    "A box centred at (x, y) around `text`: `w` inches wide (default: the text's width and PAD each side)"
     from matplotlib.patches import FancyBboxPatch
-    p = FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.05", fc=color, ec="0.3", lw=0.8, gid=gid)
-    ax.add_patch(p); ax.text(x, y, text, ha="center", va="center", fontsize=8)
+    w, h = w or text_width(text, fontsize) + 2 * PAD, _box_height(text, fontsize)
+    p = FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0,rounding_size=0.04", fc=color, ec="0.3",
+                       lw=0.8, gid=gid)
+    ax.add_patch(p); ax.text(x, y, text, ha="center", va="center", fontsize=fontsize)
     return p
 
 def _arrow(ax, a, b, **kw):
-    ax.annotate("", xy=b, xytext=a, arrowprops=dict(arrowstyle="->", **{"lw": 0.9, "color": "0.2", **kw}))
+    ax.annotate("", xy=b, xytext=a, arrowprops=dict(arrowstyle="->", shrinkA=0, shrinkB=0,
+                                                    **{"lw": 0.9, "color": "0.2", **kw}))
 
-def draw_block(block: Block, ax=None, title: str | None = None):
-    "Figure 2 for `block`: F(x)'s layers top to bottom, the shortcut on the right, the addition and what follows"
-    import matplotlib.pyplot as plt
-    if ax is None: _, ax = plt.subplots(figsize=(3.2, 4.2))
-    f, _, after = block_parts(block)
-    short = shortcut_label(block)
-    rows = boxes(f)
-    width = lambda label: 1.4 if label == "ReLU" else max(2.6, 0.21 * len(label) + 0.6)
-    right = max(width(r) for r in rows) / 2 + 0.7  # where the shortcut runs down, clear of the widest box
-    ax.text(0, 0.1, "x", ha="center", va="bottom", fontsize=10, style="italic")
-    y, prev = -0.8, (0, 0.05)
-    for label in rows:
-        relu = label == "ReLU"
-        _box(ax, 0, y, label, w=width(label), h=0.4 if relu else 0.55, color="#f3f3f3" if relu else "#dde8f5",
-             gid="layer")
-        _arrow(ax, prev, (0, y + (0.2 if relu else 0.28))); prev = (0, y - (0.2 if relu else 0.28)); y -= 0.85
-    if short is not None:
-        from matplotlib.patches import Circle
-        ax.add_patch(Circle((0, y), 0.2, fc="white", ec="0.2", lw=0.9))
-        ax.text(0, y, "+", ha="center", va="center", fontsize=11)
-        _arrow(ax, prev, (0, y + 0.2))
-        ax.plot([0.1, right, right], [0.25, 0.25, y], color="C3", lw=1.2)  # the shortcut: out of x, down the right side
-        _arrow(ax, (right, y), (0.2, y), color="C3", lw=1.2)
-        ax.text(right + 0.2, (y + 0.25) / 2,
-                short.replace(": ", ":\n").replace(", zero", ",\nzero").replace(" + ", "\n+ "),
-                ha="left", va="center", fontsize=7.5, color="C3")
-        ax.text(-0.5, y, "F(x) + x" if short == "identity x" else "F(x) + shortcut(x)", ha="right", va="center",
-                fontsize=8)
-        prev = (0, y - 0.2); y -= 0.8
-    for m in after:
-        _box(ax, 0, y, layer_label(m), w=1.4, h=0.4, color="#f3f3f3", gid="layer")
-        _arrow(ax, prev, (0, y + 0.2)); prev = (0, y - 0.2); y -= 0.8
-    _arrow(ax, prev, (0, y + 0.3))
-    ax.set_xlim(-right - 1.2, right + 3.6); ax.set_ylim(y, 0.6); ax.set_aspect("equal"); ax.axis("off")
-    ax.set_title(title or ("residual block" if short else "plain block"), fontsize=9)
-    return ax.figure
+COLORS = {"conv": "#dde8f5", "BN": "#fbeecb", "ReLU": "#eeeeee"}  # box colours: convolutions blue, BN yellow
+BLOCK_ROW = 0.44  # inches from one step of a block to the next
 
-def draw_figure2(channels: int = 64, figsize=(8, 4.4)):
+def _color(label): return COLORS["conv"] if "conv" in label else COLORS.get(label, "#eeeeee")
+
+def _draw_block(ax, block: Block, title: str, merge_bn: bool = True, caption: str | None = None):
+    "Draw `block` in `ax` down from (0, 0), its steps on x = 0; its extent (left, right, bottom, top) in inches"
+    from matplotlib.patches import Circle
+    steps, short = block_steps(block, merge_bn), shortcut_label(block)
+    w = max(text_width(s) for s in steps) + 2 * PAD  # one width for every box of the block
+    ax.text(0, 0, title, ha="center", va="top", fontsize=FONT, weight="bold")
+    left, right = min(-w / 2, -text_width(title) / 2 - 0.05), max(w / 2, text_width(title) / 2 + 0.05)
+    y = -text_height(title) - 0.2
+    ax.text(0, y, "x", ha="center", va="center", fontsize=FONT + 1, style="italic")
+    branch = prev = y - 0.12  # where the shortcut leaves x's arrow
+    for step in steps:
+        y -= BLOCK_ROW
+        if step == "+":
+            r = 0.11
+            ax.add_patch(Circle((0, y), r, fc="white", ec="0.2", lw=0.9))
+            ax.text(0, y, "+", ha="center", va="center", fontsize=FONT + 2)
+            _arrow(ax, (0, prev), (0, y + r))
+            xs = w / 2 + 0.25  # the shortcut runs down here, clear of the boxes
+            ax.plot([0, xs, xs], [branch, branch, y], color="C3", lw=1.2)
+            _arrow(ax, (xs, y), (r, y), color="C3", lw=1.2)
+            ax.plot([0], [branch], "o", color="C3", ms=3)
+            label = short.replace(": ", ":\n").replace(", zero", ",\nzero").replace(" + ", "\n+ ")
+            ax.text(xs + 0.08, (branch + y) / 2, label, ha="left", va="center", fontsize=SMALL, color="C3")
+            right = max(right, xs + 0.08 + text_width(label, SMALL))
+            total = "F(x) + x" if short == "identity x" else "F(x) + shortcut(x)"
+            ax.text(-r - 0.1, y, total, ha="right", va="center", fontsize=FONT)
+            left = min(left, -r - 0.1 - text_width(total))
+            prev = y - r
+        else:
+            _box(ax, 0, y, step, w=w, color=_color(step))
+            _arrow(ax, (0, prev), (0, y + _box_height(step) / 2))
+            prev = y - _box_height(step) / 2
+    y -= BLOCK_ROW * 0.7
+    _arrow(ax, (0, prev), (0, y))
+    if caption:
+        ax.text(0, y - 0.08, caption, ha="center", va="top", fontsize=SMALL)
+        left, right = min(left, -text_width(caption, SMALL) / 2), max(right, text_width(caption, SMALL) / 2)
+        y -= 0.08 + text_height(caption, SMALL)
+    return left, right, y, 0
+
+def draw_block(block: Block,  # the block to draw
+               ax=None,  # where to draw it; None: a new figure of the drawing's size, at DPI
+               title: str | None = None,  # above the block; None: "residual block" or "plain block"
+               merge_bn: bool = True,  # a convolution and the BN right after it in one box
+              ):
+    """Figure 2 for `block`: F(x)'s layers top to bottom, the shortcut on the right, the addition and what follows.
+    The labels fit their boxes at the size of the new figure; a given `ax` shows the drawing at the axes' size"""
+    title = title or ("residual block" if block.residual else "plain block")
+    if ax is not None:
+        _limits(ax, _draw_block(ax, block, title, merge_bn))
+        return ax.figure
+    ax = _new_axes()
+    return _arrange(ax.figure, [[(ax, _draw_block(ax, block, title, merge_bn))]])
+
+def draw_blocks(blocks: list,  # the blocks, drawn left to right
+                titles: list[str],  # one above each block
+                merge_bn: bool = True,  # a convolution and the BN right after it in one box
+                captions: list[str] | None = None,  # one under each block
+                notes: str | None = None,  # under the whole figure
+               ):
+    "Blocks side by side as `draw_block` draws them, in one figure at DPI"
+    fig = _new_axes().figure
+    axes = fig.axes + [_new_axes(fig) for _ in blocks[1:]]
+    row = [(ax, _draw_block(ax, b, t, merge_bn, c))
+           for ax, b, t, c in zip(axes, blocks, titles, captions or [None] * len(blocks))]
+    return _arrange(fig, [row], notes)
+
+def draw_figure2(channels: int = 64):  # channels in and out of both blocks
     "Figure 2: a block of a plain net beside the same block with an identity shortcut"
-    import matplotlib.pyplot as plt
-    fig, (a, b) = plt.subplots(1, 2, figsize=figsize)
-    draw_block(BasicBlock(channels, channels, residual=False), a, "plain: H(x) learnt directly")
-    draw_block(BasicBlock(channels, channels), b, "residual: F(x) = H(x) - x learnt")
-    fig.tight_layout()
-    return fig
+    return draw_blocks([BasicBlock(channels, channels, residual=False), BasicBlock(channels, channels)],
+                       ["plain: H(x) learnt directly", "residual: F(x) = H(x) - x learnt"])
 
-# %% ../nbs/08_pictures.ipynb #d2f551a2
-from .models import BasicBlock, Bottleneck
+# %% ../nbs/08_pictures.ipynb #ff52ea97
+def draw_preactivation(channels: int = 16):  # channels in and out of both blocks
+    """The paper's block (He et al. 2016a) beside the pre-activation block (He et al. 2016b), each BN, ReLU and
+    convolution a step of its own: their order is the difference"""
+    return draw_blocks([BasicBlock(channels, channels), PreActBlock(channels, channels)],
+                       ["original (He et al. 2016a)", "pre-activation (He et al. 2016b)"], merge_bn=False,
+                       notes="Original: conv -> BN -> ReLU, conv -> BN, the addition, then a ReLU, on the "
+                             "shortcut's path too.\nPre-activation: BN -> ReLU -> conv, twice, then the addition and "
+                             "nothing after it: x reaches the next block as it is.")
+
+# %% ../nbs/08_pictures.ipynb #4c22162e
+def block_cost(make_block,  # builds the block, e.g. `lambda: Bottleneck(256, 64)`
+               size: int = 56,  # height and width of the input maps
+              ) -> dict:
+    "Parameters, multiply-adds on `size` x `size` maps (`count_macs`), channels in and out of `make_block()`"
+    block = make_block()
+    ni, convs = _in_channels(block), [m for m in block_parts(block)[0] if isinstance(m, nn.Conv2d)]
+    return dict(params=n_params(block), macs=count_macs(make_block, (1, ni, size, size)), ni=ni,
+                nf=convs[-1].out_channels)
+
+def draw_figure5(size: int = 56):  # height and width of the maps the multiply-adds are counted on
+    """Figure 5: the basic block on 64-d maps beside the bottleneck block on 256-d maps, with their parameters and
+    multiply-adds counted from the modules"""
+    makers = {"basic block, 64-d": lambda: BasicBlock(64, 64), "bottleneck block, 256-d": lambda: Bottleneck(256, 64)}
+    basic, bottleneck = costs = [block_cost(m, size) for m in makers.values()]
+    captions = [f"{c['params']:,} parameters\n{c['macs'] / 1e6:.1f}M multiply-adds\n"
+                f"{c['ni']} channels in, {c['nf']} out" for c in costs]
+    notes = (f"Counted on {size}x{size} maps: the bottleneck block costs "
+             f"{bottleneck['macs'] / basic['macs']:.2f} times the basic block's multiply-adds\n"
+             f"and {bottleneck['params'] / basic['params']:.2f} times its parameters, "
+             f"and outputs {bottleneck['nf'] // basic['nf']} times its channels.")
+    return draw_blocks([m() for m in makers.values()], list(makers), captions=captions, notes=notes)
 
 # %% ../nbs/08_pictures.ipynb #b5ed4955
 def shortcut_kind(block: Block) -> str:
@@ -154,61 +317,177 @@ def network_layout(model: ResNet, size: int = 32) -> "pd.DataFrame":
                              size=size, layers=len(convs), shortcut=shortcut_kind(blk)))
     return pd.DataFrame(rows)
 
+def input_size(model: ResNet,  # a net built by `cifar_model` or `imagenet_model`
+              ) -> int:
+    "The side of the images `model` is made for: 224 behind an ImageNet stem (it has a max pool), else 32 (CIFAR-10)"
+    return 224 if isinstance(model.maxpool, nn.MaxPool2d) else 32
+
+def net_depth(model: ResNet,  # a plain or residual net
+             ) -> int:
+    "Weighted layers on the main path of `model`: the stem's convolution, those of every F(x), the classifier"
+    return int(network_layout(model).layers.sum()) + 2
+
 # %% ../nbs/08_pictures.ipynb #25393722
 SHORTCUT_STYLE = {"identity": dict(color="0.55", ls="-", label="identity"),
                   "pad": dict(color="C1", ls="--", label="A: subsample + zero-pad (no parameters)"),
                   "projection": dict(color="C3", ls="-", label="1x1 conv projection + BN (parameters)")}
 STAGE_COLORS = ("#cfe0f3", "#d5ecd4", "#f6dcc9", "#e6d9f0")
+SLOT = 0.36  # inches a block takes in a strip
 
-def draw_network(model: ResNet, ax=None, title: str | None = None, max_blocks: int = 9):
-    "The net as a strip of blocks in stages, with each block's shortcut drawn over it (`network_layout`)"
-    import matplotlib.pyplot as plt
+def _legend(ax, x, y, kinds):
+    "Line samples and labels of the shortcut `kinds`, rightwards from (x, y); the x where they end"
+    for k in kinds:
+        sty = SHORTCUT_STYLE[k]
+        ax.plot([x, x + 0.3], [y, y], color=sty["color"], ls=sty["ls"], lw=2 if k != "identity" else 1)
+        ax.text(x + 0.36, y, sty["label"], ha="left", va="center", fontsize=SMALL)
+        x += 0.36 + text_width(sty["label"], SMALL) + 0.2
+    return x - 0.2
+
+def _draw_network(ax, model: ResNet, title: str, max_blocks: int):
+    "Draw `model` as a strip in `ax`, left to right from (0, 0); its extent (left, right, bottom, top) in inches"
     from matplotlib.patches import Arc
-    from matplotlib.lines import Line2D
-    lay = network_layout(model)
-    if ax is None: _, ax = plt.subplots(figsize=(12, 2.4))
-    x = 0.0
-    _box(ax, x, 0, boxes([model.conv1, model.bn1])[0].replace(" + ", "\n+ "), w=1.3, h=1.0, color="#eeeeee"); x += 1.1
+    lay = network_layout(model, input_size(model))
+    yc = -text_height(title) - 0.6  # the strip's centre line: under the title and the shortcuts' arcs
+    block_height = _box_height("64\n/2")
+    stem_layers = [model.conv1] + ([model.maxpool] if isinstance(model.maxpool, nn.MaxPool2d) else [])
+    stem = "\n".join(layer_label(m).replace(", ", "\n", 1) for m in stem_layers)
+    x = text_width(stem) / 2 + PAD
+    _box(ax, x, yc, stem, color="#eeeeee", gid="stem"); x += text_width(stem) / 2 + PAD + 0.1
+    bottom = yc - block_height / 2
     for s, st in lay.groupby("stage"):
-        n = len(st)
+        n, nf, size = len(st), st.nf.iloc[-1], st["size"].iloc[-1]
         shown = list(range(n)) if n <= max_blocks else list(range(max_blocks - 2)) + [None, n - 1]
-        x0 = x + 0.2
-        for j in shown:
-            x += 1.0
+        caption = f"stage {s}: {n} x {st.layers.iloc[0]} layers\n{nf} filters\n{size}x{size} maps"
+        width = max(len(shown) * SLOT, text_width(caption, SMALL) + 0.04)
+        x0 = x + (width - len(shown) * SLOT) / 2
+        for i, j in enumerate(shown):
+            xb = x0 + (i + 0.5) * SLOT
             if j is None:
-                ax.text(x, 0, f"... {n - max_blocks + 1}\nmore", ha="center", va="center", fontsize=7.5); continue
+                ax.text(xb, yc, f"...\n{n - max_blocks + 1}\nmore", ha="center", va="center", fontsize=SMALL)
+                continue
             r = st.iloc[j]
-            _box(ax, x, 0, f"{r.layers}x\n{r.nf}" + ("\n/2" if r.stride > 1 else ""), w=0.8, h=1.0,
+            _box(ax, xb, yc, f"{r.nf}" + ("\n/2" if r.stride > 1 else ""), w=SLOT - 0.06,
                  color=STAGE_COLORS[(s - 1) % len(STAGE_COLORS)], gid="block")
             if r.shortcut != "none":
                 sty = SHORTCUT_STYLE[r.shortcut]
-                ax.add_patch(Arc((x, 0.5), 1.0, 0.9, theta1=0, theta2=180, color=sty["color"], ls=sty["ls"],
-                                 lw=2 if r.shortcut != "identity" else 1, gid=f"shortcut-{r.shortcut}"))
-        ax.text((x0 + x) / 2 + 0.2, -0.85,
-                f"stage {s}: {n} blocks, {st.nf.iloc[-1]} filters, {st['size'].iloc[-1]}x{st['size'].iloc[-1]} maps",
-                ha="center", va="top", fontsize=8)
-        x += 0.3
-    x += 1.1
-    _box(ax, x, 0, f"avg pool\nfc {model.fc.out_features}", w=1.3, h=1.0, color="#eeeeee")
-    ax.set_xlim(-0.9, x + 0.9); ax.set_ylim(-1.3, 1.35); ax.axis("off")
+                ax.add_patch(Arc((xb, yc + block_height / 2), SLOT - 0.03, 0.5, theta1=0, theta2=180,
+                                 color=sty["color"], ls=sty["ls"], lw=2 if r.shortcut != "identity" else 1,
+                                 gid=f"shortcut-{r.shortcut}"))
+        ax.text(x + width / 2, bottom - 0.08, caption, ha="center", va="top", fontsize=SMALL)
+        x += width + 0.08
+    head = f"{layer_label(model.avgpool)}\n{layer_label(model.fc)}"
+    _box(ax, x + text_width(head) / 2 + PAD, yc, head, color="#eeeeee", gid="head")
+    right = x + text_width(head) + 2 * PAD
+    ax.text(0, 0, title, ha="left", va="top", fontsize=FONT)
     kinds = [k for k in SHORTCUT_STYLE if k in set(lay.shortcut)]
-    if kinds: ax.legend(handles=[Line2D([], [], **SHORTCUT_STYLE[k]) for k in kinds], fontsize=7.5, loc="upper right",
-                        bbox_to_anchor=(1, 1.25), ncol=len(kinds), frameon=False)
-    depth = int(lay.layers.sum()) + 2
-    ax.set_title(title or f"{'ResNet' if model.residual else 'plain'}-{depth}"
-                 + (f", option {model.shortcut}" if model.residual else ""),
-                 fontsize=9, loc="left")
-    return ax.figure
+    end = _legend(ax, text_width(title) + 0.4, -text_height(title) / 2, kinds)  # the legend beside the title
+    return 0, max(right, end), bottom - 0.08 - text_height(caption, SMALL), 0
+
+def draw_network(model: ResNet,  # the net to draw
+                 ax=None,  # where to draw it; None: a new figure of the drawing's size, at DPI
+                 title: str | None = None,  # None: the net's name and depth, and its shortcut option
+                 max_blocks: int = 5,  # a longer stage shows its first `max_blocks - 2` blocks, a count, its last
+                ):
+    "The net as a strip of blocks in stages, with each block's shortcut drawn over it (`network_layout`)"
+    title = title or (f"{'ResNet' if model.residual else 'plain'}-{net_depth(model)}"
+                      + (f", option {model.shortcut}" if model.residual else ""))
+    if ax is not None:
+        _limits(ax, _draw_network(ax, model, title, max_blocks))
+        return ax.figure
+    ax = _new_axes()
+    return _arrange(ax.figure, [[(ax, _draw_network(ax, model, title, max_blocks))]])
 
 # %% ../nbs/08_pictures.ipynb #0a904e20
-def draw_shortcut_options(depth: int = 20, figsize=(12, 7.5)):
+def draw_shortcut_options(depth: int = 20):  # a CIFAR-10 depth, 6n+2
     "The CIFAR net of `depth` as plain, and with shortcut options A, B and C, one strip each"
-    import matplotlib.pyplot as plt
-    from resnet_study.models import cifar_model, n_params
-    fig, axes = plt.subplots(4, 1, figsize=figsize)
-    for ax, (residual, opt) in zip(axes, [(False, None), (True, "A"), (True, "B"), (True, "C")]):
+    from resnet_study.models import cifar_model
+    fig, rows = _new_axes().figure, []
+    for i, (residual, opt) in enumerate([(False, None), (True, "A"), (True, "B"), (True, "C")]):
+        ax = fig.axes[0] if i == 0 else _new_axes(fig)
         m = cifar_model(depth, residual=residual, shortcut=opt)
         name = f"ResNet-{depth}, option {opt}" if residual else f"plain-{depth}"
-        draw_network(m, ax, title=f"{name}: {n_params(m):,} parameters")
-    fig.tight_layout()
-    return fig
+        rows.append([(ax, _draw_network(ax, m, f"{name}: {n_params(m):,} parameters", max_blocks=5))])
+    return _arrange(fig, rows, gap=0.2)
+
+# %% ../nbs/08_pictures.ipynb #c5fbe895
+def _conv_labels(block: Block) -> list[str]:
+    return [layer_label(m) for m in block_parts(block)[0] if isinstance(m, nn.Conv2d)]
+
+def stage_groups(stage: nn.Sequential,  # a stage of a net, `model.layer2` for one
+                ) -> list[list[Block]]:
+    "The blocks of `stage` in groups of consecutive blocks that draw the same: the same convolutions, the same shortcut"
+    groups = []
+    for blk in stage:
+        looks = lambda b: (_conv_labels(b), shortcut_kind(b))  # what the drawing shows of a block
+        if groups and looks(groups[-1][0]) == looks(blk): groups[-1].append(blk)
+        else: groups.append([blk])
+    return groups
+
+NET_ROW = 0.36  # inches from one layer of Figure 3 to the next
+
+def _draw_column(ax, model: ResNet, group_sizes: list, title: str, width: float, names: bool):
+    """Figure 3's column for `model` in `ax`, down from (0, 0): each stage's blocks in groups of `group_sizes`, each
+    group drawn once, its boxes `width` inches wide, the stages' names and map sizes on the left if `names`; its extent
+    (left, right, bottom, top) in inches"""
+    from matplotlib.patches import Arc
+    lay = network_layout(model, input_size(model))
+    ax.text(0, 0, title, ha="center", va="top", fontsize=FONT, weight="bold")
+    y = -text_height(title) - 0.15
+    ax.text(0, y, f"image, {input_size(model)}x{input_size(model)}", ha="center", va="center", fontsize=SMALL)
+    prev, left = y - 0.08, -width / 2 - 0.45
+    def box(label):
+        nonlocal y, prev
+        y -= NET_ROW
+        _box(ax, 0, y, label, w=width, color=_color(label))
+        _arrow(ax, (0, prev), (0, y + _box_height(label) / 2)); prev = y - _box_height(label) / 2
+    box(layer_label(model.conv1)); box(layer_label(model.maxpool))
+    for s, (stage, sizes) in enumerate(zip(model.stages, group_sizes)):
+        y -= 0.1; top = y  # a little space between stages
+        starts = [sum(sizes[:i]) for i in range(len(sizes))]  # the index of each group's first block
+        for start, count in zip(starts, sizes):
+            labels, kind = _conv_labels(stage[start]), shortcut_kind(stage[start])
+            first = y - NET_ROW
+            for label in labels: box(label)
+            last = y
+            if kind != "none":  # the shortcut: from the arrow into the block to the arrow out of it
+                ax.add_patch(Arc((width / 2, (first + last) / 2), 0.5, first - last + NET_ROW, theta1=-90, theta2=90,
+                                 color="C3" if kind == "identity" else "C1", ls="-" if kind == "identity" else "--",
+                                 lw=1.2, gid=f"shortcut-{kind}"))
+            if count > 1:  # a bracket on the left: this block, `count` times
+                xb, h = -width / 2 - 0.08, _box_height(labels[0]) / 2
+                ax.plot([xb + 0.05, xb, xb, xb + 0.05], [first + h, first + h, last - h, last - h], color="0.3", lw=1)
+                ax.text(xb - 0.05, (first + last) / 2, f"x{count}", ha="right", va="center", fontsize=FONT)
+        if names:
+            size = lay[lay.stage == s + 1]["size"].iloc[-1]
+            name = f"conv{s + 2}_x\n{size}x{size}"
+            ax.text(-width / 2 - 0.5, (top + y) / 2, name, ha="right", va="center", fontsize=SMALL)
+            left = min(left, -width / 2 - 0.5 - text_width(name, SMALL))
+    y -= 0.1
+    box(layer_label(model.avgpool)); box(layer_label(model.fc))
+    y -= 0.3
+    _arrow(ax, (0, prev), (0, y))
+    return left, max(width / 2 + 0.3, text_width(title) / 2), y, 0
+
+def draw_figure3(depth: int = 34,  # an ImageNet depth of Table 1
+                 shortcut: str | None = None,  # the residual net's shortcut option; None: the paper's
+                ):
+    """Figure 3: the plain net of `depth` beside the residual net, a box for each layer (kernel, channels, /2 where it
+    strides) and the residual net's shortcuts, solid for identity and dashed where the dimensions increase. A stage
+    shows its first block, then its next block once with their count"""
+    nets = {f"{depth}-layer plain": imagenet_model(depth, residual=False),
+            f"{depth}-layer residual": imagenet_model(depth, shortcut=shortcut)}
+    labels = [layer_label(m) for net in nets.values() for m in net.modules()
+              if isinstance(m, (nn.Conv2d, nn.MaxPool2d))]
+    width = max(text_width(label) for label in labels) + 2 * PAD  # one width for every box
+    fig = _new_axes().figure
+    axes = fig.axes + [_new_axes(fig)]
+    residual = nets[f"{depth}-layer residual"]
+    sizes = [[len(g) for g in stage_groups(stage)] for stage in residual.stages]  # the plain net's too: rows line up
+    row = [(ax, _draw_column(ax, net, sizes, title, width, names=ax is axes[0]))  # the stages named once, on the left
+           for ax, (title, net) in zip(axes, nets.items())]
+    blocks = sum(len(stage) for stage in residual.stages)
+    notes = (f"Each stage: its first block, then the next block drawn once, with how many there are (x3: three).\n"
+             f"Shortcuts: solid for identity, dashed where the dimensions increase (option {residual.shortcut}).\n"
+             f"{net_depth(residual)} weighted layers each: the 7x7 convolution, the {net_depth(residual) - 2} "
+             f"convolutions of {blocks} blocks and the fc layer.")
+    return _arrange(fig, [row], notes)
