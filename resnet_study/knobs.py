@@ -11,6 +11,7 @@ Docs: https://resnet-study.github.io/resnet_study/knobs.html.md"""
 # %% ../nbs/08a_knobs.ipynb #b40023db
 from __future__ import annotations
 import hashlib, time
+from functools import lru_cache
 from pathlib import Path
 import torch
 import torch.nn as nn
@@ -18,7 +19,7 @@ from .models import cifar_model, BasicBlock, Bottleneck
 from .signals import layer_signals
 
 # %% auto #0
-__all__ = ['knob', 'without_bn', 'zero_last_bn', 'init_signals', 'plot_init_signals', 'signal_summary', 'committed_runs',
+__all__ = ['Knob', 'knob', 'without_bn', 'zero_last_bn', 'init_signals', 'plot_init_signals', 'signal_summary', 'committed_runs',
            'study_budgets', 'explore_runs', 'explore']
 
 # %% ../nbs/08a_knobs.ipynb #8841b4cf
@@ -43,41 +44,85 @@ def _knob_id(fn, controls: dict) -> str:
     what = f"{f.__module__}.{f.__qualname__} {sorted(getattr(fn, 'keywords', {}))} {sorted(controls.items())}"
     return hashlib.sha256(what.encode()).hexdigest()[:32]
 
-def knob(fn, # draws a figure from keyword arguments (and returns it)
+def _views(result) -> list:
+    "What one call of a knob's function shows, an output each: the items of a tuple, or the one thing it returned"
+    return [] if result is None else list(result) if isinstance(result, tuple) else [result]
+
+def _setting(values: dict) -> str: return ", ".join(f"{k}={v!r}" for k, v in values.items())
+
+class Knob:
+    """A knob in a kernel: the live controls (an `ipywidgets.interactive` in a box) and what `fn` draws for their
+    values. Displayed, it shows the controls, a line on how to move them, and the default view as plain outputs (a
+    figure as a PNG), which the notebook saves and the docs show; a move redraws those outputs in place"""
+    def __init__(self,
+                 fn, # draws from keyword arguments: a figure, anything else IPython displays, or a tuple of them
+                 controls: dict, # keyword -> a control, as `knob` takes them
+                 key: str, # the widget's id: the same on every Run All, so that the saved notebook is too
+                ):
+        import ipywidgets as w
+        self.fn, self.timings, self.results, self._shown = fn, [], [], []
+        def control(name, c):
+            "A list: a drop-down; a string: a text box wide enough for a few names; else as `interactive` makes it"
+            if isinstance(c, list): return w.Dropdown(options=c, value=c[0], description=name)
+            if isinstance(c, str): return w.Text(value=c, description=name, layout=w.Layout(width="36em"))
+            return c
+        controls = {k: control(k, c) for k, c in controls.items()}
+        self._building = True  # `interactive` calls its function as it is built: the default view is drawn below
+        self.ui = w.interactive(self._move, {"manual": False}, **controls)
+        self._building = False
+        for c in self.ui.kwargs_widgets:
+            # redraw when the slider is let go, not on every step
+            if hasattr(c, "continuous_update"): c.continuous_update = False
+        self.defaults = dict(self.ui.kwargs)  # the controls' first values, as the widgets hold them
+        # ipywidgets draws a random id, and every Run All would change the saved notebook
+        self.box = w.VBox([self.ui], model_id=key)
+        try: self._draw(self.defaults)  # here, not in the widget's output: an error stops the cell where it is seen
+        except BaseException: self.box.close(); raise
+        with self.ui.out: print(f"{_setting(self.defaults)}: drawn in {self.timings[-1]:.2f} s (the default view)")
+
+    def _draw(self, values: dict):
+        "Call `fn` with `values`, and redraw the shown outputs (if any) with what it returns"
+        import matplotlib.pyplot as plt
+        start = time.perf_counter()
+        result = self.fn(**values)
+        plt.close("all")  # shown as the knob's outputs only, not again by the inline backend when the cell ends
+        for shown, view in zip(self._shown, _views(result)): shown.update(view)
+        self.timings.append(time.perf_counter() - start); self.results.append(result)
+
+    def _move(self, **values):
+        "A control moved: redraw, and say under the controls what the move cost"
+        if self._building: return
+        self._draw(values)
+        print(f"{_setting(values)}: redrawn in {self.timings[-1]:.2f} s")
+
+    def _ipython_display_(self):
+        "The controls, a line on how to move them, and the current view as plain outputs that a move redraws"
+        from IPython.display import Markdown, display
+        names = ", ".join(self.defaults)
+        widget = self.box._repr_mimebundle_()
+        widget["text/plain"] = f"knob: {names} (controls that move in JupyterLab)"  # not `VBox(children=...`
+        display(widget, raw=True)
+        display(Markdown(f"*A knob: in JupyterLab, run this cell and move its controls ({names}); the view below is "
+                         f"redrawn, and the seconds each move took show under the controls. Saved with the notebook, "
+                         f"for the docs and a reader without a kernel: the default view, {_setting(self.defaults)}.*"))
+        # plain outputs, saved with the notebook; their display ids let a move redraw them where they are
+        self._shown = [display(view, display_id=True) for view in _views(self.results[-1])]
+
+def knob(fn, # draws from keyword arguments: a figure (returned), or a tuple of things to show
          fixed: dict | None = None, # keyword arguments passed as they are, without a control
-         # keyword -> a control: a list (drop-down), a tuple `(lo, hi[, step])` (slider), a bool, or a widget
+         # keyword -> a control: a list (drop-down), a tuple `(lo, hi[, step])` (slider), a bool, a str, or a widget
          **controls):
-    """`fn`'s figure redrawn as the `controls` move (an `ipywidgets.interactive`); without a kernel or ipywidgets,
-    `fn` called once"""
+    """`fn`'s views redrawn as the `controls` move (a `Knob`); without a kernel or ipywidgets, `fn` called once with
+    each control's first value"""
     import functools
     fn = functools.partial(fn, **(fixed or {}))
     if not _in_kernel(): return fn(**{k: _first(c) for k, c in controls.items()})
-    try:import ipywidgets as w
+    try: import ipywidgets
     except ImportError: return fn(**{k: _first(c) for k, c in controls.items()})
-    import matplotlib.pyplot as plt
-    from IPython.display import display
-    timings, results = [], []
-    def redraw(**kw):
-        t = time.perf_counter()
-        res = fn(**kw)
-        timings.append(time.perf_counter() - t); results.append(res)
-        if res is not None: display(res)
-        plt.close("all")
-        print(f"redrawn in {timings[-1]:.2f} s")
     key = _knob_id(fn, controls)
-    controls = {
-        k: (w.Dropdown(options=c, value=c[0], description=k) if isinstance(c, list) else c) for k, c in controls.items()
-    }
-    ui = w.interactive(redraw, {"manual": False}, **controls)
-    for c in ui.kwargs_widgets:
-        # redraw when the slider is let go, not on every step
-        if hasattr(c, "continuous_update"): c.continuous_update = False
-    if key in _SHOWN: _SHOWN.pop(key).close()  # the same knob run again: its old box goes, the id is the new one's
-    # the saved cell names the widget by this id: ipywidgets draws a random one, and every Run All would change the
-    # notebook
-    box = _SHOWN[key] = w.VBox([ui], model_id=key)
-    box.timings, box.results = timings, results  # seconds per redraw, and what `fn` returned
-    return box
+    if key in _SHOWN: _SHOWN.pop(key).box.close()  # the same knob run again: its old box goes, the id is the new one's
+    _SHOWN[key] = Knob(fn, controls, key)
+    return _SHOWN[key]
 
 # %% ../nbs/08a_knobs.ipynb #cb6eb65a
 def without_bn(model: nn.Module) -> nn.Module:
@@ -112,24 +157,28 @@ def init_signals(depth: int = 20, # weighted layers: 6n+2 (20, 56, 110, 1202, ..
     if not bn: without_bn(model)
     with torch.autograd.set_detect_anomaly(False): return layer_signals(model.train(), xb, yb)
 
+@lru_cache(maxsize=64)
+def _signals(depth: int, residual: bool, bn: bool, zero_gamma: bool, bs: int, seed: int) -> "pd.DataFrame":
+    """`init_signals` of one setting, measured once in a session: a knob's moves come back to the settings they left,
+    and most moves keep one of the two nets a figure compares. The session's random numbers are left as they were"""
+    with torch.random.fork_rng(devices=[]): return init_signals(depth, residual, bn, zero_gamma, bs, seed)
+
 # %% ../nbs/08a_knobs.ipynb #3934cd19
-def plot_init_signals(
-    depth: int = 56,
-    residual: bool = True,
-    bn: bool = True,
-    zero_gamma: bool = False,
-    bs: int = 16,
-    seed: int = 0,
-    compare: bool = True,
-    figsize=(10, 3.4),
-):
-    """Forward std and backward gradient std of each 3x3 layer at initialisation; `compare` adds the other kind of
-    net (plain/residual) dashed"""
+def plot_init_signals(depth: int = 56, # weighted layers: 6n+2
+                      residual: bool = True, # `False`: the plain net
+                      bn: bool = True, # `False`: every BN replaced by an identity
+                      zero_gamma: bool = False, # the last BN scale of every block at 0
+                      bs: int = 16, # random images in the batch
+                      seed: int = 0, # draws the weights and the batch
+                      compare: bool = True, # the other kind of net (plain or residual) too, dashed
+                      figsize=(10, 3.4)):
+    """Forward std and backward gradient std of each 3x3 layer at initialisation; each setting is measured once in a
+    session (`_signals`), so that a knob's move costs only what it changes"""
     import matplotlib.pyplot as plt
     fig, (fwd, bwd) = plt.subplots(1, 2, figsize=figsize)
     kinds = [residual] + ([not residual] if compare else [])
     for r in kinds:
-        s = init_signals(depth, r, bn, zero_gamma, bs, seed)
+        s = _signals(depth, r, bn, zero_gamma, bs, seed)
         label = f"{'ResNet' if r else 'plain'}-{depth}"
         style = dict(color="C3" if r else "C0", ls="-" if r == residual else "--", lw=1.4 if r == residual else 1)
         for ax, col in ((fwd, "response_std"), (bwd, "grad_std")):
@@ -172,7 +221,7 @@ def signal_summary(depth: int = 56, bs: int = 32, seed: int = 0, settings=None) 
     ]
     rows = []
     for r, bn, z in settings:
-        s = init_signals(depth, r, bn, z, bs, seed)
+        s = _signals(depth, r, bn, z, bs, seed)
         live = s.response_std[s.response_std > 0]
         rows.append(dict(net=f"{'ResNet' if r else 'plain'}-{depth}", BN=bn, zero_gamma=z, response_std_min=live.min(),
                          response_std_max=live.max(), grad_first_over_last=s.grad_std.iloc[0] / s.grad_std.iloc[-1]))
@@ -224,17 +273,13 @@ def explore_runs(budget: str | None = None, # a folder under `root`; `None`: the
     return plot_figure6(dirs, figsize=figsize), table6(dirs).round(2)
 
 # %% ../nbs/08a_knobs.ipynb #f1958b80
-def explore(
-    budget: str | None = None,
-    nets: str = "plain20 plain56 resnet20 resnet56",
-    seeds: str = "0 1 2",
-    extra: str = "",
-    root="../runs",
-):
-    """`explore_runs` with its choices as text (space-separated), as a widget's text boxes give them; shows the
-    table under the figure"""
-    from IPython.display import display
+def explore(budget: str | None = None, # a folder under `root`; `None`: the study's main budget
+            nets: str = "plain20 plain56 resnet20 resnet56", # nets, space-separated; "": all
+            seeds: str = "0 1 2", # seeds, space-separated; "": all
+            extra: str = "", # run folders of your own, space-separated
+            root="../runs", # where the committed runs are
+           ):
+    """`explore_runs` with its choices as text, as a widget's text boxes give them: `(figure, table)`, the table with
+    "-" where a net has no value, as the tables write it"""
     fig, tab = explore_runs(budget, nets.split() or None, [int(s) for s in seeds.split()] or None, extra.split(), root)
-    # "-" where a net has no value, as the tables write it
-    display(fig); display(tab.astype(object).where(tab.notna(), "-"))
-    import matplotlib.pyplot as plt; plt.close(fig)
+    return fig, tab.astype(object).where(tab.notna(), "-")

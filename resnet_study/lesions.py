@@ -96,10 +96,17 @@ def _reference(depth: int, weights):
     from resnet_study.reference import load_reference
     return load_reference(depth, weights)
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=4)
 def _test_images(path, n: int, seed: int = 0):
     from resnet_study.datasets import load_data
     return test_subset(load_data("cifar10", path), n, seed)
+
+@lru_cache(maxsize=256)
+def _lesion_error(depth: int, remove: tuple, n_test: int, weights, data) -> float:
+    """`lesion`'s measurement, made once a session for each setting: a knob's moves come back to the settings they
+    left, and every move needs the intact net's error beside the lesioned one's"""
+    x, y = _test_images(data, n_test)
+    return error(remove_blocks(_reference(depth, weights), list(remove)), x, y)
 
 def lesion(depth: int = 20, # the published net: 20, 32, 44 or 56
            remove: str = "layer2.1", # blocks to remove, space-separated ('layer2.3 layer3.1'); '' for none
@@ -108,12 +115,16 @@ def lesion(depth: int = 20, # the published net: 20, 32, 44 or 56
            data=None): # the CIFAR-10 data's path (`$RESNET_STUDY_DATA` if None)
     "Test error (%) of the published ResNet-`depth` with the `remove` blocks taken out"
     import os
-    x, y = _test_images(data or os.environ.get("RESNET_STUDY_DATA"), n_test)
-    net = _reference(depth, str(weights) if weights else None)
-    return error(remove_blocks(net, remove.split()), x, y)
+    # the blocks as a set: the order they are named in changes nothing
+    return _lesion_error(depth, tuple(sorted(set(remove.split()))), n_test, str(weights) if weights else None,
+                         data or os.environ.get("RESNET_STUDY_DATA"))
 
 # %% ../nbs/08b_lesions.ipynb #035b361c
-def lesion_figure(depth: int = 20, remove: str = "layer2.1", n_test: int = 500, weights=None, data=None):
+def lesion_figure(depth: int = 20, # the published net: 20, 32, 44 or 56
+                  remove: str = "layer2.1", # blocks to remove, space-separated; '' for none
+                  n_test: int = 500, # test images
+                  weights=None, # the folder of the published weights (`load_reference`'s default if None)
+                  data=None): # the CIFAR-10 data's path (`$RESNET_STUDY_DATA` if None)
     "A bar of the intact net's error beside the lesioned one's (`lesion`), for the knob"
     import matplotlib.pyplot as plt
     intact, cut = lesion(depth, "", n_test, weights, data), lesion(depth, remove, n_test, weights, data)

@@ -27,9 +27,16 @@ MOVES = {
     "08b_lesions.ipynb": [
         [("remove", "layer2.0"), ("remove", "layer1.1 layer2.1 layer3.1"), ("depth", 56), ("remove", "layer2.3")],
     ],
-    # the chapters have no knobs: after Run All, each figure is shot as JupyterLab shows it (is it readable at 100%?)
-    **{f"{n}.ipynb": [] for n in ("10_degradation", "11_residual_block", "12_shortcuts", "13_depth", "13a_warm_up",
-                                  "14_layer_responses", "16_statistics", "01_data", "02_training")},
+    "13_depth.ipynb": [
+        [("budget", "cpu-3200"), ("budget", "cpu-12800"), ("seeds", "0"),
+         ("nets", "resnet20 resnet32 resnet44 resnet56")],
+    ],
+    "14_layer_responses.ipynb": [
+        [("depth", 56), ("remove", "layer2.0"), ("depth", 20), ("remove", "layer2.1"), ("n_test", 1000)],
+    ],
+    # the other chapters have no knobs: after Run All, each figure is shot as JupyterLab shows it (readable at 100%?)
+    **{f"{n}.ipynb": [] for n in ("10_degradation", "11_residual_block", "12_shortcuts", "13a_warm_up",
+                                  "16_statistics", "01_data", "02_training")},
 }
 
 def free_port() -> int:
@@ -71,9 +78,14 @@ def control(knob, name: str):
                        f".widget-checkbox:has(span:text-is('{name}'))").first
     return box.locator("select, input").first
 
+def shown(knob):
+    "The output area of the cell that shows `knob`: its controls, and below them the views a move redraws"
+    return knob.locator("xpath=ancestor::div[contains(concat(' ', @class, ' '), ' jp-Cell-outputArea ')][1]")
+
 def output_state(knob) -> tuple:
-    out = knob.locator(".widget-output").first
-    return out.inner_text(), tuple(i.get_attribute("src")[-64:] for i in out.locator("img").all())
+    "What the knob said under its controls (a move's seconds, or an error), and the images its cell shows"
+    said = knob.locator(".widget-output").first.inner_text()
+    return said, tuple(i.get_attribute("src")[-64:] for i in shown(knob).locator("img").all())
 
 def move(page, knob, name, value, timeout_s: float) -> tuple[float | None, float]:
     "Set control `name` to `value`, wait for the redraw; (seconds the knob printed, seconds until the page showed it)"
@@ -86,7 +98,8 @@ def move(page, knob, name, value, timeout_s: float) -> tuple[float | None, float
     else: el.fill(str(value)); el.press("Enter")
     while time.perf_counter() - t0 < timeout_s:
         now = output_state(knob)
-        if now != before and "redrawn in" in now[0] and (now[1] or "Error" in now[0]): break
+        # the seconds are said after the views are redrawn: a new line under the controls, and the move is done
+        if now[0] != before[0] and ("redrawn in" in now[0] or "Error" in now[0]): break
         time.sleep(0.2)
     else: return None, time.perf_counter() - t0
     m = re.search(r"redrawn in ([\d.]+) s", now[0])
@@ -114,12 +127,12 @@ def shoot(nb_name: str, moves: list, out: Path, port: int, token: str, browser, 
         for k, knob_moves in enumerate(moves):
             if k >= knobs.count(): print(f"{nb_name}: knob {k} not shown (no weights or data?)"); break
             knob = knobs.nth(k)
-            knob.scroll_into_view_if_needed(); knob.screenshot(path=out / f"{stem}-knob{k}-0-start.png")
+            knob.scroll_into_view_if_needed(); shown(knob).screenshot(path=out / f"{stem}-knob{k}-0-start.png")
             for j, (name, value) in enumerate(knob_moves, 1):
                 kernel_s, page_s = move(page, knob, name, value, timeout_s)
                 knob.scroll_into_view_if_needed()
                 shot = out / f"{stem}-knob{k}-{j}-{name}-{str(value).replace(' ', '_')}.png"
-                knob.screenshot(path=shot)
+                shown(knob).screenshot(path=shot)
                 rows.append(dict(notebook=nb_name, knob=k, move=f"{name}={value}", kernel_seconds=kernel_s,
                                  page_seconds=round(page_s, 2), screenshot=shot.name))
                 print(rows[-1], flush=True)
