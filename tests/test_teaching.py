@@ -79,3 +79,39 @@ def test_screenshot_tool_refuses_unknown_notebooks():
     r = subprocess.run([sys.executable, str(ROOT / "tools" / "jupyterlab_screenshots.py"), "--notebooks", "nope.ipynb"],
                        capture_output=True, text=True)
     assert r.returncode != 0 and "no moves defined" in r.stderr
+
+
+CHAPTERS = ["10_degradation", "11_residual_block", "12_shortcuts", "13_depth", "13a_warm_up", "14_layer_responses",
+            "15_imagenet_recipe", "16_statistics", "17_after"]
+
+def shape_problems(cells) -> list[str]:
+    """Where a chapter breaks predict, do, explain: a result (a cell with output, other than a hidden or folded one)
+    shown with no "Predict first" (or "Your turn") since the last "What it means", and a prediction never explained"""
+    found, open_at, shown = [], None, False
+    for i, c in enumerate(cells):
+        s = "".join(c["source"])
+        if c["cell_type"] == "markdown":
+            if s.startswith("## Exercises"): break
+            if "**Predict first" in s or s.startswith("## Your turn"):
+                if open_at is not None and shown: found.append(f"cell {i} predicts before cell {open_at} is explained")
+                if open_at is None or shown: open_at, shown = i, False
+            if "**What it means.**" in s or "**What we conclude.**" in s: open_at = None
+        elif c.get("outputs") and not s.startswith(("#| code-fold: true", "#| hide")):
+            shown = True
+            if open_at is None: found.append(f"cell {i} shows a result that no prediction precedes")
+    if open_at is not None: found.append(f"cell {open_at}'s prediction is never explained")
+    return found
+
+def test_the_shape_check_finds_a_result_without_a_prediction():
+    md = lambda s: dict(cell_type="markdown", source=s)
+    out = lambda s: dict(cell_type="code", source=s, outputs=[{}])
+    good = [md("**Predict first.** Which?"), out("plot()"), md("**What it means.** That."), out("#| code-fold: true")]
+    assert shape_problems(good) == []
+    assert shape_problems([md("intro"), out("plot()")]) == ["cell 1 shows a result that no prediction precedes"]
+    assert shape_problems([md("**Predict first.** Which?"), out("plot()")]) == ["cell 0's prediction is never explained"]
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_each_result_is_predicted_first_and_explained_after(name):
+    import json
+    cells = json.loads((ROOT / "nbs" / f"{name}.ipynb").read_text())["cells"]
+    assert shape_problems(cells) == [], f"{name}: ask for a prediction before each result and explain it after"
