@@ -108,10 +108,23 @@ def test_the_shape_check_finds_a_result_without_a_prediction():
     good = [md("**Predict first.** Which?"), out("plot()"), md("**What it means.** That."), out("#| code-fold: true")]
     assert shape_problems(good) == []
     assert shape_problems([md("intro"), out("plot()")]) == ["cell 1 shows a result that no prediction precedes"]
-    assert shape_problems([md("**Predict first.** Which?"), out("plot()")]) == ["cell 0's prediction is never explained"]
+    unexplained = [md("**Predict first.** Which?"), out("plot()")]
+    assert shape_problems(unexplained) == ["cell 0's prediction is never explained"]
 
 @pytest.mark.parametrize("name", CHAPTERS)
 def test_each_result_is_predicted_first_and_explained_after(name):
     import json
     cells = json.loads((ROOT / "nbs" / f"{name}.ipynb").read_text())["cells"]
     assert shape_problems(cells) == [], f"{name}: ask for a prediction before each result and explain it after"
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_no_paragraph_appears_twice_in_a_chapter(name):
+    "The prose and the generated text a chapter shows (its markdown outputs) say each thing once"
+    import collections, json, re
+    paragraphs = []
+    for c in json.loads((ROOT / "nbs" / f"{name}.ipynb").read_text())["cells"]:
+        texts = ["".join(c["source"])] if c["cell_type"] == "markdown" else []
+        texts += ["".join(o["data"]["text/markdown"]) for o in c.get("outputs", [])
+                  if "text/markdown" in o.get("data", {})]
+        paragraphs += [" ".join(p.split()) for t in texts for p in re.split(r"\n\s*\n", t) if len(p) > 80]
+    assert [p[:80] for p, k in collections.Counter(paragraphs).items() if k > 1] == []
