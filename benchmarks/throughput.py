@@ -118,7 +118,8 @@ def extract_folder(archive: Path, dest: Path) -> Path:
     "The image-folder copy fastai's default pipeline reads (extracted once into `dest`)."
     marker = dest / ".extracted"
     if not marker.exists():
-        with tarfile.open(archive) as t: t.extractall(dest, filter="data")
+        safe = dict(filter="data") if hasattr(tarfile, "data_filter") else {}  # where Python has it (3.11.4+)
+        with tarfile.open(archive) as t: t.extractall(dest, **safe)
         marker.touch()
     return next(p.parent for p in dest.rglob("labels.txt"))
 
