@@ -296,6 +296,9 @@ def _parser():
                     "(each run still its own resumable folder; a run another worker holds is skipped)")
     st.add_argument("--per-device", type=_ranged("per_device"), default=1,
                     help="with --devices: runs at a time on each device (default: 1)")
+    st.add_argument("--status", action="store_true",
+                    help="say how far each run is (finished, training, stopped, not started; its newest test error and "
+                    "the hours it still needs) and train nothing; safe beside the study's own workers")
     # the workers of --devices: the parent reports
     st.add_argument("--no-report", action="store_true", help=argparse.SUPPRESS)
     st.set_defaults(func=cmd_study)

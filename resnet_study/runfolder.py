@@ -25,9 +25,9 @@ from .distributed import unwrap_model, world
 __all__ = ['FILES', 'SUMMARY_NUMBERS', 'RUN_STATUSES', 'METRIC_COLUMNS', 'METRICS_HEADER', 'CHECKPOINTS', 'CHECKPOINT_KEYS',
            'SITTINGS', 'RunFileDamaged', 'CheckpointDamaged', 'first_line', 'read_json', 'versions', 'write_json',
            'set_aside', 'read_config', 'read_signals', 'read_summary', 'read_metrics', 'metrics_end',
-           'truncate_metrics', 'load_checkpoint', 'checkpoint_data_path', 'RunBusy', 'RunLock', 'cpu_model',
-           'read_sittings', 'Sitting', 'labels_digest', 'write_final', 'read_weights', 'read_test_predictions',
-           'fake_run']
+           'truncate_metrics', 'load_checkpoint', 'checkpoint_data_path', 'RunBusy', 'RunLock', 'lock_holder',
+           'cpu_model', 'read_sittings', 'Sitting', 'labels_digest', 'write_final', 'read_weights',
+           'read_test_predictions', 'fake_run']
 
 # %% ../nbs/02f_runfolder.ipynb #6ece9b7e
 FILES = dict(config="config.json", summary="summary.json", metrics="metrics.csv", signals="signals.csv",
@@ -211,6 +211,28 @@ class RunLock:
             self.fd = None
         if self.made:  # a folder it made, into which nothing was written, goes again (rmdir refuses any other)
             with contextlib.suppress(OSError): self.out.rmdir()
+
+# %% ../nbs/02f_runfolder.ipynb #29bd7425
+def lock_holder(run_dir) -> int | None:
+    "The pid of the process training into `run_dir` now (None: no one), read without touching its lock"
+    lock = Path(run_dir) / FILES["lock"]
+    try: st = lock.stat()
+    except OSError: return None
+    try: held = Path("/proc/locks").read_text().splitlines()
+    except OSError:  # no /proc (not Linux): the pid the file names, if it lives
+        try:
+            pid = int(lock.read_text().strip())
+            os.kill(pid, 0)
+            return pid
+        except PermissionError: return pid  # alive, another user's
+        except (ValueError, OSError): return None
+    # the kernel writes "pid major:minor:inode" in hex, hex, decimal
+    file = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    for line in held:
+        f = line.split()
+        if "FLOCK" in f and "->" not in f and file in f:  # "->" marks a process waiting for the lock, not its holder
+            return int(f[f.index(file) - 1])
+    return None
 
 # %% ../nbs/02f_runfolder.ipynb #347a61da
 SITTINGS = "sittings.jsonl"  # a run folder's record of its sittings, one JSON object a line

@@ -13,7 +13,7 @@ import os, signal, sys
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['run_study']
+__all__ = ['run_study', 'study_progress', 'progress_text']
 
 # %% ../nbs/07c_runner.ipynb #6a9828fc
 def _without(argv: list, *options: str) -> list:
@@ -94,6 +94,9 @@ def run_study(args # the parsed `resnet-study study` command line (see the Comma
     from resnet_study.analysis import run_iters
     from resnet_study.datasets import load_data
     runs = study_runs(args.experiments, args.seeds)
+    if getattr(args, "status", False):  # how far the study is: nothing trained, no data read, nothing written
+        print(progress_text(study_progress(args.out, runs, args.iters), args.out))
+        return 0
     dataset = args.dataset or "cifar10"  # the parser offers only the CIFAR nets' data sets
     out, data, changed, rc = Path(args.out), None, False, 0
     if args.devices is not None:
@@ -163,3 +166,62 @@ def run_study(args # the parsed `resnet-study study` command line (see the Comma
           + ("" if rewrite else " (unchanged: every run was already finished)"))
     if beside and rewrite: print(f"beside the committed study: {out / 'report' / 'beside.png'}")
     return rc
+
+# %% ../nbs/07c_runner.ipynb #406abbc5
+def study_progress(out, # the study's folder of runs (`--out`)
+                   runs: list, # its runs as `study_runs` lists them: (folder, net, seed)
+                   iters: int # the iterations each run trains
+                  ) -> "pd.DataFrame":
+    """Where each run of a study stands, read from its folder: state, the iteration its metrics reach, its newest test
+    error (and the iteration of it), learning rate, and the hours left at its recent rate"""
+    import pandas as pd
+    from resnet_study.runfolder import METRIC_COLUMNS, RunFileDamaged, lock_holder, read_json, read_metrics
+    from resnet_study.runs import find_checkpoint
+    rows = []
+    for name, net, seed in runs:
+        d = Path(out) / name
+        nan = float("nan")
+        row = dict(run=name, state="not started", iteration=0, test_error=nan, at=nan, lr=nan, hours_left=nan)
+        start = 0  # where training goes on from
+        if (d / "summary.json").exists():
+            row["state"] = "finished" if (d / "signals.csv").exists() else "finished, signals not measured yet"
+            start = iters
+        elif (pid := lock_holder(d)) is not None: row["state"] = f"training (pid {pid})"
+        elif d.exists():
+            ck = find_checkpoint(d)[0]
+            start = ck["iteration"] if ck else 0
+            row["state"] = f"stopped: resumes at {start:,}" if ck else "stopped before its first checkpoint"
+        m = None
+        if (d / "metrics.csv").exists():
+            try: m = read_metrics(d / "metrics.csv").reindex(columns=list(METRIC_COLUMNS))
+            except RunFileDamaged as e: row["state"] = f"{row['state']}; {e}"
+        if m is not None and len(m):
+            row["iteration"] = int(m["iter"].max())
+            if row["state"].startswith("training"): start = row["iteration"]
+            if len(tested := m.dropna(subset=["test_error"])):
+                row["test_error"], row["at"] = float(tested["test_error"].iloc[-1]), int(tested["iter"].iloc[-1])
+            if len(lrs := m["lr"].dropna()): row["lr"] = float(lrs.iloc[-1])
+            rates = m["images_per_second"].dropna().tail(10)
+            try: bs = read_json(d / "config.json")["config"]["bs"]
+            except (OSError, KeyError, RunFileDamaged): bs = None  # no rate without the batch size: hours left unknown
+            if bs and len(rates) and start < iters:
+                row["hours_left"] = (iters - start) * bs / float(rates.median()) / 3600
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["run", "state", "iteration", "test_error", "at", "lr", "hours_left"])
+
+def progress_text(p: "pd.DataFrame", # `study_progress`'s table
+                  out=None # the study's folder, for the heading
+                 ) -> str:
+    "`study_progress`'s table as the command line prints it, with a line of totals"
+    show = p.assign(iteration=p["iteration"].map("{:,}".format),
+                    test_error=[f"{e:.2f}% at {int(a):,}" if a == a else "" for e, a in zip(p["test_error"], p["at"])],
+                    lr=p["lr"].map(lambda v: "" if v != v else f"{v:g}"),
+                    hours_left=p["hours_left"].map(lambda v: "" if v != v else f"{v:.1f}"))
+    show = show.drop(columns="at").rename(columns=dict(test_error="newest test error", hours_left="hours left"))
+    states = p["state"].str.extract(r"^(\w+)")[0]
+    count = states.value_counts()
+    words = ", ".join(f"{count.get(k, 0)} {w}" for k, w in [("finished", "finished"), ("training", "training"),
+                                                              ("stopped", "stopped"), ("not", "not started")])
+    head = f"{out}: " if out is not None else ""
+    left = {c: (lambda w: lambda s: f"{s:<{w}}")(max(map(len, show[c]))) for c in show.columns}  # every cell is text
+    return f"{head}{len(p)} runs: {words}\n" + show.to_string(index=False, formatters=left, justify="left")

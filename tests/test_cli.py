@@ -152,6 +152,15 @@ def test_study_trains_measures_and_reports_then_skips(tiny_data, tmp_path):
     assert claims.startswith("No verdicts: a verdict needs 3 seeds") and "nan" not in claims and "resnet" not in claims, claims
     again = run_cli("study", "degradation", "--iters", "2", "--seeds", "0", "1", "--data", str(tiny_data), "--out", str(out), env=ENV)
     assert again.returncode == 0 and "training" not in again.stdout
+    status = run_cli("study", "degradation", "--iters", "2", "--seeds", "0", "1", "--out", str(out), "--status", env=ENV)
+    assert status.returncode == 0 and "4 runs: 4 finished, 0 training, 0 stopped, 0 not started" in status.stdout
+
+def test_study_status_reads_and_writes_nothing(tmp_path):
+    "--status on a study not begun: every run not started, no folder made, no data looked for"
+    out = tmp_path / "study"
+    r = run_cli("study", "residual", "--iters", "64000", "--out", str(out), "--data", str(tmp_path / "nowhere"), "--status", env=ENV)
+    assert r.returncode == 0, r.stderr
+    assert "6 runs: 0 finished, 0 training, 0 stopped, 6 not started" in r.stdout and not out.exists()
 
 def test_report_skips_folders_that_are_not_runs(tmp_path):
     "The README's `resnet-study report runs/cpu-3200/* --out ...`: the report/ folder among the runs is skipped, with a note"
