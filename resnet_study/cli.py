@@ -323,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
               f"run `resnet-study {args.command}` without torchrun", file=sys.stderr)
         return 2
     try:
+        # `study --status` reads the run folders only: the study's own command line, devices and all, works anywhere
+        if getattr(args, "status", False): args.device = args.devices = None
         if getattr(args, "device", None) is not None:  # before any data is read or any folder made
             from resnet_study.distributed import check_device
             check_device(args.device, "--device")

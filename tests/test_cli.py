@@ -156,9 +156,10 @@ def test_study_trains_measures_and_reports_then_skips(tiny_data, tmp_path):
     assert status.returncode == 0 and "4 runs: 4 finished, 0 training, 0 stopped, 0 not started" in status.stdout
 
 def test_study_status_reads_and_writes_nothing(tmp_path):
-    "--status on a study not begun: every run not started, no folder made, no data looked for"
+    "--status on a study not begun: every run not started, no folder made, no data or device looked for"
     out = tmp_path / "study"
-    r = run_cli("study", "residual", "--iters", "64000", "--out", str(out), "--data", str(tmp_path / "nowhere"), "--status", env=ENV)
+    r = run_cli("study", "residual", "--iters", "64000", "--out", str(out), "--data", str(tmp_path / "nowhere"),
+                "--devices", "cuda:0,cuda:1", "--status", env=ENV)
     assert r.returncode == 0, r.stderr
     assert "6 runs: 0 finished, 0 training, 0 stopped, 6 not started" in r.stdout and not out.exists()
 
