@@ -340,6 +340,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, FileExistsError) as e:
         print(f"resnet-study {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader of the output went away (`| head`): nothing went wrong here
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that flushing at exit raises no second one
+        return 128 + signal.SIGPIPE.value  # as a shell reports a command that a closed pipe stopped
     except OSError as e:  # the machine refused a write (after the usage errors above, which are OSErrors too)
         where = f": {e.filename}" if e.filename else ""
         full = e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO)

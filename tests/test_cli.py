@@ -12,6 +12,14 @@ def test_models_table():
     assert r.returncode == 0, r.stderr
     assert "resnet1202" in r.stdout and "19.421" in r.stdout and "3.858" in r.stdout
 
+def test_a_closed_pipe_is_not_a_write_error():
+    "`resnet-study models | head -1`: the reader leaves early; no error line about --out, the shell's exit code for it"
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before anything is written
+    try: r = subprocess.run([sys.executable, "-m", "resnet_study.cli", "models"], stdout=write, stderr=subprocess.PIPE, text=True)
+    finally: os.close(write)
+    assert r.returncode == 141 and r.stderr == "", r.stderr
+
 @pytest.mark.parametrize("arch", ["resnet21", "vgg19"])
 def test_unknown_architecture_is_a_usage_error(arch):
     r = run_cli("models", arch)
