@@ -342,6 +342,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:  # the reader of the output went away (`| head`): nothing went wrong here
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that flushing at exit raises no second one
+        if args.command in ("train", "study"):  # a run it stopped: say how it goes on
+            print(f"resnet-study {args.command}: the program reading its output stopped; a run goes on from its last "
+                  "checkpoint with the same command (train: --resume)", file=sys.stderr)
         return 128 + signal.SIGPIPE.value  # as a shell reports a command that a closed pipe stopped
     except OSError as e:  # the machine refused a write (after the usage errors above, which are OSErrors too)
         where = f": {e.filename}" if e.filename else ""
