@@ -345,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("train", "study"):  # a run it stopped: say how it goes on
             print(f"resnet-study {args.command}: the program reading its output stopped; a run goes on from its last "
                   "checkpoint with the same command (train: --resume)", file=sys.stderr)
-        return 128 + signal.SIGPIPE.value  # as a shell reports a command that a closed pipe stopped
+        return 141  # 128 + SIGPIPE (13, also where the signal module lacks it), as a shell reports such a command
     except OSError as e:  # the machine refused a write (after the usage errors above, which are OSErrors too)
         where = f": {e.filename}" if e.filename else ""
         full = e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO)
