@@ -220,6 +220,7 @@ def lock_holder(run_dir) -> int | None:
     except OSError: return None
     try: held = Path("/proc/locks").read_text().splitlines()
     except OSError:  # no /proc (not Linux): the pid the file names, if it lives
+        if os.name != "posix": return None  # Windows takes no lock (no flock), and its os.kill would end the process
         try:
             pid = int(lock.read_text().strip())
             os.kill(pid, 0)
