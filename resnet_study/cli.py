@@ -337,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
                 from resnet_study.distributed import check_device
                 check_device(d.strip(), "--devices")
         rc = args.func(args)
+        sys.stdout.flush()  # output a pipe holds is written now, so that a closed pipe is met here, not at exit
     except (ValueError, FileNotFoundError, FileExistsError) as e:
         print(f"resnet-study {args.command}: error: {e}", file=sys.stderr)
         return 2

@@ -16,7 +16,8 @@ def test_a_closed_pipe_is_not_a_write_error():
     "`resnet-study models | head -1`: the reader leaves early; no error line about --out, the shell's exit code for it"
     read, write = os.pipe()
     os.close(read)  # the reader is gone before anything is written
-    try: r = subprocess.run([sys.executable, "-m", "resnet_study.cli", "models"], stdout=write, stderr=subprocess.PIPE, text=True)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # as a user's shell: stdout buffered by a pipe
+    try: r = subprocess.run([sys.executable, "-m", "resnet_study.cli", "models"], stdout=write, stderr=subprocess.PIPE, text=True, env=env)
     finally: os.close(write)
     assert r.returncode == 141 and r.stderr == "", r.stderr
 
