@@ -1,7 +1,8 @@
 """The published CIFAR-10 ResNet-20/32/44/56 weights, mapped into our option-A nets
 
 Fully trained CIFAR-10 ResNet-20/32/44/56 of the widely used re-implementation, mapped exactly into our option-A
-nets: a yardstick of what these architectures reach when trained to the end.
+nets: a yardstick of what these architectures reach when trained to the end. Our own runs of the paper's schedule
+load the same way once they finish (`load_run_net`), to stand beside them.
 
 Docs: https://resnet-study.github.io/resnet_study/reference_weights.html.md"""
 
@@ -22,7 +23,7 @@ from .signals import response_layers, layer_response_stds
 # %% auto #0
 __all__ = ['REFERENCE_REPO', 'REFERENCE_DEPTHS', 'REFERENCE_NETS', 'HOW_TO_GET', 'WeightsNotFoundError', 'WeightsError',
            'weights_dir', 'reference_file', 'read_reference', 'stage_permutations', 'map_reference_state_dict',
-           'ReferenceNet', 'load_reference', 'measure_references', 'read_references']
+           'ReferenceNet', 'load_reference', 'measure_references', 'read_references', 'load_run_net']
 
 # %% ../nbs/06_reference_weights.ipynb #fa3ed834
 REFERENCE_REPO = "https://github.com/akamaster/pytorch_resnet_cifar10"
@@ -150,13 +151,19 @@ def map_reference_state_dict(sd: dict, depth: int | None = None) -> dict:
     return out
 
 # %% ../nbs/06_reference_weights.ipynb #beeff6b3
+def _as_image(v) -> torch.Tensor:
+    "A mean or std as a (1, C, H, W) or (1, C, 1, 1) tensor: per channel (C values) or per pixel (a (C, H, W) image)"
+    t = torch.as_tensor(v, dtype=torch.float32)
+    return t.view(1, -1, 1, 1) if t.dim() <= 1 else t.reshape(1, *t.shape[-3:])
+
 class ReferenceNet(nn.Module):
-    "`net` behind the per-channel input normalisation it was trained with; takes uint8 images or floats on [0, 1]."
+    """`net` behind the input normalisation it was trained with (per channel, or a per-pixel mean image); takes uint8
+    images or floats on [0, 1]."""
     def __init__(self, net: ResNet, mean=IMAGENET_MEAN, std=IMAGENET_STD):
         super().__init__()
         self.net = net
-        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("mean", _as_image(mean), persistent=False)
+        self.register_buffer("std", _as_image(std), persistent=False)
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         "uint8 images (or floats on [0, 1]) -> the input `net` was trained on."
@@ -215,3 +222,28 @@ def read_references(out_dir) -> tuple["pd.DataFrame", "pd.DataFrame"]:
             "`measure_references(data, out_dir)` (it needs the published weights, see `load_reference`)"
         )
     return tuple(pd.read_csv(f) for f in fs)
+
+# %% ../nbs/06_reference_weights.ipynb #cb9a2397
+def load_run_net(run_dir, # a finished CIFAR run's folder: config.json and weights.pth (`write_final`)
+                 data=None # its data: a `ImageData` or a path (default: the run's own, else the default places)
+                ) -> ReferenceNet:
+    """The net a finished run left (`weights.pth`) inside the input normalisation it was trained with, in eval mode:
+    it takes uint8 images, as `load_reference`'s published nets do."""
+    from resnet_study.datasets import get_dataset
+    from resnet_study.models import get_model
+    from resnet_study.runfolder import read_json, read_weights
+    from resnet_study.runs import data_record, run_config
+    from resnet_study.train import run_dls
+    cfg = run_config(run_dir)
+    if get_dataset(cfg.dataset).tree:
+        raise ValueError(f"{run_dir}: {cfg.arch} is an ImageNet-style net; load_run_net loads the 32x32 nets")
+    sd = read_weights(run_dir)
+    net = get_model(cfg.arch, shortcut=cfg.shortcut, num_classes=sd["fc.weight"].shape[0])
+    net.load_state_dict(sd)
+    dls = run_dls(cfg, data, "cpu")  # its training images, as the run took them (the subset of a `subset` budget)
+    was, now = read_json(Path(run_dir) / "config.json").get("data"), data_record(dls)
+    if isinstance(was, dict) and was.get("sha256") and now["sha256"] != was["sha256"]:
+        raise ValueError(f"{run_dir} was trained on {was.get('name')} (sha256 {was['sha256'][:12]}...) and the data "
+                         f"given, {now['name']}, is other data (sha256 {now['sha256'][:12]}...); its input mean is "
+                         "that of the run's own training images: give that data (data=PATH or RESNET_STUDY_DATA)")
+    return ReferenceNet(net, dls.train.mean, dls.train.std).eval()
