@@ -37,7 +37,7 @@ MOVES = {
     # the other chapters have no knobs: after Run All, each figure is shot as JupyterLab shows it (readable at 100%?)
     **{f"{n}.ipynb": [] for n in ("10_degradation", "11_residual_block", "12_shortcuts", "13a_warm_up",
                                   "15_imagenet_recipe", "16_statistics", "17_after", "01_data", "02_training",
-                                  "03_cli", "07c_runner")},
+                                  "03_cli", "06_reference_weights", "07c_runner")},
 }
 
 def free_port() -> int:
